@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Each installs what it needs: a virtualenv with the Python packages, and for the tests
+# Debian's chromium/chromium-driver and the npm build of TimescaleDB (PGlite).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TSDB := tests/timescale/node_modules/.package-lock.json
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint venv test-deps clean
+
+run: $(STAMP)
+	$(VENV)/bin/ioc up
+
+test: $(STAMP) test-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test-deps: $(TSDB)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing Debian chromium and chromium-driver for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+$(TSDB): tests/timescale/package.json tests/timescale/package-lock.json
+	cd tests/timescale && npm ci --no-audit --no-fund --loglevel=error
+
+clean:
+	rm -rf $(VENV) .ioc tests/timescale/node_modules

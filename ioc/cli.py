@@ -1,0 +1,182 @@
+"""The `ioc` command: one entry point for every part of the IOC."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from ioc.errors import IocError
+from ioc.settings import REPO_DIR, Settings, describe
+
+log = logging.getLogger("ioc")
+
+
+def _embedded_urls(settings: Settings) -> tuple[str, str]:
+    """The database URL and Kafka bootstrap in use: configured ones, else the embedded ones."""
+    from ioc.services import broker, postgres
+
+    db = settings.database_url or f"postgresql://postgres@{postgres.HOST}:" \
+                                  f"{settings.embedded_db_port}/postgres"
+    kafka = settings.kafka_bootstrap or f"{broker.HOST}:{settings.embedded_kafka_port}"
+    return db, kafka
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.stack import run_up
+
+    return run_up(settings, args.for_seconds)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from streams.app import create_app
+
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()  # returns via SystemExit when stopped
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc_dashboard.app import serve
+
+    serve(settings)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from ioc.province import load_province
+    from ioc.topics import ensure_topics
+    from simulators.generator import ProvinceSimulator, Rates
+    from simulators.live import run_live
+    from simulators.producer import FeedProducer
+
+    _, bootstrap = _embedded_urls(settings)
+    province = load_province(args.province or settings.province_file)
+    ensure_topics(settings, bootstrap)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    simulator = ProvinceSimulator(province, seed=args.seed,
+                                  rates=Rates(multiplier=args.rate_multiplier))
+    sent = run_live(simulator, FeedProducer(settings, bootstrap), stop, duration=args.duration)
+    print(json.dumps({"events_sent": sent}))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.stack import migrate_database
+
+    db, _ = _embedded_urls(settings)
+    applied = migrate_database(settings, db)
+    print(f"schema {settings.db_schema}: " + (f"applied {', '.join(applied)}" if applied
+                                               else "already up to date"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.status import collect
+
+    db, kafka = _embedded_urls(settings)
+    doc = collect(settings, db, kafka)
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    for feed, f in doc["feeds"].items():
+        print(f"{feed:<13} rows {f['rows_stored']:>10}  newest {f['newest_event_at'] or '-':<32}"
+              f"  lag {f['consumer_lag'] if f['consumer_lag'] is not None else '?'}")
+    print(f"dead letters  {doc['dead_letters']}")
+    if "kafka_error" in doc:
+        print(f"kafka: {doc['kafka_error']}")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.contract import write_json_schemas
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = write_json_schemas(args.out)
+    print(f"wrote {len(names)} JSON Schema files to {args.out}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for name, default, doc in describe():
+        print(f"{name:<32} {default or '(unset)':<28} {doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ioc",
+        description="Intelligent Operations Center streaming monitor: a province's digital "
+                    "public services, live on the control-room wall.",
+        epilog="Settings come from IOC_* environment variables: `ioc settings` lists them.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("up", help="run everything: services, migrations, worker, simulator, wall")
+    p.add_argument("--for", dest="for_seconds", type=float, metavar="SECONDS",
+                   help="stop by itself after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("worker", help="run the stream processor (Faust) that stores the feeds")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("dashboard", help="serve the wall (Dash) on IOC_DASHBOARD_PORT")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("simulate", help="send a simulated province's feeds to Kafka, live")
+    p.add_argument("--province", type=Path, help="province file (default: IOC_PROVINCE)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--rate-multiplier", type=float, default=1.0, metavar="M",
+                   help="scale every event rate by M (default 1)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("status", help="per feed: rows stored, newest event, consumer lag")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("schemas", help="export the event contract as JSON Schema files")
+    p.add_argument("--out", type=Path, default=REPO_DIR / "docs" / "schemas",
+                   help="output folder (default docs/schemas)")
+    p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("settings", help="list every IOC_* setting with its default")
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # kafka-python narrates every connection at INFO
+        logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLevelName(
+            settings.log_level)))
+        return args.func(args, settings)
+    except IocError as exc:
+        print(f"ioc {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

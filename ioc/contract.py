@@ -1,0 +1,259 @@
+"""The event contract: every event the feeds send, versioned, in one place.
+
+Producers (simulators, real adapters) build these models; stream processors decode raw
+bytes with `decode()`, which names the first problem so the event can be dead-lettered
+with a reason. `json_schemas()` exports the contract as JSON Schema (docs/schemas/).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+
+from ioc.errors import ContractError
+
+SCHEMA_VERSION = 1
+FEEDS = ("portal", "telemedicine", "payments")
+MAX_EVENT_BYTES = 64 * 1024
+MAX_FUTURE = timedelta(minutes=5)
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Envelope(_Strict):
+    """Fields every event carries, whatever its feed."""
+
+    event_id: Annotated[str, Field(min_length=8, max_length=64)] = Field(
+        description="Made by the producer, unique per event; the database keeps one row per id."
+    )
+    schema_version: Literal[1] = Field(description="Version of this contract.")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened at the source, RFC 3339 with a UTC offset."
+    )
+    unit_codes: Annotated[list[Code], Field(min_length=1, max_length=16)] = Field(
+        description="Administrative unit codes (province file) the event belongs to."
+    )
+
+
+# --- portal: public-service portal dossiers and portal health -------------------------
+
+
+class DossierReceivedData(_Strict):
+    dossier_id: Code
+    procedure_code: Code
+    agency_code: Code
+    service_level: Literal["partial", "full"] = Field(
+        description="partial = một phần (level 3), full = toàn trình (level 4)."
+    )
+    channel: Literal["online", "in_person"]
+    due_at: AwareDatetime = Field(description="Statutory due time, counted in working days.")
+
+
+class DossierReceived(Envelope):
+    """A dossier (hồ sơ) was received by an agency."""
+
+    feed: Literal["portal"]
+    event_type: Literal["dossier.received"]
+    data: DossierReceivedData
+
+
+class DossierResolvedData(_Strict):
+    dossier_id: Code
+    procedure_code: Code
+    agency_code: Code
+    due_at: AwareDatetime
+    result: Literal["approved", "rejected"]
+
+
+class DossierResolved(Envelope):
+    """A dossier was resolved; on time when `occurred_at <= due_at`."""
+
+    feed: Literal["portal"]
+    event_type: Literal["dossier.resolved"]
+    data: DossierResolvedData
+
+
+class PortalHealthData(_Strict):
+    portal_code: Code
+    window_seconds: Annotated[int, Field(gt=0, le=3600)]
+    requests: Annotated[int, Field(ge=0)]
+    errors: Annotated[int, Field(ge=0)]
+    p95_latency_ms: Annotated[float, Field(ge=0)]
+
+
+class PortalHealth(Envelope):
+    """Traffic and health of a portal over a short window ending at `occurred_at`."""
+
+    feed: Literal["portal"]
+    event_type: Literal["portal.health"]
+    data: PortalHealthData
+
+
+# --- telemedicine: district hospital links to central hospitals -----------------------
+
+
+class LinkHeartbeatData(_Strict):
+    link_id: Code
+    hospital_code: Code
+    hub_code: Code
+    status: Literal["up", "down"]
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    jitter_ms: Annotated[float, Field(ge=0)] | None = None
+    loss_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+class LinkHeartbeat(Envelope):
+    """A telemedicine link reports it is alive, with its quality."""
+
+    feed: Literal["telemedicine"]
+    event_type: Literal["link.heartbeat"]
+    data: LinkHeartbeatData
+
+
+class ConsultationData(_Strict):
+    session_id: Code
+    link_id: Code
+    hospital_code: Code
+    hub_code: Code
+    specialty: Code
+
+
+class ConsultationStarted(Envelope):
+    """A remote consultation session began."""
+
+    feed: Literal["telemedicine"]
+    event_type: Literal["consultation.started"]
+    data: ConsultationData
+
+
+class ConsultationEnded(Envelope):
+    """A remote consultation session ended."""
+
+    feed: Literal["telemedicine"]
+    event_type: Literal["consultation.ended"]
+    data: ConsultationData
+
+
+# --- payments: cashless payments --------------------------------------------------------
+
+
+class PaymentData(_Strict):
+    payment_id: Code
+    category: Literal["admin_fee", "hospital_fee", "tuition", "electricity", "water"]
+    channel: Literal["bank_transfer", "qr_code", "e_wallet", "card"]
+    amount_vnd: Annotated[int, Field(gt=0, le=10_000_000_000)]
+    status: Literal["succeeded", "failed"]
+    failure_reason: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Payment(Envelope):
+    """A cashless payment attempt finished (succeeded or failed)."""
+
+    feed: Literal["payments"]
+    event_type: Literal["payment.completed"]
+    data: PaymentData
+
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    "dossier.received": DossierReceived,
+    "dossier.resolved": DossierResolved,
+    "portal.health": PortalHealth,
+    "link.heartbeat": LinkHeartbeat,
+    "consultation.started": ConsultationStarted,
+    "consultation.ended": ConsultationEnded,
+    "payment.completed": Payment,
+}
+FEED_OF: dict[str, str] = {
+    name: model.model_fields["feed"].annotation.__args__[0]  # type: ignore[union-attr]
+    for name, model in EVENT_TYPES.items()
+}
+
+Event = Annotated[
+    DossierReceived
+    | DossierResolved
+    | PortalHealth
+    | LinkHeartbeat
+    | ConsultationStarted
+    | ConsultationEnded
+    | Payment,
+    Field(discriminator="event_type"),
+]
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def new_event_id() -> str:
+    """A fresh producer-made event id."""
+    return uuid.uuid4().hex
+
+
+def encode(event: Envelope) -> bytes:
+    """The wire form of an event: compact UTF-8 JSON."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = err["loc"][1:] if err["loc"] and err["loc"][0] in EVENT_TYPES else err["loc"]
+    if err["type"] == "union_tag_not_found":
+        return "missing event_type"
+    if err["type"] == "union_tag_invalid":
+        return f"unknown event_type {err['ctx']['tag']!r}"
+    if loc == ("schema_version",):
+        return f"unknown schema version {err.get('input')!r} (supported: {SCHEMA_VERSION})"
+    where = ".".join(str(p) for p in loc) or "event"
+    return f"{where}: {err['msg']}"
+
+
+def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
+    """Decode and validate one event read from `feed`'s topic; raise `ContractError` with the reason.
+
+    `now` is passed in (not read from a clock here) so replays and tests control it.
+    """
+    if len(raw) > MAX_EVENT_BYTES:
+        raise ContractError(f"oversize: {len(raw)} bytes > {MAX_EVENT_BYTES}")
+    try:
+        event = _ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] in ("json_invalid", "json_type"):
+            raise ContractError(f"undecodable: {exc.errors()[0]['msg']}") from None
+        raise ContractError(_first_problem(exc)) from None
+    if event.feed != feed:
+        raise ContractError(f"feed {event.feed!r} sent on the {feed!r} topic")
+    if event.occurred_at - now > MAX_FUTURE:
+        raise ContractError(
+            f"occurred_at {event.occurred_at.isoformat()} is more than "
+            f"{int(MAX_FUTURE.total_seconds())} s in the future"
+        )
+    return event
+
+
+def json_schemas() -> dict[str, dict]:
+    """JSON Schema of every event type, keyed by event_type, plus 'event' for the union."""
+    schemas = {name: model.model_json_schema() for name, model in EVENT_TYPES.items()}
+    schemas["event"] = _ADAPTER.json_schema()
+    return schemas
+
+
+def write_json_schemas(directory) -> list[str]:
+    """Write one `<event_type>.schema.json` per type into `directory`; return the file names."""
+    names = []
+    for name, schema in json_schemas().items():
+        file = directory / f"{name}.schema.json"
+        file.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        names.append(file.name)
+    return names

@@ -1,0 +1,146 @@
+"""Applies `sql/` to a schema: ordered files, each in its own transaction, recorded once.
+
+`sql/common/` applies everywhere; `sql/timescale/` or `sql/postgres/` is chosen by the
+backend. Files are named `NNN_name.sql`; NNN orders them and is the recorded version.
+Re-running is a no-op. Role settings that come from configuration (statement_timeout,
+passwords) are applied on every run, since they can change without a new file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ioc.db import READER_ROLE, WRITER_ROLE
+from ioc.errors import MigrationError
+from ioc.settings import REPO_DIR
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = REPO_DIR / "sql"
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+# Any fixed number: all runners against one database serialise on it.
+_LOCK_KEY = 4_206_042
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+def plan(backend: str, sql_dir: Path = SQL_DIR) -> list[Migration]:
+    """The ordered migrations of `backend` ('postgres' or 'timescale')."""
+    found: dict[int, Migration] = {}
+    for folder in ("common", backend):
+        for path in sorted((sql_dir / folder).glob("*.sql")):
+            match = _NAME.match(path.name)
+            if not match:
+                raise MigrationError(f"{path}: migration files must be named NNN_name.sql")
+            version = int(match.group(1))
+            if version in found:
+                raise MigrationError(
+                    f"{path}: version {version:03d} is also used by {found[version].path}"
+                )
+            found[version] = Migration(version, f"{folder}/{path.name}", path)
+    return [found[v] for v in sorted(found)]
+
+
+def detect_backend(conn: psycopg.Connection, wanted: str) -> str:
+    """'timescale' when asked for (or 'auto' and the extension is installable), else 'postgres'."""
+    available = conn.execute(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).fetchone() is not None
+    if wanted == "timescale" and not available:
+        raise MigrationError(
+            "IOC_DB_BACKEND=timescale but the timescaledb extension is not available on this "
+            "server; use a TimescaleDB server or set IOC_DB_BACKEND=postgres"
+        )
+    if wanted == "postgres" or not available:
+        return "postgres"
+    return "timescale"
+
+
+def migrate(
+    conn: psycopg.Connection,
+    schema: str,
+    backend: str = "auto",
+    *,
+    reader_statement_timeout_ms: int = 5000,
+    writer_password: str | None = None,
+    reader_password: str | None = None,
+    sql_dir: Path = SQL_DIR,
+) -> list[Migration]:
+    """Bring `schema` up to date; return the migrations applied now (empty when current)."""
+    conn.autocommit = True
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        backend = detect_backend(conn, backend)
+        if backend == "timescale":
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {}.schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, backend text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        ).format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+    recorded = conn.execute("SELECT version, backend FROM schema_migrations").fetchall()
+    done = {version for version, _ in recorded}
+    other = {b for _, b in recorded if b != backend}
+    if other:
+        raise MigrationError(
+            f"schema {schema!r} was migrated for {other.pop()}, not {backend}; "
+            "use another IOC_DB_SCHEMA or set IOC_DB_BACKEND to match"
+        )
+    applied = []
+    for migration in plan(backend, sql_dir):
+        if migration.version in done:
+            continue
+        log.info("applying %s to schema %s", migration.name, schema)
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                if conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+                ).fetchone():
+                    continue  # another runner applied it while we waited for the lock
+                conn.execute(migration.path.read_text(encoding="utf-8"))
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, backend) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, backend),
+                )
+        except psycopg.Error as exc:
+            raise MigrationError(f"{migration.name} failed: {str(exc).strip()}") from None
+        applied.append(migration)
+    _configure_roles(conn, reader_statement_timeout_ms, writer_password, reader_password)
+    return applied
+
+
+def _configure_roles(conn: psycopg.Connection, timeout_ms: int,
+                     writer_password: str | None, reader_password: str | None) -> None:
+    conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+        sql.Identifier(READER_ROLE), sql.Literal(int(timeout_ms))))
+    for role, password in ((WRITER_ROLE, writer_password), (READER_ROLE, reader_password)):
+        if password:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
+
+
+def current_backend(conn: psycopg.Connection, schema: str) -> str | None:
+    """The backend `schema` was migrated for, or None when it was never migrated."""
+    row = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.schema_migrations",)
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    found = conn.execute(
+        sql.SQL("SELECT backend FROM {}.schema_migrations LIMIT 1").format(sql.Identifier(schema))
+    ).fetchone()
+    return found[0] if found else None

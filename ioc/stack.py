@@ -1,0 +1,151 @@
+"""`ioc up`: the whole IOC on one machine, supervised.
+
+Starts the embedded services unless external ones are configured, applies migrations,
+creates topics, then runs the worker, the live simulator and the wall as child processes.
+Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0); a part that dies stops
+everything too and names the part (exit 1). No child outlives this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from ioc.db import connect
+from ioc.errors import PartDiedError, ServiceError
+from ioc.migrate import migrate
+from ioc.services.broker import EmbeddedBroker, wait_for_kafka
+from ioc.services.postgres import EmbeddedPostgres
+from ioc.services.process import ManagedProcess, check_port_free
+from ioc.settings import Settings
+from ioc.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def migrate_database(settings: Settings, database_url: str) -> list[str]:
+    """Apply `sql/` with the owner URL; return the names of the files applied now."""
+    with connect(database_url, "public") as conn:
+        applied = migrate(
+            conn, settings.db_schema, settings.db_backend,
+            reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
+            writer_password=settings.writer_password,
+            reader_password=settings.reader_password,
+        )
+    return [m.name for m in applied]
+
+
+def check_database(database_url: str) -> None:
+    """Raise a plain `ServiceError` when the configured database does not answer."""
+    with connect(database_url, "public", timeout=5) as conn:
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise ServiceError(f"the database answered with an error: {exc}") from None
+
+
+@dataclass
+class Stack:
+    """Services and parts started by `ioc up`, stopped in reverse order."""
+
+    settings: Settings
+    services: list = field(default_factory=list)
+    parts: list[ManagedProcess] = field(default_factory=list)
+
+    def start_services(self) -> Settings:
+        """Start or check the database and broker; return settings pointing at them."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if s.embedded_db:
+            pg = EmbeddedPostgres(s.data_dir, s.embedded_db_port)
+            self.services.append(pg)
+            pg.start()
+            s = s.with_(database_url=pg.url)
+        else:
+            check_database(s.database_url)
+        if s.embedded_kafka:
+            broker = EmbeddedBroker(s.data_dir, s.embedded_kafka_port, s.tansu_bin)
+            self.services.append(broker)
+            broker.start()
+            s = s.with_(kafka_bootstrap=broker.bootstrap)
+        else:
+            wait_for_kafka(s.kafka_bootstrap, timeout=15)
+        applied = migrate_database(s, s.database_url)
+        log.info("database schema %s: %s", s.db_schema,
+                 f"applied {', '.join(applied)}" if applied else "up to date")
+        ensure_topics(s, s.kafka_bootstrap)
+        self.settings = s
+        return s
+
+    def start_part(self, name: str, *args: str) -> ManagedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        env.update(self.settings.to_env())
+        env["PYTHONUNBUFFERED"] = "1"
+        part = ManagedProcess(
+            name, [sys.executable, "-m", "ioc.cli", *args],
+            self.settings.data_dir.resolve() / "logs" / f"{name}.log", env=env,
+        ).start()
+        self.parts.append(part)
+        return part
+
+    def start_parts(self) -> None:
+        s = self.settings
+        check_port_free(s.worker_host, s.worker_port, "IOC_WORKER_PORT")
+        check_port_free(s.dashboard_host, s.dashboard_port, "IOC_DASHBOARD_PORT")
+        self.start_part("worker", "worker")
+        self.start_part("simulator", "simulate")
+        self.start_part("dashboard", "dashboard")
+
+    def supervise(self, stop: threading.Event, for_seconds: float | None) -> None:
+        """Return when `stop` is set or time is up; raise `PartDiedError` if a part exits."""
+        deadline = None if for_seconds is None else time.monotonic() + for_seconds
+        while not stop.wait(0.5):
+            for part in self.parts + [svc.process for svc in self.services]:
+                code = part.exit_code()
+                if code is not None:
+                    raise PartDiedError(
+                        f"{part.name} exited with code {code}; everything was stopped. "
+                        f"Last lines of {part.log_file}:\n{part.log_tail()}")
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            part.stop()
+        for service in reversed(self.services):
+            service.stop()
+        self.parts.clear()
+        self.services.clear()
+
+
+def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout) -> int:
+    """Everything, until Ctrl-C, SIGTERM, `for_seconds` or a part dying."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    stack = Stack(settings)
+    started = time.monotonic()
+    try:
+        s = stack.start_services()
+        stack.start_parts()
+        print(f"IOC is up in {time.monotonic() - started:.1f} s: wall at "
+              f"http://{s.dashboard_host}:{s.dashboard_port}  ·  worker metrics at "
+              f"http://{s.worker_host}:{s.worker_port}/metrics  ·  logs in "
+              f"{s.data_dir.resolve() / 'logs'}", file=out, flush=True)
+        print("Press Ctrl-C to stop." if for_seconds is None
+              else f"Stopping by itself after {for_seconds:g} s.", file=out, flush=True)
+        stack.supervise(stop, for_seconds)
+        return 0
+    finally:
+        print("Stopping…", file=out, flush=True)
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("Stopped.", file=out, flush=True)

@@ -1,0 +1,72 @@
+"""`ioc status`: per feed rows stored, newest event time and consumer lag; dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+
+from ioc.contract import FEEDS
+from ioc.db import connect
+from ioc.errors import ServiceError
+from ioc.settings import Settings
+
+
+def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
+    """Per feed: messages in its topic not yet committed by the worker group (None: unknown)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-status",
+                             request_timeout_ms=5000)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="ioc-status",
+                             request_timeout_ms=5000, enable_auto_commit=False)
+    try:
+        committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
+        lag: dict[str, int | None] = {}
+        for feed in FEEDS:
+            topic = settings.topic(feed)
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                lag[feed] = None
+                continue
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            ends = consumer.end_offsets(tps)
+            lag[feed] = sum(
+                max(0, ends[tp] - (committed[tp].offset if tp in committed and
+                                   committed[tp].offset >= 0 else 0))
+                for tp in tps)
+        return lag
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def collect(settings: Settings, database_url: str, bootstrap: str) -> dict[str, Any]:
+    """The status document printed by `ioc status --json`."""
+    with connect(database_url, settings.db_schema, autocommit=True) as conn:
+        try:
+            stats = {row[0]: row[1:] for row in conn.execute(
+                "SELECT feed, rows_stored, newest_event_at FROM feed_stats")}
+            dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            raise ServiceError(
+                f"schema {settings.db_schema!r} has no IOC tables yet; run `ioc migrate` "
+                "or `ioc up` first") from None
+    try:
+        lag: dict[str, int | None] = consumer_lag(settings, bootstrap)
+        kafka_error = None
+    except KafkaError as exc:
+        lag, kafka_error = dict.fromkeys(FEEDS), f"{type(exc).__name__}: {exc}"
+    feeds = {}
+    for feed in FEEDS:
+        rows, newest = stats.get(feed, (0, None))
+        feeds[feed] = {
+            "rows_stored": rows,
+            "newest_event_at": newest.isoformat() if newest else None,
+            "consumer_lag": lag[feed],
+        }
+    doc: dict[str, Any] = {"feeds": feeds, "dead_letters": dead}
+    if kafka_error:
+        doc["kafka_error"] = kafka_error
+    return doc

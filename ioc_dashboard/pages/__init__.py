@@ -1,0 +1,1 @@
+"""Wall pages: each module has `layout(...)` and `register_callbacks(app, ...)`."""

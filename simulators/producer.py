@@ -1,0 +1,64 @@
+"""Sends simulated events to Kafka (confluent-kafka: the fastest producer measured here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException, Producer
+
+from ioc import contract
+from ioc.errors import ServiceError
+from ioc.settings import Settings
+from simulators.generator import Outgoing
+
+
+class FeedProducer:
+    """Encodes and sends `Outgoing` events to their feed topics, keyed by entity."""
+
+    def __init__(self, settings: Settings, bootstrap: str):
+        self.settings = settings
+        self._producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+            "enable.idempotence": False,
+            "acks": "all",
+        })
+        self._errors: list[str] = []
+        self.sent = 0
+
+    def _delivered(self, err, msg) -> None:  # noqa: ANN001 - librdkafka callback
+        if err is not None:
+            self._errors.append(str(err))
+
+    def send(self, batch: Iterable[Outgoing]) -> int:
+        n = 0
+        for item in batch:
+            self.send_raw(self.settings.topic(item.feed), item.key.encode(),
+                          contract.encode(item.event))
+            n += 1
+        return n
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                break
+            except BufferError:  # local queue full: let librdkafka drain it
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                raise ServiceError(f"cannot send to {topic}: {exc}") from None
+        self.sent += 1
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything sent is acknowledged by the broker; raise on failures."""
+        left = self._producer.flush(timeout)
+        if left:
+            raise ServiceError(f"{left} events were not acknowledged by the broker in {timeout} s")
+        if self._errors:
+            first, count = self._errors[0], len(self._errors)
+            self._errors.clear()
+            raise ServiceError(f"{count} events failed to send; first error: {first}")

@@ -1,0 +1,142 @@
+"""The database sink: batched, idempotent writes of validated events and dead letters.
+
+A batch is COPYed into per-connection staging tables and moved into the event tables with
+`INSERT ... ON CONFLICT DO NOTHING` in one transaction, so a redelivered event is a no-op
+and the caller may commit its offsets as soon as `write()` returns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from ioc import contract as c
+
+# table -> its columns after the shared (event_id, occurred_at, unit_code, unit_codes)
+_SHARED = ("event_id", "occurred_at", "unit_code", "unit_codes")
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "dossier_events": ("event_type", "dossier_id", "procedure_code", "agency_code",
+                       "service_level", "channel", "due_at", "result"),
+    "portal_health": ("portal_code", "window_seconds", "requests", "errors", "p95_latency_ms"),
+    "link_heartbeats": ("link_id", "hospital_code", "hub_code", "status", "latency_ms",
+                        "jitter_ms", "loss_pct"),
+    "consultations": ("event_type", "session_id", "link_id", "hospital_code", "hub_code",
+                      "specialty"),
+    "payments": ("payment_id", "category", "channel", "amount_vnd", "status", "failure_reason"),
+}
+
+
+def _dossier(e) -> tuple:
+    d = e.data
+    kind = e.event_type.removeprefix("dossier.")
+    if kind == "received":
+        return (kind, d.dossier_id, d.procedure_code, d.agency_code, d.service_level,
+                d.channel, d.due_at, None)
+    return (kind, d.dossier_id, d.procedure_code, d.agency_code, None, None, d.due_at, d.result)
+
+
+def _consultation(e) -> tuple:
+    d = e.data
+    return (e.event_type.removeprefix("consultation."), d.session_id, d.link_id,
+            d.hospital_code, d.hub_code, d.specialty)
+
+
+def _fields(*names: str) -> Callable[[c.Envelope], tuple]:
+    return lambda e: tuple(getattr(e.data, n) for n in names)
+
+
+# event_type -> (table, row builder for the table's own columns)
+ROUTES: dict[str, tuple[str, Callable[[c.Envelope], tuple]]] = {
+    "dossier.received": ("dossier_events", _dossier),
+    "dossier.resolved": ("dossier_events", _dossier),
+    "portal.health": ("portal_health", _fields(*TABLE_COLUMNS["portal_health"])),
+    "link.heartbeat": ("link_heartbeats", _fields(*TABLE_COLUMNS["link_heartbeats"])),
+    "consultation.started": ("consultations", _consultation),
+    "consultation.ended": ("consultations", _consultation),
+    "payment.completed": ("payments", _fields(*TABLE_COLUMNS["payments"])),
+}
+assert set(ROUTES) == set(c.EVENT_TYPES), "every event type needs a table"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event that failed validation, with where it came from and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    feed: str
+    reason: str
+    raw: bytes
+
+
+def rows_by_table(events: Iterable[c.Envelope]) -> dict[str, list[tuple]]:
+    """Group events into rows of their tables."""
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for e in events:
+        table, build = ROUTES[e.event_type]
+        out[table].append((e.event_id, e.occurred_at, e.unit_codes[0], e.unit_codes, *build(e)))
+    return out
+
+
+class EventSink:
+    """Writes batches over one writer connection it owns; reconnects when asked to."""
+
+    def __init__(self, connect: Callable[[], psycopg.AsyncConnection]):
+        self._connect = connect
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def _connection(self) -> psycopg.AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await self._connect()
+            for table in TABLE_COLUMNS:
+                await self._conn.execute(sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) "
+                    "ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(f"stage_{table}"), sql.Identifier(table)))
+            await self._conn.commit()
+        return self._conn
+
+    async def write(self, events: Sequence[c.Envelope],
+                    dead: Sequence[DeadLetter] = ()) -> dict[str, int]:
+        """Store a batch durably; return rows newly inserted per table (duplicates excluded)."""
+        conn = await self._connection()
+        inserted: dict[str, int] = {}
+        try:
+            async with conn.transaction():
+                for table, rows in rows_by_table(events).items():
+                    columns = _SHARED + TABLE_COLUMNS[table]
+                    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+                    stage = sql.Identifier(f"stage_{table}")
+                    async with conn.cursor() as cur:
+                        async with cur.copy(
+                            sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)
+                        ) as copy:
+                            for row in rows:
+                                await copy.write_row(row)
+                        await cur.execute(sql.SQL(
+                            "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING"
+                        ).format(sql.Identifier(table), cols, cols, stage))
+                        inserted[table] = cur.rowcount
+                if dead:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(
+                            "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, "
+                            "feed, reason, raw) VALUES (%s, %s, %s, %s, %s, %s) "
+                            "ON CONFLICT DO NOTHING",
+                            [(d.topic, d.partition, d.offset, d.feed, d.reason, d.raw)
+                             for d in dead],
+                        )
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            await self.close()
+            raise
+        return inserted
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
