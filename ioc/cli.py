@@ -35,9 +35,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
+    from ioc.topics import ensure_topics
     from streams.app import create_app
 
-    app = create_app(settings)
+    _, bootstrap = _embedded_urls(settings)
+    ensure_topics(settings, bootstrap)  # real producers may come before any simulator
+    app = create_app(settings.with_(kafka_bootstrap=bootstrap))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()  # returns via SystemExit when stopped
@@ -52,6 +55,7 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import secrets
     import signal
 
     from ioc.province import load_province
@@ -66,7 +70,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    simulator = ProvinceSimulator(province, seed=args.seed,
+    # live runs without --seed get a fresh seed, so a restart never re-sends old event ids
+    seed = args.seed if args.seed is not None else secrets.randbits(31)
+    simulator = ProvinceSimulator(province, seed=seed,
                                   rates=Rates(multiplier=args.rate_multiplier))
     sent = run_live(simulator, FeedProducer(settings, bootstrap), stop, duration=args.duration)
     print(json.dumps({"events_sent": sent}))
@@ -137,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("simulate", help="send a simulated province's feeds to Kafka, live")
     p.add_argument("--province", type=Path, help="province file (default: IOC_PROVINCE)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=int,
+                   help="random seed: the same seed gives the same events (default: a new one)")
     p.add_argument("--duration", type=float, metavar="SECONDS",
                    help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--rate-multiplier", type=float, default=1.0, metavar="M",

@@ -32,13 +32,16 @@ Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number sent as a string, or a time sent as a number, is refused (the JSON
+    # Schema promises types, and producers should hear about drift, not have it guessed away)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Envelope(_Strict):
     """Fields every event carries, whatever its feed."""
 
-    event_id: Annotated[str, Field(min_length=8, max_length=64)] = Field(
+    event_id: Annotated[str, Field(min_length=8, max_length=64,
+                                   pattern=r"^[A-Za-z0-9._:-]+$")] = Field(
         description="Made by the producer, unique per event; the database keeps one row per id."
     )
     schema_version: Literal[1] = Field(description="Version of this contract.")
@@ -158,7 +161,8 @@ class PaymentData(_Strict):
     channel: Literal["bank_transfer", "qr_code", "e_wallet", "card"]
     amount_vnd: Annotated[int, Field(gt=0, le=10_000_000_000)]
     status: Literal["succeeded", "failed"]
-    failure_reason: Annotated[str, Field(max_length=200)] | None = None
+    # no control characters: PostgreSQL text cannot hold NUL
+    failure_reason: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f]*$")] | None = None
 
 
 class Payment(Envelope):
@@ -220,7 +224,7 @@ def _first_problem(exc: ValidationError) -> str:
 
 
 def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
-    """Decode and validate one event read from `feed`'s topic; raise `ContractError` with the reason.
+    """Decode and validate one event read from `feed`'s topic; `ContractError` says why not.
 
     `now` is passed in (not read from a clock here) so replays and tests control it.
     """

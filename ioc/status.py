@@ -22,7 +22,8 @@ def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="ioc-status",
                              request_timeout_ms=5000, enable_auto_commit=False)
     try:
-        committed = admin.list_group_offsets(settings.consumer_group).get(settings.consumer_group, {})
+        group = settings.consumer_group
+        committed = admin.list_group_offsets(group).get(group, {})
         lag: dict[str, int | None] = {}
         for feed in FEEDS:
             topic = settings.topic(feed)

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Dash, html
 from flask import jsonify
 

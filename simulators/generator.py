@@ -18,6 +18,7 @@ from ioc.province import Province
 HEARTBEAT_SECONDS = 5.0
 PORTAL_HEALTH_SECONDS = 10.0
 WORKDAY_HOURS = (7, 17)
+SPECIALTIES = ("noi-khoa", "ngoai-khoa", "nhi", "ung-buou", "tim-mach")
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,7 @@ class ProvinceSimulator:
             at = self._at(start, seconds)
             data = c.ConsultationData(session_id=self._id("hc"), link_id=h.link_id,
                                       hospital_code=h.code, hub_code=h.hub,
-                                      specialty=self.rng.choice(
-                                          ["noi-khoa", "ngoai-khoa", "nhi", "ung-buou", "tim-mach"]))
+                                      specialty=self.rng.choice(SPECIALTIES))
             started = c.ConsultationStarted(**self._envelope(self._event_id(), at, h.unit),
                                             feed="telemedicine",
                                             event_type="consultation.started", data=data)

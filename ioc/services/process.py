@@ -7,6 +7,7 @@ dies, so no `postgres` or `tansu` outlives us.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -26,10 +27,9 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     os.setsid()
-    try:
+    # not Linux (no prctl): the process group kill on stop still applies
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: the process group kill on stop still applies
-        pass
 
 
 def check_port_free(host: str, port: int, setting: str) -> None:
@@ -136,19 +136,15 @@ class ManagedProcess:
         if self.proc is None:
             return
         for sig, wait in ((self.stop_signal, timeout), (signal.SIGKILL, 5.0)):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(wait)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop within %.0f s; killing it", self.name, wait)
                 continue
             # the leader is gone; make sure nothing else in its group lingers
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             break
         log.info("stopped %s", self.name)

@@ -1,0 +1,137 @@
+"""Shared fixtures: one embedded PostgreSQL and one broker per test session; per test, a
+unique schema, topic prefix and consumer group so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ioc.services.broker import EmbeddedBroker
+from ioc.services.postgres import EmbeddedPostgres
+from ioc.services.process import ManagedProcess
+from ioc.settings import Settings
+from ioc.stack import migrate_database
+from ioc.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0, part: ManagedProcess | None = None) -> bytes:
+    """GET `url` until it answers 200; fail with the part's log if it dies first."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if part is not None and part.exit_code() is not None:
+            pytest.fail(f"{part.name} exited ({part.exit_code()}):\n{part.log_tail(40)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return resp.read()
+        except OSError as exc:
+            last = exc
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer 200 within {timeout} s: {last}")
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what} (last value {value!r})")
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(settings.to_env())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_part(settings: Settings, name: str, *args: str) -> ManagedProcess:
+    """Run `ioc <args>` as a child process with `settings` in its environment."""
+    return ManagedProcess(
+        name, [sys.executable, "-m", "ioc.cli", *args],
+        settings.data_dir / "logs" / f"{name}-{uuid.uuid4().hex[:6]}.log",
+        env=child_env(settings), cwd=REPO,
+    ).start()
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    bootstrap: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The real embedded PostgreSQL and Tansu broker, once per session."""
+    data_dir = tmp_path_factory.mktemp("services")
+    pg = EmbeddedPostgres(data_dir, free_port()).start()
+    broker = EmbeddedBroker(data_dir, free_port()).start()
+    try:
+        yield Services(pg.url, broker.bootstrap, data_dir)
+    finally:
+        broker.stop()
+        pg.stop()
+
+
+@pytest.fixture
+def settings(services: Services, tmp_path: Path) -> Settings:
+    """Settings isolated to this test: own schema, topics, consumer group, ports, data dir."""
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        database_url=services.database_url,
+        kafka_bootstrap=services.bootstrap,
+        data_dir=tmp_path,
+        db_schema=f"t_{tag}",
+        topic_prefix=f"t{tag}",
+        consumer_group=f"g{tag}",
+        worker_port=free_port(),
+        dashboard_port=free_port(),
+        refresh_seconds=1.0,
+    )
+
+
+@pytest.fixture
+def migrated(settings: Settings) -> Settings:
+    """`settings` with its schema migrated and its topics created."""
+    migrate_database(settings, settings.database_url)
+    ensure_topics(settings, settings.kafka_bootstrap)
+    return settings
+
+
+@pytest.fixture
+def worker(migrated: Settings) -> Iterator[ManagedProcess]:
+    """A real Faust worker process on this test's topics and schema, ready to consume."""
+    part = start_part(migrated, "worker", "worker")
+    try:
+        wait_http(f"http://127.0.0.1:{migrated.worker_port}/healthz", 60, part)
+        yield part
+    finally:
+        part.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshot-dir", default=None,
+                     help="save the wall's 1920x1080 screenshot there (make screenshot: docs/)")

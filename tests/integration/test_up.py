@@ -1,0 +1,145 @@
+"""`ioc up` as a user runs it: everything starts, everything stops, failures are plain."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, free_port, wait_http, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update({
+        "IOC_DATA_DIR": str(tmp_path / "ioc"),
+        "IOC_EMBEDDED_DB_PORT": str(free_port()),
+        "IOC_EMBEDDED_KAFKA_PORT": str(free_port()),
+        "IOC_DASHBOARD_PORT": str(free_port()),
+        "IOC_WORKER_PORT": str(free_port()),
+        "IOC_REFRESH_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def _up(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ioc.cli", "up", *args], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def _alive(procs: list[psutil.Process]) -> list[str]:
+    left = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{p.pid} {' '.join(p.cmdline())[:80]}")
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Process]:
+    wait_http(f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz", 90)
+    wait_http(f"http://127.0.0.1:{env['IOC_WORKER_PORT']}/metrics", 60)
+    tree = _tree(proc.pid)
+    names = " ".join(" ".join(p.cmdline()) for p in tree)
+    for part in ("postgres", "tansu", "ioc.cli worker", "ioc.cli simulate", "ioc.cli dashboard"):
+        assert part in names, f"{part} not running under ioc up: {names}"
+    return tree
+
+
+def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
+    env = _env(tmp_path)
+    proc = _up(env, "--for", "25")
+    tree = _running_tree(proc, env)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "IOC is up" in out and "Stopped." in out
+    assert _alive(tree) == []
+
+
+def test_ctrl_c_stops_everything_and_exits_zero(tmp_path):
+    env = _env(tmp_path)
+    proc = _up(env)
+    tree = _running_tree(proc, env)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Stopped." in out
+    assert _alive(tree) == []
+
+
+def test_a_dying_part_stops_everything_and_is_named(tmp_path):
+    env = _env(tmp_path)
+    proc = _up(env)
+    tree = _running_tree(proc, env)
+    worker = next(p for p in tree if "ioc.cli worker" in " ".join(p.cmdline()))
+    worker.kill()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "worker exited" in err
+    assert "Traceback" not in err
+    assert _alive(tree) == []
+
+
+def test_kill_of_ioc_up_itself_leaves_no_orphans(tmp_path):
+    env = _env(tmp_path)
+    proc = _up(env)
+    tree = _running_tree(proc, env)
+    proc.kill()  # SIGKILL: no chance to clean up; the kernel's parent-death signal must
+    proc.communicate(timeout=30)
+    wait_until(lambda: _alive(tree) == [], 15, what="children to die with ioc up")
+
+
+def test_a_taken_port_is_reported_plainly(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for variable in ("IOC_DASHBOARD_PORT", "IOC_EMBEDDED_DB_PORT"):
+            result = subprocess.run(
+                [sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+                env=_env(tmp_path, **{variable: str(port)}), cwd=REPO,
+                capture_output=True, text=True, timeout=90)
+            assert result.returncode != 0
+            assert f"port {port}" in result.stderr and variable in result.stderr
+            assert "Traceback" not in result.stderr
+
+
+def test_a_missing_broker_binary_is_reported_plainly(tmp_path):
+    fake = tmp_path / "tansu"
+    fake.write_text("not a program")  # exists but not executable
+    result = subprocess.run([sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+                            env=_env(tmp_path, IOC_TANSU_BIN=str(fake)), cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "IOC_TANSU_BIN" in result.stderr and "executable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_external_database_is_reported_plainly(tmp_path):
+    port = free_port()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+        env=_env(tmp_path, IOC_DATABASE_URL=f"postgresql://ioc@127.0.0.1:{port}/ioc"),
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"cannot reach the database at 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30

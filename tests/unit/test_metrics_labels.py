@@ -1,0 +1,22 @@
+"""Dead-letter reasons become a small set of metric labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.metrics import dead_letter_reason_label
+
+
+@pytest.mark.parametrize("reason, label", [
+    ("undecodable: Invalid JSON", "undecodable"),
+    ("oversize: 70000 bytes > 65536", "oversize"),
+    ("missing event_type", "missing_event_type"),
+    ("unknown event_type 'x'", "unknown_event_type"),
+    ("unknown schema version 2 (supported: 1)", "unknown_schema_version"),
+    ("occurred_at 2030-01-01T00:00:00+00:00 is more than 300 s in the future",
+     "future_timestamp"),
+    ("feed 'payments' sent on the 'portal' topic", "wrong_feed"),
+    ("data.amount_vnd: Input should be a valid integer", "invalid_field"),
+])
+def test_labels(reason, label):
+    assert dead_letter_reason_label(reason) == label
