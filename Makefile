@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TSDB := tests/timescale/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv test-deps clean
+.PHONY: run test lint venv test-deps screenshot clean
 
 run: $(STAMP)
 	$(VENV)/bin/ioc up
@@ -17,6 +17,9 @@ run: $(STAMP)
 test: $(STAMP) test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+screenshot: $(STAMP) test-deps
+	$(VENV)/bin/pytest tests/browser -q --screenshot-dir docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

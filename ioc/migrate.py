@@ -132,15 +132,3 @@ def _configure_roles(conn: psycopg.Connection, timeout_ms: int,
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)))
 
-
-def current_backend(conn: psycopg.Connection, schema: str) -> str | None:
-    """The backend `schema` was migrated for, or None when it was never migrated."""
-    row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.schema_migrations",)
-    ).fetchone()
-    if not row or not row[0]:
-        return None
-    found = conn.execute(
-        sql.SQL("SELECT backend FROM {}.schema_migrations LIMIT 1").format(sql.Identifier(schema))
-    ).fetchone()
-    return found[0] if found else None

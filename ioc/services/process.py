@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import os
 import signal
@@ -51,6 +52,14 @@ def require_executable(path: Path, what: str, setting: str | None = None) -> Pat
         hint = f" (set {setting} to override)" if setting else ""
         raise MissingBinaryError(f"{what} not found or not executable at {path}{hint}")
     return path
+
+
+def package_dir(package: str, missing: str) -> Path:
+    """Folder of an installed package that ships a binary; raise `MissingBinaryError` if absent."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingBinaryError(missing)
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def wait_for_tcp(host: str, port: int, timeout: float, part: ManagedProcess | None = None) -> None:

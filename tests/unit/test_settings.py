@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ioc.errors import SettingsError
-from ioc.settings import ENV_NAMES, PROVINCES_DIR, Settings, describe
+from ioc.settings import ENV_NAMES, PROVINCES_DIR, REPO_DIR, Settings, describe
 
 
 def test_defaults_mean_embedded_services():
@@ -65,3 +65,10 @@ def test_describe_covers_every_variable():
     rows = describe()
     assert [r[0] for r in rows] == list(ENV_NAMES)
     assert all(doc for _, _, doc in rows)
+
+
+def test_readme_documents_every_variable_with_its_default():
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    for name, default, doc in describe():
+        shown = f"`{default}`" if default else "(unset)"
+        assert f"| `{name}` | {shown} | {doc} |" in readme, name
