@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ioc.errors import IocError
+from ioc.errors import IocError, SettingsError
 from ioc.settings import REPO_DIR, Settings, describe
 
 log = logging.getLogger("ioc")
@@ -54,28 +54,97 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    import secrets
+def _stop_on_signals() -> threading.Event:
     import signal
 
-    from ioc.province import load_province
-    from ioc.topics import ensure_topics
-    from simulators.generator import ProvinceSimulator, Rates
-    from simulators.live import run_live
-    from simulators.producer import FeedProducer
-
-    _, bootstrap = _embedded_urls(settings)
-    province = load_province(args.province or settings.province_file)
-    ensure_topics(settings, bootstrap)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    # live runs without --seed get a fresh seed, so a restart never re-sends old event ids
+    return stop
+
+
+class _Progress:
+    """A progress line on stderr every few seconds of long work."""
+
+    def __init__(self, every: float = 2.0):
+        import time
+
+        self._time = time.monotonic
+        self._every = every
+        self._next = self._time() + every
+
+    def __call__(self, sim_now, total: int) -> None:
+        if self._time() >= self._next:
+            self._next = self._time() + self._every
+            print(f"  simulated up to {sim_now.isoformat()}: {total} events", file=sys.stderr,
+                  flush=True)
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    import secrets
+    from datetime import UTC, datetime
+
+    from ioc.province import load_province
+    from simulators.generator import ProvinceSimulator, Rates
+    from simulators.recording import RecordingWriter
+    from simulators.run import run_simulation
+
+    if args.speed is None and args.duration is None:
+        raise SettingsError("--speed max needs --duration (simulated seconds)")
+    province_file = args.province or settings.province_file
+    province = load_province(province_file)
+    # runs without --seed get a fresh seed, so a restart never re-sends old event ids
     seed = args.seed if args.seed is not None else secrets.randbits(31)
+    start = args.start or datetime.now(UTC)
     simulator = ProvinceSimulator(province, seed=seed,
                                   rates=Rates(multiplier=args.rate_multiplier))
-    sent = run_live(simulator, FeedProducer(settings, bootstrap), stop, duration=args.duration)
-    print(json.dumps({"events_sent": sent}))
+    emitters: list = []
+    producer = None
+    if not args.record_only:
+        from ioc.topics import ensure_topics
+        from simulators.producer import FeedProducer
+
+        _, bootstrap = _embedded_urls(settings)
+        ensure_topics(settings, bootstrap)
+        producer = FeedProducer(settings, bootstrap)
+        emitters.append(producer)
+    writer = None
+    if args.record:
+        writer = RecordingWriter(args.record, {
+            "province": province.province.code, "seed": seed, "start": start.isoformat(),
+            "duration": args.duration, "rate_multiplier": args.rate_multiplier})
+        emitters.append(writer)
+    if not emitters:
+        raise SettingsError("--record-only needs --record FILE")
+    try:
+        sent = run_simulation(simulator, emitters, _stop_on_signals(), start, args.duration,
+                              args.speed, progress=_Progress())
+    finally:
+        if writer:
+            writer.close()
+    if producer:
+        producer.flush()
+    print(json.dumps({"events": sent, "seed": seed, "start": start.isoformat(),
+                      "recording": str(args.record) if args.record else None}))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from ioc.topics import ensure_topics
+    from simulators.producer import FeedProducer
+    from simulators.recording import read_header, read_records
+    from simulators.replay import replay
+
+    header = read_header(args.file)
+    _, bootstrap = _embedded_urls(settings)
+    ensure_topics(settings, bootstrap)
+    producer = FeedProducer(settings, bootstrap)
+    sent = replay(read_records(args.file), producer, _stop_on_signals(), args.speed,
+                  rebase_to=datetime.now(UTC) if args.rebase else None)
+    producer.flush()
+    print(json.dumps({"events": sent, "recording": str(args.file), "seed": header.get("seed")}))
     return 0
 
 
@@ -121,6 +190,31 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _speed(raw: str) -> float | None:
+    if raw == "max":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected a positive number or 'max'")
+    return value
+
+
+def _moment(raw: str):  # noqa: ANN202 - argparse type
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r}: expected RFC 3339 with an offset, e.g. 2026-03-02T08:00:00+07:00")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ioc",
@@ -141,15 +235,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="serve the wall (Dash) on IOC_DASHBOARD_PORT")
     p.set_defaults(func=cmd_dashboard)
 
-    p = sub.add_parser("simulate", help="send a simulated province's feeds to Kafka, live")
+    p = sub.add_parser("simulate", help="send a simulated province's feeds to Kafka, or record")
     p.add_argument("--province", type=Path, help="province file (default: IOC_PROVINCE)")
     p.add_argument("--seed", type=int,
                    help="random seed: the same seed gives the same events (default: a new one)")
+    p.add_argument("--start", type=_moment, metavar="TIME",
+                   help="simulated start, RFC 3339 with offset (default: now)")
+    p.add_argument("--speed", type=_speed, default=1.0, metavar="X|max",
+                   help="simulated seconds per second: 1 real time, 60, ... or max (default 1)")
     p.add_argument("--duration", type=float, metavar="SECONDS",
-                   help="stop after this many seconds (default: until Ctrl-C)")
+                   help="simulated seconds to run (default: until Ctrl-C; required with max)")
     p.add_argument("--rate-multiplier", type=float, default=1.0, metavar="M",
                    help="scale every event rate by M (default 1)")
+    p.add_argument("--record", type=Path, metavar="FILE",
+                   help="also write what is sent to FILE (gzip JSON lines)")
+    p.add_argument("--record-only", action="store_true",
+                   help="write the recording without sending anything to Kafka")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("replay", help="re-send a recording in order, paced by its event times")
+    p.add_argument("file", type=Path, metavar="FILE", help="a recording made with --record")
+    p.add_argument("--speed", type=_speed, default=1.0, metavar="X|max",
+                   help="event-time seconds per second, or max (default 1)")
+    p.add_argument("--rebase", action="store_true",
+                   help="move every event time so the first event happens now")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
     p.set_defaults(func=cmd_migrate)

@@ -6,14 +6,13 @@ from collections.abc import Iterable
 
 from confluent_kafka import KafkaException, Producer
 
-from ioc import contract
 from ioc.errors import ServiceError
 from ioc.settings import Settings
-from simulators.generator import Outgoing
+from simulators.recording import Record
 
 
 class FeedProducer:
-    """Encodes and sends `Outgoing` events to their feed topics, keyed by entity."""
+    """Sends records to their feed topics (`<prefix>.<feed>`), keyed by entity."""
 
     def __init__(self, settings: Settings, bootstrap: str):
         self.settings = settings
@@ -33,11 +32,10 @@ class FeedProducer:
         if err is not None:
             self._errors.append(str(err))
 
-    def send(self, batch: Iterable[Outgoing]) -> int:
+    def send(self, records: Iterable[Record]) -> int:
         n = 0
-        for item in batch:
-            self.send_raw(self.settings.topic(item.feed), item.key.encode(),
-                          contract.encode(item.event))
+        for r in records:
+            self.send_raw(self.settings.topic(r.feed), r.key, r.value)
             n += 1
         return n
 

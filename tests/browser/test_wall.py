@@ -38,7 +38,7 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
          "--rate-multiplier", "20", "--seed", "11"],
         env=child_env(migrated), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert sent.returncode == 0, sent.stderr
-    total = json.loads(sent.stdout.strip().splitlines()[-1])["events_sent"]
+    total = json.loads(sent.stdout.strip().splitlines()[-1])["events"]
     assert total > 0
     wait_until(lambda: all(v == 0 for v in _lag(migrated).values()), 60,
                what="the worker to catch up")
