@@ -22,6 +22,7 @@ from ioc import contract
 from ioc.db import WRITER_ROLE, connect_async, role_url
 from ioc.errors import ContractError
 from ioc.settings import Settings
+from ioc.topics import FEED_PARTITIONS
 from streams.metrics import StreamMetrics, dead_letter_reason_label
 from streams.sink import DeadLetter, EventSink
 
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 5000
 BATCH_WITHIN_SECONDS = 0.5
-FEED_PARTITIONS = 4
 RETRY_MAX_SECONDS = 5.0
 
 
@@ -66,7 +66,6 @@ def create_app(
         datadir=str(settings.data_dir / "worker"),
         producer_linger_ms=5,
     )
-    app.ioc_metrics = metrics  # type: ignore[attr-defined]
     dlq = app.topic(settings.topic("deadletter"), value_serializer="raw", key_serializer="raw")
     # one sink (one connection) per feed: the agents write concurrently
     sinks = {feed: EventSink(lambda feed=feed: connect_async(
