@@ -10,14 +10,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ioc import contract as c
+from ioc.calendar import WorkCalendar, load_calendar
 from ioc.province import Province
 
 HEARTBEAT_SECONDS = 5.0
 PORTAL_HEALTH_SECONDS = 10.0
-WORKDAY_HOURS = (7, 17)
 SPECIALTIES = ("noi-khoa", "ngoai-khoa", "nhi", "ung-buou", "tim-mach")
 
 
@@ -47,10 +46,10 @@ class ProvinceSimulator:
     province: Province
     seed: int = 1
     rates: Rates = field(default_factory=Rates)
+    calendar: WorkCalendar = field(default_factory=load_calendar)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.tz = ZoneInfo(self.province.province.timezone)
         self._next_heartbeat: dict[str, datetime] = {}
         self._next_health: dict[str, datetime] = {}
         self._open_dossiers: list[tuple[datetime, c.DossierReceived]] = []
@@ -66,10 +65,8 @@ class ProvinceSimulator:
         return f"{self.rng.getrandbits(128):032x}"
 
     def _activity(self, at: datetime) -> float:
-        """Share of the working-hour rate at `at` (local time): nights and weekends are quiet."""
-        local = at.astimezone(self.tz)
-        working = local.weekday() < 5 and WORKDAY_HOURS[0] <= local.hour < WORKDAY_HOURS[1]
-        return 1.0 if working else 0.1
+        """Share of the working-hour rate at `at`: nights, weekends and holidays are quiet."""
+        return 1.0 if self.calendar.is_working_time(at) else 0.1
 
     def _count(self, rate: float, seconds: float, at: datetime) -> int:
         expected = rate * self.rates.multiplier * seconds * self._activity(at)
@@ -134,7 +131,7 @@ class ProvinceSimulator:
             proc = self.rng.choice(self.province.procedures)
             unit = self.rng.choice(self.province.units).code
             at = self._at(start, seconds)
-            due = at + timedelta(days=proc.working_days * 7 / 5)
+            due = self.calendar.add_working_days(at, proc.working_days)
             received = c.DossierReceived(
                 **self._envelope(self._event_id(), at, unit), feed="portal",
                 event_type="dossier.received",

@@ -1,0 +1,60 @@
+"""The working calendar: weekends and Vietnamese public holidays, due dates in working days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ioc.calendar import load_calendar
+from ioc.errors import SettingsError
+from ioc.province import load_province
+from ioc.settings import PROVINCES_DIR
+from simulators.generator import ProvinceSimulator
+
+CAL = load_calendar()
+
+
+def test_holidays_and_weekends_are_not_working_days():
+    assert CAL.is_working_day(date(2026, 3, 2))          # a Monday
+    assert not CAL.is_working_day(date(2026, 3, 1))      # Sunday
+    for holiday in (date(2026, 2, 17), date(2026, 4, 30), date(2026, 5, 1), date(2026, 9, 2)):
+        assert not CAL.is_working_day(holiday), holiday
+
+
+def test_working_hours_are_local_time():
+    assert CAL.is_working_time(datetime(2026, 3, 2, 0, 30, tzinfo=UTC))      # 07:30 in Hà Nội
+    assert not CAL.is_working_time(datetime(2026, 3, 2, 10, 30, tzinfo=UTC))  # 17:30
+
+
+def test_due_dates_skip_weekends_and_holidays():
+    friday = datetime(2026, 4, 24, 3, 0, tzinfo=UTC)  # Friday 10:00 before 26/4, 30/4, 1/5
+    # Mon 27, Tue 28, Wed 29, (Thu 30/4, Fri 1/5 holidays), Mon 4/5
+    assert CAL.add_working_days(friday, 4) == datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
+    tet_eve = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday before Tết 2026
+    assert CAL.add_working_days(tet_eve, 1) == datetime(2026, 2, 23, 2, 0, tzinfo=UTC)
+
+
+def _payments_in_an_hour(start: datetime) -> int:
+    # a fresh simulator per span: one simulator generates contiguous time only
+    sim = ProvinceSimulator(load_province(PROVINCES_DIR / "thanh-hoa.yaml"), seed=3)
+    return sum(o.feed == "payments"
+               for o in sim.events_between(start, start + timedelta(hours=1)))
+
+
+def test_tet_is_quiet_in_the_simulation():
+    tet = datetime(2026, 2, 18, 2, 0, tzinfo=UTC)        # Wednesday of Tết, 09:00
+    normal = tet + timedelta(days=14)                     # a normal Wednesday
+    assert _payments_in_an_hour(tet) * 4 < _payments_in_an_hour(normal)
+
+
+def test_a_broken_calendar_names_the_problem(tmp_path):
+    bad = tmp_path / "cal.yaml"
+    bad.write_text((load_calendar.__defaults__[0]).read_text(encoding="utf-8")
+                   .replace("timezone: Asia/Ho_Chi_Minh", "timezone: Mars/Olympus"),
+                   encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown time zone 'Mars/Olympus'"):
+        load_calendar(bad)
+    bad.write_text("schema_version: 1\nworkdays: [someday]\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"cal.yaml: country: Field required"):
+        load_calendar(bad)
