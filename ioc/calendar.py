@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from ioc.datafile import load_yaml
 from ioc.errors import SettingsError
 from ioc.settings import PACKAGE_DIR
 
@@ -68,17 +68,7 @@ class WorkCalendar:
 
 def load_calendar(path: Path = CALENDARS_DIR / "vn.yaml") -> WorkCalendar:
     """Read a calendar file; `SettingsError` names the file, the path in it and the problem."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        parsed = _CalendarFile.model_validate(data)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the calendar: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise SettingsError(f"{path}: {where}: {err['msg']}") from None
+    parsed = load_yaml(path, _CalendarFile, "calendar")
     if parsed.working_hours.start >= parsed.working_hours.end:
         raise SettingsError(f"{path}: working_hours: start must be before end")
     holidays = {day: name for name, days in parsed.holidays.items() for day in days}

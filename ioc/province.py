@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.contract import Code, PaymentData
-from ioc.errors import SettingsError
+from ioc.datafile import load_yaml
 
 Ratio = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -131,16 +130,4 @@ class Province(_Item):
 
 def load_province(path: Path) -> Province:
     """Read and validate a province file; raise `SettingsError` naming file, path and problem."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the province file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return Province.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{path}: {where + ': ' if where else ''}{message}") from None
+    return load_yaml(path, Province, "province file")

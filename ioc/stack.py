@@ -1,7 +1,7 @@
 """`ioc up`: the whole IOC on one machine, supervised.
 
 Starts the embedded services unless external ones are configured, applies migrations,
-creates topics, then runs the worker, the live simulator and the wall as child processes.
+then runs the worker, the live simulator and the wall as child processes.
 Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0); a part that dies stops
 everything too and names the part (exit 1). No child outlives this process.
 """
@@ -25,7 +25,6 @@ from ioc.services.broker import EmbeddedBroker, wait_for_kafka
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
-from ioc.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,6 @@ class Stack:
         applied = migrate_database(s, s.database_url)
         log.info("database schema %s: %s", s.db_schema,
                  f"applied {', '.join(applied)}" if applied else "up to date")
-        ensure_topics(s, s.kafka_bootstrap)
         self.settings = s
         return s
 

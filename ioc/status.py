@@ -43,19 +43,17 @@ def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
     try:
         group = settings.consumer_group
         committed = admin.list_group_offsets(group).get(group, {})
+        # one assignment for all feeds: one round of fetches finds every high watermark
+        by_feed = {feed: [TopicPartition(settings.topic(feed), p) for p in
+                          sorted(consumer.partitions_for_topic(settings.topic(feed)) or ())]
+                   for feed in FEEDS}
+        ends = high_watermarks(consumer, [tp for tps in by_feed.values() for tp in tps])
         lag: dict[str, int | None] = {}
-        for feed in FEEDS:
-            topic = settings.topic(feed)
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                lag[feed] = None
-                continue
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-            ends = high_watermarks(consumer, tps)
+        for feed, tps in by_feed.items():
             lag[feed] = sum(
                 max(0, ends[tp] - (committed[tp].offset if tp in committed and
                                    committed[tp].offset >= 0 else 0))
-                for tp in tps)
+                for tp in tps) if tps else None
         return lag
     finally:
         consumer.close()

@@ -60,7 +60,6 @@ class WallData:
     _conn: psycopg.Connection | None = None
     _snapshot: Snapshot = field(default_factory=Snapshot)
     _read_monotonic: float = -1e9
-    reads: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WallData:
@@ -97,7 +96,6 @@ class WallData:
         self._conn = None
 
     def _read(self) -> Snapshot:
-        self.reads += 1
         now = self.clock()
         try:
             conn = self._connection()
