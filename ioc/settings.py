@@ -206,6 +206,15 @@ class Settings:
     def embedded_kafka(self) -> bool:
         return self.kafka_bootstrap is None
 
+    def for_replay(self) -> Settings:
+        """The replay namespace: its own topics, consumer group, schema and worker port, so
+        replayed data never mixes with live data (`ioc replay` sends there; the wall marks it).
+        """
+        return self.with_(db_schema=f"{self.db_schema}_replay"[:63],
+                          topic_prefix=f"{self.topic_prefix}.replay",
+                          consumer_group=f"{self.consumer_group}-replay",
+                          worker_port=self.worker_port + 1 if self.worker_port < 65535 else 65534)
+
     def topic(self, name: str) -> str:
         """Full topic name for a feed or a system topic (e.g. 'portal', 'deadletter')."""
         return f"{self.topic_prefix}.{name}"
