@@ -148,6 +148,22 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+BENCH_SUITES = {
+    # suite -> module with `run(args, settings) -> dict` (figures printed as JSON)
+    "pipeline": "streams.bench",
+    "feeds": "simulators.bench",
+    "wall": "ioc_dashboard.bench",
+}
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    import importlib
+
+    figures = importlib.import_module(BENCH_SUITES[args.suite]).run(args, settings)
+    print(json.dumps(figures, ensure_ascii=False, indent=None if args.json else 2))
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.stack import migrate_database
 
@@ -260,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebase", action="store_true",
                    help="move every event time so the first event happens now")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("bench", help="measure speed on loopback and print the figures as JSON")
+    p.add_argument("--suite", choices=sorted(BENCH_SUITES), default="pipeline",
+                   help="pipeline: stream processors (default); feeds: simulator and replay; "
+                        "wall: dashboard refresh cost")
+    p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
+    # each suite adds its own options below
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
     p.set_defaults(func=cmd_migrate)
