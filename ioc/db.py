@@ -1,4 +1,5 @@
-"""Database connections for the three roles: owner (migrations), writer (streams), reader (wall)."""
+"""Database connections for the roles: owner (migrations), writer (streams), reader (wall),
+operator (acknowledge/silence functions only)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ioc.errors import ServiceError
 
 WRITER_ROLE = "ioc_writer"
 READER_ROLE = "ioc_reader"
+OPERATOR_ROLE = "ioc_operator"
 
 
 def role_url(owner_url: str, role: str, password: str | None) -> str:

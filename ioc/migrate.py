@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ioc.db import READER_ROLE, WRITER_ROLE
+from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE
 from ioc.errors import MigrationError
 from ioc.settings import REPO_DIR
 
@@ -75,6 +75,7 @@ def migrate(
     reader_statement_timeout_ms: int = 5000,
     writer_password: str | None = None,
     reader_password: str | None = None,
+    operator_password: str | None = None,
     sql_dir: Path = SQL_DIR,
 ) -> list[Migration]:
     """Bring `schema` up to date; return the migrations applied now (empty when current)."""
@@ -119,15 +120,18 @@ def migrate(
         except psycopg.Error as exc:
             raise MigrationError(f"{migration.name} failed: {str(exc).strip()}") from None
         applied.append(migration)
-    _configure_roles(conn, reader_statement_timeout_ms, writer_password, reader_password)
+    _configure_roles(conn, reader_statement_timeout_ms, writer_password, reader_password,
+                     operator_password)
     return applied
 
 
 def _configure_roles(conn: psycopg.Connection, timeout_ms: int,
-                     writer_password: str | None, reader_password: str | None) -> None:
+                     writer_password: str | None, reader_password: str | None,
+                     operator_password: str | None = None) -> None:
     conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
         sql.Identifier(READER_ROLE), sql.Literal(int(timeout_ms))))
-    for role, password in ((WRITER_ROLE, writer_password), (READER_ROLE, reader_password)):
+    for role, password in ((WRITER_ROLE, writer_password), (READER_ROLE, reader_password),
+                           (OPERATOR_ROLE, operator_password)):
         if password:
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)))

@@ -146,6 +146,9 @@ class Settings:
     reader_password: str | None = _setting(
         "IOC_READER_PASSWORD", _text, None,
         "Password given to the ioc_reader role (dashboard, read-only). Unset: none set.")
+    operator_password: str | None = _setting(
+        "IOC_OPERATOR_PASSWORD", _text, None,
+        "Password given to the ioc_operator role (acknowledge, silence). Unset: none set.")
     reader_statement_timeout_ms: int = _setting(
         "IOC_READER_STATEMENT_TIMEOUT_MS", lambda n, r: int(_positive(n, r)), 5000,
         "statement_timeout of the read-only dashboard role, in milliseconds.")

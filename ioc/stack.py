@@ -37,6 +37,7 @@ def migrate_database(settings: Settings, database_url: str) -> list[str]:
             reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
             writer_password=settings.writer_password,
             reader_password=settings.reader_password,
+            operator_password=settings.operator_password,
         )
     return [m.name for m in applied]
 
