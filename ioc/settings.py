@@ -19,6 +19,7 @@ from ioc.errors import SettingsError
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 PROVINCES_DIR = PACKAGE_DIR / "provinces"
+ALERT_RULES_DIR = REPO_DIR / "streams" / "alerts" / "rules"
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
@@ -117,6 +118,31 @@ def _province(name: str, raw: str) -> Path:
     return path
 
 
+def _alert_rules(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.suffix:
+        path = ALERT_RULES_DIR / f"{raw}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in ALERT_RULES_DIR.glob("*.yaml")))
+        raise SettingsError(
+            f"{name}={raw!r}: expected an alert rules file path or a shipped name ({known})")
+    return path
+
+
+def _urls(name: str, raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"{name}={raw!r}: expected http(s) URLs separated by commas; "
+                                f"{url!r} is not one")
+    return urls
+
+
+def _url(name: str, raw: str) -> str:
+    return _urls(name, raw)[0] if _urls(name, raw) else raw
+
+
 def _setting(env: str, parse: Callable[[str, str], Any], default: Any, doc: str) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
 
@@ -176,6 +202,18 @@ class Settings:
     province_file: Path = _setting(
         "IOC_PROVINCE", _province, PROVINCES_DIR / "thanh-hoa.yaml",
         "Province file: a path, or a shipped name (thanh-hoa, hung-yen).")
+    alert_rules: Path = _setting(
+        "IOC_ALERT_RULES", _alert_rules, ALERT_RULES_DIR / "default.yaml",
+        "Alert rules file: a path, or a shipped name (default).")
+    webhook_urls: tuple[str, ...] = _setting(
+        "IOC_WEBHOOK_URLS", _urls, (),
+        "Webhook receivers of alert notifications (Alertmanager format), comma separated.")
+    alertmanager_url: str | None = _setting(
+        "IOC_ALERTMANAGER_URL", _url, None,
+        "Base URL of an Alertmanager to push alerts to (POST /api/v2/alerts). Unset: none.")
+    wall_url: str = _setting(
+        "IOC_WALL_URL", _url, "http://127.0.0.1:8050",
+        "Public URL of the wall, linked from alert notifications.")
     log_level: str = _setting(
         "IOC_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
         "Log level of every part.")
@@ -227,6 +265,8 @@ class Settings:
         env = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, tuple):  # lists (webhook URLs) travel comma separated
+                value = ",".join(value) or None
             if value is not None:
                 env[f.metadata["env"]] = str(value)
         return env
@@ -242,5 +282,7 @@ def describe() -> list[tuple[str, str, str]]:
         default = f.default
         if isinstance(default, Path) and default.is_absolute():
             default = default.relative_to(REPO_DIR)
+        if isinstance(default, tuple):
+            default = ",".join(default) or None
         rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["doc"]))
     return rows

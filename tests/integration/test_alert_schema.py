@@ -43,10 +43,11 @@ def test_operator_acknowledges_and_silences_only_through_functions(migrated):
         with pytest.raises(psycopg.errors.RaiseException, match="no alert with fingerprint"):
             op.execute("SELECT alert_acknowledge('nope', 'An', 'x')")
         with pytest.raises(psycopg.errors.RaiseException, match="bad matcher"):
-            op.execute("SELECT silence_create('[{\"name\": \"a\"}]', now(), now() + '1h', 'An', 'x')")
+            op.execute("SELECT silence_create('[{\"name\": \"a\"}]', now(), now() + '1h',"
+                       " 'An', 'x')")
         with pytest.raises(psycopg.errors.RaiseException, match="bad regular expression"):
-            op.execute("SELECT silence_create('[{\"name\": \"a\", \"op\": \"=~\", \"value\": \"(\"}]',"
-                       " now(), now() + '1h', 'An', 'x')")
+            op.execute("SELECT silence_create('[{\"name\": \"a\", \"op\": \"=~\","
+                       " \"value\": \"(\"}]', now(), now() + '1h', 'An', 'x')")
         with pytest.raises(psycopg.errors.RaiseException, match="comment is required"):
             op.execute("SELECT alert_acknowledge('fp1', 'An', ' ')")
     reader = role_url(migrated.database_url, READER_ROLE, None)
@@ -55,7 +56,8 @@ def test_operator_acknowledges_and_silences_only_through_functions(migrated):
                            " WHERE fingerprint = 'fp1'").fetchone()
         assert row == ("trực ban An", "đang gọi bệnh viện", sid)
         actions = conn.execute("SELECT actor, action, target FROM audit_log ORDER BY id").fetchall()
-        assert actions == [("trực ban An", "acknowledge", "fp1"), ("An", "silence", f"silence/{sid}")]
+        assert actions == [("trực ban An", "acknowledge", "fp1"),
+                           ("An", "silence", f"silence/{sid}")]
     with connect(op_url, schema, autocommit=True) as op:
         op.execute("SELECT silence_expire(%s, 'Bình')", (sid,))
         with pytest.raises(psycopg.errors.RaiseException, match="no unexpired silence"):

@@ -1,0 +1,222 @@
+"""The alert engine (`ioc alerter`): advances an event-time clock over the stored events and
+evaluates every rule at every step, storing alerts, transitions and its own position.
+
+Watermark (how far event time may advance):
+- live: the newest event time of the slowest feed still receiving rows, minus the allowed
+  lateness (a feed that got no rows for `idle_feed_seconds` of wall time stops holding it
+  back, so one silent feed cannot stop alerting about itself);
+- replay (the `<schema>_replay` namespace): only what is complete, i.e. everything stored
+  once no rows arrived for `settle_seconds`. A replay at --speed max stores partitions out
+  of step with each other; waiting until it settles makes the steps see exactly the data
+  the live run saw.
+Steps are aligned on multiples of `step_seconds`, so both runs evaluate the same instants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from ioc.calendar import WorkCalendar
+from ioc.province import Province
+from streams.alerts.evaluate import Evaluator, feed_positions, oldest_event
+from streams.alerts.lifecycle import (
+    FIRING,
+    FLAPPING,
+    INACTIVE,
+    AlertState,
+    Lifecycle,
+    Transition,
+    inhibited,
+)
+from streams.alerts.rules import PipelineRule, RulesFile
+
+log = logging.getLogger(__name__)
+
+PIPELINE_PREFIX = "pipeline:"
+
+
+def render(template: str, labels: dict[str, str], value: float | None,
+           threshold: float | None) -> str:
+    """A rule's summary with its labels, value and threshold filled in."""
+    try:
+        return template.format(**labels, value=value if value is not None else float("nan"),
+                               threshold=threshold if threshold is not None else float("nan"),
+                               unit_name=labels.get("unit", ""))
+    except (KeyError, ValueError, IndexError):
+        return template
+
+
+def _floor(t: datetime, step: float) -> datetime:
+    epoch = t.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % step, UTC)
+
+
+class Engine:
+    """One engine over one schema. `conn` is an autocommit connection (role ioc_writer)."""
+
+    def __init__(self, conn: psycopg.Connection, rules: RulesFile, province: Province,
+                 calendar: WorkCalendar, *, replay: bool = False, name: str = "alerter",
+                 wall_clock: Callable[[], float] = time.monotonic):
+        self.conn = conn
+        self.rules = rules
+        self.replay = replay
+        self.name = name
+        self.evaluator = Evaluator(conn, province, calendar)
+        self.step = timedelta(seconds=rules.evaluation.step_seconds)
+        self.event_rules = {n: r for n, r in rules.rules.items() if not isinstance(r, PipelineRule)}
+        self.pipeline_rules = {} if replay else {
+            n: r for n, r in rules.rules.items() if isinstance(r, PipelineRule)}
+        self.lifecycle = Lifecycle(rules.flapping)
+        self.step_at: datetime | None = None
+        self.origin: datetime | None = None
+        self.inhibited: dict[str, str] = {}
+        self._load()
+
+    # ---- state ----
+    def _load(self) -> None:
+        row = self.conn.execute("SELECT step_at, state FROM alert_engine_state WHERE engine = %s",
+                                (self.name,)).fetchone()
+        if row:
+            self.step_at = row[0]
+            self.origin = datetime.fromisoformat(row[1]["origin"])
+            self.lifecycle = Lifecycle.from_json(self.rules.flapping, row[1]["alerts"])
+            self.inhibited = row[1].get("inhibited", {})
+
+    # ---- watermark ----
+    def watermark(self) -> datetime | None:
+        """How far event time may advance now (None: no data yet)."""
+        now = self.conn.execute("SELECT now()").fetchone()[0]
+        positions = {f: p for f, p in feed_positions(self.conn).items() if p[0] is not None}
+        if not positions:
+            return None
+        newest = max(occurred for occurred, _ in positions.values())
+        settle = self.rules.evaluation.settle_seconds
+        settled = all(stored is None or (now - stored).total_seconds() >= settle
+                      for _, stored in positions.values())
+        if self.replay:
+            return newest if settled else None
+        lateness = timedelta(seconds=self.rules.evaluation.lateness_seconds)
+        idle = self.rules.evaluation.idle_feed_seconds
+        busy = [occurred for occurred, stored in positions.values()
+                if stored is not None and (now - stored).total_seconds() < idle]
+        return (min(busy) if busy else newest) - lateness
+
+    # ---- evaluation ----
+    def _start(self, watermark: datetime) -> None:
+        first = oldest_event(self.conn) or watermark
+        start = _floor(first, self.step.total_seconds())
+        if not self.replay:
+            start = max(start, _floor(watermark - timedelta(
+                seconds=self.rules.evaluation.max_catchup_seconds), self.step.total_seconds()))
+        self.origin = self.step_at = start
+
+    def run_once(self, until: datetime | None = None) -> int:
+        """Evaluate the steps up to the watermark (or `until`), one batch; return how many."""
+        limit = until if until is not None else self.watermark()
+        if limit is None:
+            return 0
+        if self.step_at is None:
+            self._start(limit)
+        transitions: list[Transition] = []
+        steps = 0
+        assert self.step_at is not None and self.origin is not None
+        while steps < self.rules.evaluation.batch_steps and self.step_at + self.step <= limit:
+            at = self.step_at + self.step
+            for name, rule in self.event_rules.items():
+                transitions += self.lifecycle.observe(
+                    name, rule.for_seconds, self.evaluator.evaluate(rule, at, self.origin), at)
+            self.step_at = at
+            steps += 1
+        if self.pipeline_rules:
+            now = self.conn.execute("SELECT now()").fetchone()[0]
+            for name, rule in self.pipeline_rules.items():
+                transitions += self.lifecycle.observe(
+                    name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin), now)
+        if steps or transitions:
+            self._persist(transitions)
+        return steps
+
+    def run_until(self, until: datetime) -> int:
+        """Evaluate every step up to `until` (tests, catch-up); return how many."""
+        total = 0
+        while n := self.run_once(until):
+            total += n
+        return total
+
+    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Keep evaluating until `stop` is set."""
+        while not stop.is_set():
+            try:
+                steps = self.run_once()
+            except psycopg.OperationalError as exc:
+                log.warning("database error, retrying: %s", exc)
+                steps = 0
+            if steps < self.rules.evaluation.batch_steps:
+                stop.wait(poll_seconds)
+
+    # ---- persistence ----
+    def _persist(self, transitions: list[Transition]) -> None:
+        states = self.lifecycle.states
+        inhibit = inhibited(states, self.rules.inhibit, {})
+        changed = {t.fingerprint for t in transitions}
+        changed |= {fp for fp in set(inhibit) ^ set(self.inhibited)}
+        changed |= {fp for fp in inhibit if self.inhibited.get(fp) != inhibit[fp]}
+        changed |= {fp for fp, st in states.items() if st.state in ("pending", FIRING, FLAPPING)}
+        self.inhibited = inhibit
+        with self.conn.transaction():
+            if transitions:
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO alert_transitions (fingerprint, rule, labels, from_state,"
+                        " to_state, at, value) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        [(t.fingerprint, t.rule, json.dumps(t.labels, ensure_ascii=False),
+                          t.from_state, t.to_state, t.at, t.value) for t in transitions])
+            for fp in changed:
+                st = states.get(fp)
+                if st is None or st.state == INACTIVE:
+                    self.conn.execute("DELETE FROM alerts WHERE fingerprint = %s", (fp,))
+                else:
+                    self._upsert(fp, st, inhibit.get(fp))
+            self.conn.execute(
+                "INSERT INTO alert_engine_state (engine, step_at, state, updated_at)"
+                " VALUES (%s, %s, %s, now()) ON CONFLICT (engine) DO UPDATE SET"
+                " step_at = EXCLUDED.step_at, state = EXCLUDED.state, updated_at = now()",
+                (self.name, self.step_at, json.dumps(
+                    {"origin": self.origin.isoformat(), "alerts": self.lifecycle.to_json(),
+                     "inhibited": inhibit}, ensure_ascii=False)))
+
+    def _upsert(self, fp: str, st: AlertState, inhibited_by: str | None) -> None:
+        rule = self.rules.rules[st.rule]
+        updated = (self.step_at if st.rule in self.event_rules
+                   else self.conn.execute("SELECT now()").fetchone()[0])
+        self.conn.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, severity, state, value, threshold,"
+            " summary_vi, summary_en, pending_since, starts_at, ends_at, updated_at,"
+            " inhibited_by, episode)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (fingerprint) DO UPDATE SET state = EXCLUDED.state,"
+            " value = EXCLUDED.value, threshold = EXCLUDED.threshold,"
+            " summary_vi = EXCLUDED.summary_vi, summary_en = EXCLUDED.summary_en,"
+            " pending_since = EXCLUDED.pending_since, starts_at = EXCLUDED.starts_at,"
+            " ends_at = EXCLUDED.ends_at, updated_at = EXCLUDED.updated_at,"
+            " inhibited_by = EXCLUDED.inhibited_by, episode = EXCLUDED.episode,"
+            # an acknowledgement belongs to one episode: a new one must be acknowledged anew
+            " acknowledged_by = CASE WHEN alerts.episode = EXCLUDED.episode"
+            "   THEN alerts.acknowledged_by END,"
+            " acknowledged_at = CASE WHEN alerts.episode = EXCLUDED.episode"
+            "   THEN alerts.acknowledged_at END,"
+            " ack_comment = CASE WHEN alerts.episode = EXCLUDED.episode"
+            "   THEN alerts.ack_comment END",
+            (fp, st.rule, json.dumps(st.labels, ensure_ascii=False), rule.severity, st.state,
+             st.value, st.threshold,
+             render(rule.summary_vi, st.labels, st.value, st.threshold),
+             render(rule.summary_en, st.labels, st.value, st.threshold),
+             st.pending_since, st.starts_at, st.ends_at, updated, inhibited_by,
+             max(st.episode, 1)))

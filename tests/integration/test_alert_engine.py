@@ -1,0 +1,276 @@
+"""The alert engine on the real embedded PostgreSQL: each rule kind evaluated on event time
+from stored rows, alerts/transitions/state persisted, restart resumes, inhibition stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ioc.calendar import load_calendar
+from ioc.db import WRITER_ROLE, connect, role_url
+from ioc.errors import SettingsError
+from ioc.province import load_province
+from streams.alerts.engine import Engine
+from streams.alerts.rules import RULES_DIR, load_rules
+
+pytestmark = pytest.mark.integration
+
+# Monday 2 March 2026, 09:00 in Thanh Hoa (working time)
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+PROVINCE = load_province(Path("ioc/provinces/thanh-hoa.yaml"))
+LINKS = [h.link_id for h in PROVINCE.hospitals]
+
+
+def rules_file(tmp_path: Path, rules: dict, **extra) -> Path:
+    doc = {"schema_version": 1, "evaluation": {"step_seconds": 10, "lateness_seconds": 0},
+           "rules": rules, **extra}
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def heartbeats(conn, start: datetime, seconds: int, links: list[str], *, every: int = 5,
+               status: str = "up", latency: float = 40.0, loss: float = 0.0) -> None:
+    rows = []
+    for link in links:
+        hospital, hub = link.split("--")
+        for s in range(0, seconds, every):
+            t = start + timedelta(seconds=s)
+            rows.append((f"hb-{link}-{t.timestamp()}", t, "u", ["u"], link, hospital, hub, status,
+                         latency, 1.0, loss))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO link_heartbeats (event_id, occurred_at, unit_code, unit_codes, link_id,"
+            " hospital_code, hub_code, status, latency_ms, jitter_ms, loss_pct)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+
+
+def payments(conn, start: datetime, seconds: int, every: float, *, status: str = "succeeded",
+             tag: str = "p") -> None:
+    rows = []
+    n = int(seconds / every)
+    for i in range(n):
+        t = start + timedelta(seconds=i * every)
+        rows.append((f"{tag}-{t.timestamp()}-{i}", t, "u", ["u"], f"pay-{tag}-{i}", "hospital_fee",
+                     "qr", 100000, status))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO payments (event_id, occurred_at, unit_code, unit_codes, payment_id,"
+            " category, channel, amount_vnd, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows)
+
+
+def engine_for(migrated, path: Path, **kw) -> tuple[Engine, object]:
+    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    conn = connect(url, migrated.db_schema, autocommit=True)
+    return Engine(conn, load_rules(path), PROVINCE, load_calendar(), **kw), conn
+
+
+def episodes(conn, rule: str) -> list[tuple]:
+    return conn.execute(
+        "SELECT labels, from_state, to_state, at FROM alert_transitions WHERE rule = %s"
+        " ORDER BY id",
+        (rule,)).fetchall()
+
+
+@pytest.fixture
+def owner(migrated):
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        yield conn
+
+
+def test_absence_per_expected_link_and_removed_links_stop(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {"missing": {
+        "kind": "absence", "severity": "critical", "entities": "telemedicine_links",
+        "silent_seconds": 30, "clear_seconds": 10, "for_seconds": 10,
+        "summary_vi": "{hospital_name} im lặng {value:.0f} giây",
+        "summary_en": "{link_id} silent"}},
+        flapping={"window_seconds": 900, "min_changes": 6, "clear_changes": 1})
+    quiet = LINKS[0]
+    heartbeats(owner, T0, 600, LINKS[1:])
+    heartbeats(owner, T0, 60, [quiet])            # stops at T0+55
+    heartbeats(owner, T0 + timedelta(seconds=150), 150, [quiet])  # back at T0+150
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(T0 + timedelta(seconds=290))
+    rows = episodes(conn, "missing")
+    assert {r[0]["link_id"] for r in rows} == {quiet}  # one alert, for the silent link only
+    # silent > 30 s from T0+90 -> pending; for 10 s -> firing at T0+100; back at T0+150
+    # (silence 0 <= clear 10) -> resolved
+    assert [(r[1], r[2], r[3] - T0) for r in rows] == [
+        ("inactive", "pending", timedelta(seconds=90)),
+        ("pending", "firing", timedelta(seconds=100)),
+        ("firing", "resolved", timedelta(seconds=150))]
+    alert = conn.execute("SELECT state, summary_vi, severity FROM alerts").fetchone()
+    assert alert[0] == "resolved" and alert[2] == "critical"
+    assert PROVINCE.hospitals[0].name_vi in alert[1]
+    # silent again after T0+295: firing at T0+340; then the link is removed from the
+    # province file: its alert resolves and it stops alerting
+    engine.run_until(T0 + timedelta(seconds=350))
+    assert conn.execute("SELECT state FROM alerts").fetchone()[0] == "firing"
+    engine.evaluator.links.pop(quiet)
+    engine.run_until(T0 + timedelta(seconds=590))
+    assert [(r[2], r[3] - T0) for r in episodes(conn, "missing")][3:] == [
+        ("pending", timedelta(seconds=330)), ("firing", timedelta(seconds=340)),
+        ("resolved", timedelta(seconds=360))]
+    conn.close()
+
+
+def test_threshold_on_province_target_with_hysteresis_and_restart(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {"pay_fail": {
+        "kind": "threshold", "severity": "critical", "measure": "payment_success_ratio",
+        "window_seconds": 60, "min_count": 5, "op": "<",
+        "threshold_from": "target:payment_success_ratio", "clear_margin": 0.01,
+        "summary_vi": "{category}: {value:.0%} < {threshold:.0%}", "summary_en": "{category}"}})
+    payments(owner, T0, 600, 2, tag="ok")                       # all succeed
+    payments(owner, T0 + timedelta(seconds=120), 60, 2, status="failed", tag="bad")
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(T0 + timedelta(seconds=150))
+    assert conn.execute("SELECT state FROM alerts").fetchone()[0] == "firing"
+    conn.close()
+    # a new engine resumes where the first one stopped (same schema, saved state)
+    engine, conn = engine_for(migrated, path)
+    assert engine.step_at == T0 + timedelta(seconds=150)
+    engine.run_until(T0 + timedelta(seconds=400))
+    rows = episodes(conn, "pay_fail")
+    assert [(r[2], r[3] - T0) for r in rows] == [
+        ("firing", timedelta(seconds=120)),   # first step with a failure in the window
+        ("resolved", timedelta(seconds=240))]  # window clean of failures (not just above 0.98)
+    value, threshold, summary = conn.execute(
+        "SELECT value, threshold, summary_vi FROM alerts").fetchone()
+    assert threshold == PROVINCE.targets.payment_success_ratio
+    assert "hospital_fee" in summary
+    conn.close()
+
+
+def test_baseline_against_previous_weeks(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {"drop": {
+        "kind": "baseline", "severity": "critical", "measure": "payments_count",
+        "window_seconds": 300, "weeks": 2, "ratio_below": 0.5, "clear_ratio": 0.8,
+        "min_baseline": 10, "summary_vi": "{value:.0%}", "summary_en": "{value:.0%}"}})
+    for k in (1, 2):
+        payments(owner, T0 - timedelta(weeks=k), 1200, 3, tag=f"w{k}")   # 100 per 5 min
+    payments(owner, T0, 600, 3, tag="now")
+    payments(owner, T0 + timedelta(seconds=600), 600, 20, tag="slow")  # 15 per 5 min
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(T0 + timedelta(seconds=1190))
+    rows = episodes(conn, "drop")
+    assert [r[2] for r in rows] == ["firing"]
+    # below half of the baseline (100) from the first step the window holds < 50: T0+780
+    assert rows[0][3] == T0 + timedelta(seconds=780)
+    conn.close()
+
+
+def test_link_quality_staleness_and_watchdog(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {
+        "latency": {"kind": "link_quality", "severity": "warning", "measure": "latency_ms",
+                    "window_seconds": 30, "op": ">", "threshold": 200, "clear": 100,
+                    "for_seconds": 20, "summary_vi": "{hospital_name} {value:.0f} ms",
+                    "summary_en": "{link_id} {value:.0f} ms"},
+        "stale": {"kind": "staleness", "severity": "critical", "source": "payments",
+                  "feed": "payments", "silent_seconds": 60,
+                  "summary_vi": "{feed} {value:.0f}", "summary_en": "{feed}"},
+        "dossiers_stale": {"kind": "staleness", "severity": "warning", "source": "dossiers",
+                           "feed": "portal", "silent_seconds": 60, "working_hours_only": True,
+                           "summary_vi": "x", "summary_en": "x"},
+        "watchdog": {"kind": "watchdog", "severity": "info", "summary_vi": "w", "summary_en": "w"},
+    })
+    heartbeats(owner, T0, 300, LINKS[:1], latency=40)
+    heartbeats(owner, T0 + timedelta(seconds=300), 120, LINKS[:1], latency=400)
+    payments(owner, T0, 120, 5)
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(T0 + timedelta(seconds=410))
+    latency = episodes(conn, "latency")
+    assert [(r[2], r[3] - T0) for r in latency] == [
+        ("pending", timedelta(seconds=310)), ("firing", timedelta(seconds=330))]
+    assert latency[0][0]["link_id"] == LINKS[0]
+    stale = episodes(conn, "stale")
+    # last payment at T0+115: silent > 60 s from T0+180
+    assert [(r[2], r[3] - T0) for r in stale] == [("firing", timedelta(seconds=180))]
+    # no dossier at all, in working hours on a Monday morning: stale from the first step
+    # after 60 s of working time since evaluation began
+    assert [r[2] for r in episodes(conn, "dossiers_stale")] == ["firing"]
+    assert [r[2] for r in episodes(conn, "watchdog")] == ["firing"]
+    conn.close()
+
+
+def test_dossier_staleness_is_quiet_outside_working_hours(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {"dossiers_stale": {
+        "kind": "staleness", "severity": "warning", "source": "dossiers", "feed": "portal",
+        "silent_seconds": 60, "working_hours_only": True, "summary_vi": "x", "summary_en": "x"}})
+    sunday = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    payments(owner, sunday, 600, 5)
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(sunday + timedelta(seconds=600))
+    assert episodes(conn, "dossiers_stale") == []
+    conn.close()
+
+
+def test_inhibition_is_stored_on_the_target(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {
+        "missing": {"kind": "absence", "severity": "critical", "entities": "telemedicine_links",
+                    "silent_seconds": 30, "summary_vi": "x", "summary_en": "x"},
+        "feed_stale": {"kind": "staleness", "severity": "critical", "source": "heartbeats",
+                       "feed": "telemedicine", "silent_seconds": 30,
+                       "summary_vi": "x", "summary_en": "x"}},
+        inhibit=[{"source": {"alertname": "feed_stale", "feed": "telemedicine"},
+                  "target": {"alertname": "missing"}}])
+    heartbeats(owner, T0, 60, LINKS)
+    payments(owner, T0, 300, 5)  # the payments feed keeps the watermark moving
+    engine, conn = engine_for(migrated, path)
+    engine.run_until(T0 + timedelta(seconds=200))
+    stale_fp = conn.execute(
+        "SELECT fingerprint FROM alerts WHERE rule = 'feed_stale'").fetchone()[0]
+    inhibited = conn.execute(
+        "SELECT count(*), count(DISTINCT inhibited_by), min(inhibited_by) FROM alerts"
+        " WHERE rule = 'missing' AND state = 'firing'").fetchone()
+    assert inhibited == (len(LINKS), 1, stale_fp)
+    conn.close()
+
+
+def test_watermark_live_and_replay(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {"watchdog": {"kind": "watchdog", "severity": "info",
+                                              "summary_vi": "w", "summary_en": "w"}})
+    live, conn = engine_for(migrated, path)
+    replay, conn2 = engine_for(migrated, path, replay=True, name="replay")
+    assert live.watermark() is None
+    heartbeats(owner, T0, 60, LINKS[:2])
+    payments(owner, T0, 30, 5)
+    # live: the slowest busy feed (payments at T0+25) minus lateness (0 here)
+    assert live.watermark() == T0 + timedelta(seconds=25)
+    # replay: nothing until the rows settle
+    assert replay.watermark() is None
+    owner.execute("UPDATE link_heartbeats SET stored_at = now() - interval '1 minute'")
+    owner.execute("UPDATE payments SET stored_at = now() - interval '1 minute'")
+    assert replay.watermark() == T0 + timedelta(seconds=55)
+    # every feed idle: live advances to the newest event
+    assert live.watermark() == T0 + timedelta(seconds=55)
+    conn.close()
+    conn2.close()
+
+
+def test_default_rules_load_and_errors_name_rule_and_field(tmp_path):
+    rules = load_rules(RULES_DIR / "default.yaml")
+    kinds = {type(r).__name__ for r in rules.rules.values()}
+    assert kinds >= {"ThresholdRule", "BaselineRule", "AbsenceRule", "LinkQualityRule",
+                     "StalenessRule", "PipelineRule", "WatchdogRule"}
+    bad = rules_file(tmp_path, {"slow": {"kind": "link_quality", "severity": "warning",
+                                         "measure": "latency_ms", "window_seconds": -1, "op": ">",
+                                         "threshold": 1, "summary_vi": "x", "summary_en": "x"}})
+    with pytest.raises(SettingsError,
+                       match=r"rules\.yaml: rules\.slow\.link_quality\.window_seconds"):
+        load_rules(bad)
+    bad = rules_file(tmp_path, {"slow": {"kind": "link_quality", "severity": "warning",
+                                         "measure": "latency_ms", "window_seconds": 60, "op": ">",
+                                         "threshold": 100, "clear": 200,
+                                         "summary_vi": "x", "summary_en": "x"}})
+    with pytest.raises(SettingsError, match=r"rules\.slow\.link_quality: .*clear"):
+        load_rules(bad)
+    bad = rules_file(tmp_path, {"slow": {"kind": "watchdog", "severity": "info",
+                                         "summary_vi": "{nope}", "summary_en": "x"}})
+    with pytest.raises(SettingsError, match=r"unknown placeholder \{nope\}"):
+        load_rules(bad)
+    assert json.dumps(sorted(rules.rules))  # names are plain strings
