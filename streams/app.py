@@ -1,10 +1,17 @@
-"""The Faust application: one agent per feed topic, validating and storing events in batches.
+"""The Faust application: one agent per feed, validating and storing events in batches.
 
-Offsets are committed only after rows are durable: every event of a batch holds an extra
-reference on its Kafka message while the batch is written, and drops it only after the
-database transaction commits. If the agent is cancelled mid-write (shutdown, rebalance),
-the reference is never dropped, the offset is never marked done, and the batch is
-redelivered to whoever owns the partition next; the idempotent sink makes that harmless.
+The path of a batch (see docs/performance.md for why it is not Faust's per-message path):
+1. `BatchConsumer` (streams/consumer.py) polls Kafka and hands the records of one poll, per
+   feed topic, to that feed's channel; a full channel blocks the poll (back-pressure).
+2. The feed's Faust agent takes the batch, decodes and validates every record against the
+   event contract (`contract.decode`); invalid ones become dead letters with their reason
+   and source topic/partition/offset.
+3. `BatchStore` writes the valid events and the dead letters in one transaction, retrying
+   database outages and bisecting out events the database refuses (streams/store.py).
+4. Only after the commit: dead letters recorded for the first time are published to the
+   dead-letter topic (so a redelivered batch does not publish them again), then the batch's
+   offsets are acked and Faust's commit timer commits them. A crash before the ack means
+   redelivery, which the idempotent sink turns into no-ops.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,19 +31,51 @@ from ioc.db import WRITER_ROLE, connect_async, role_url
 from ioc.errors import ContractError
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
-from streams.metrics import StreamMetrics, dead_letter_reason_label
+from streams.consumer import BatchConsumer, BatchTransport
+from streams.health import StallDetector
+from streams.metrics import LagCollector, StreamMetrics, dead_letter_reason_label
 from streams.sink import DeadLetter, EventSink
+from streams.store import BatchStore, Decoded, StoreOutcome
 
 log = logging.getLogger(__name__)
 
-BATCH_MAX = 5000
-BATCH_WITHIN_SECONDS = 0.5
-RETRY_MAX_SECONDS = 5.0
+# records per poll (all partitions together) and bytes per partition fetch: big enough that a
+# write carries thousands of rows under load; at low rates a poll returns what has arrived
+MAX_POLL_RECORDS = 10_000
+MAX_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
+CHANNEL_BATCHES = 2          # batches queued per feed before the poll loop waits
+HEALTH_INTERVAL_SECONDS = 1.0
+DLQ_PUBLISH_TIMEOUT_SECONDS = 10.0
 
 
 def writer_url(settings: Settings) -> str:
     assert settings.database_url, "the worker needs IOC_DATABASE_URL (ioc up sets it)"
     return role_url(settings.database_url, WRITER_ROLE, settings.writer_password)
+
+
+class WorkerApp(faust.App):
+    """A Faust app whose consumer delivers batches per topic (`BatchTransport`)."""
+
+    #: topic -> coroutine taking one poll's records (read by `BatchConsumer`)
+    batch_handlers: dict[str, Callable]
+
+    def _new_transport(self):  # noqa: ANN202 - Faust's signature
+        return BatchTransport(self.conf.broker_consumer, self)
+
+
+def decode_records(records: Sequence[Any], feed: str, now: datetime
+                   ) -> tuple[list[Decoded], list[DeadLetter]]:
+    """Validate raw Kafka records of `feed`; invalid ones become dead letters with the reason."""
+    good: list[Decoded] = []
+    dead: list[DeadLetter] = []
+    decode = contract.decode
+    for r in records:
+        raw = r.value if isinstance(r.value, bytes) else b""
+        try:
+            good.append(Decoded(decode(raw, feed, now), r.topic, r.partition, r.offset, raw))
+        except ContractError as exc:
+            dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw))
+    return good, dead
 
 
 def create_app(
@@ -47,7 +87,7 @@ def create_app(
     assert settings.kafka_bootstrap, "the worker needs IOC_KAFKA_BOOTSTRAP (ioc up sets it)"
     registry = registry or CollectorRegistry()
     metrics = StreamMetrics(registry)
-    app = faust.App(
+    app = WorkerApp(
         settings.consumer_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         value_serializer="raw",
@@ -55,6 +95,8 @@ def create_app(
         topic_partitions=FEED_PARTITIONS,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_max_poll_records=MAX_POLL_RECORDS,
+        consumer_max_fetch_size=MAX_PARTITION_FETCH_BYTES,
         # Tansu holds every group join for half the session timeout (measured: 60 s -> 30 s,
         # 6 s -> 3 s). 6 s is Kafka's minimum group session and keeps joins at ~3 s.
         broker_session_timeout=6.0,
@@ -66,78 +108,121 @@ def create_app(
         datadir=str(settings.data_dir / "worker"),
         producer_linger_ms=5,
     )
-    dlq = app.topic(settings.topic("deadletter"), value_serializer="raw", key_serializer="raw")
+    app.batch_handlers = {}
+    dlq_topic = settings.topic("deadletter")
     # one sink (one connection) per feed: the agents write concurrently
     sinks = {feed: EventSink(lambda feed=feed: connect_async(
         writer_url(settings), settings.db_schema, application_name=f"ioc-worker-{feed}"))
         for feed in contract.FEEDS}
-
+    stored_next: dict[tuple[str, int], int] = {}   # (topic, partition) -> next offset to store
     newest: dict[str, float] = {}
+    detector = StallDetector(settings.worker_stall_seconds, time.time())
 
-    async def store(feed: str, good: list[contract.Envelope], dead: list[DeadLetter]) -> None:
-        delay = 0.2
-        while True:
-            started = time.perf_counter()
+    async def publish_dead_letters(feed: str, letters: Sequence[DeadLetter]) -> None:
+        for d in letters:
             try:
-                inserted = await sinks[feed].write(good, dead)
-                break
-            except Exception as exc:  # any failure: keep the batch and retry, never drop it
-                metrics.write_errors.labels(feed).inc()
-                log.warning("%s: database write failed (%s); retrying in %.1f s",
-                            feed, str(exc).strip().splitlines()[0] if str(exc).strip()
-                            else type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-        metrics.write_seconds.labels(feed).observe(time.perf_counter() - started)
-        stored = sum(inserted.values())
-        metrics.stored.labels(feed).inc(stored)
-        metrics.duplicates.labels(feed).inc(len(good) - stored)
-        if good:
-            now = time.time()
-            newest[feed] = max(newest.get(feed, 0.0), max(e.occurred_at for e in good).timestamp())
+                await asyncio.wait_for(app.producer.send_and_wait(
+                    dlq_topic, feed.encode(), d.raw, None, None, [
+                        ("reason", d.reason.encode()), ("source_topic", d.topic.encode()),
+                        ("source_partition", str(d.partition).encode()),
+                        ("source_offset", str(d.offset).encode()),
+                    ]), DLQ_PUBLISH_TIMEOUT_SECONDS)
+            except Exception as exc:  # the letter is in the dead_letters table; go on
+                metrics.dead_letter_publish_errors.labels(feed).inc()
+                log.error("%s: dead letter %s[%d]@%d kept in the database but not published: %s",
+                          feed, d.topic, d.partition, d.offset, exc)
+
+    def account(feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
+                outcome: StoreOutcome, seconds: float) -> None:
+        metrics.consumed.labels(feed).inc(n)
+        metrics.batch_size.labels(feed).observe(n)
+        metrics.write_seconds.labels(feed).observe(seconds)
+        metrics.write_errors.labels(feed).inc(outcome.failed_attempts)
+        metrics.stored.labels(feed).inc(outcome.stored)
+        metrics.duplicates.labels(feed).inc(len(items) - len(outcome.refused) - outcome.stored)
+        metrics.refused.labels(feed).inc(len(outcome.refused))
+        for d in (*dead, *outcome.refused):
+            reason = ("refused_by_database" if d.reason.startswith("refused by the database")
+                      else dead_letter_reason_label(d.reason))
+            metrics.dead_lettered.labels(feed, reason).inc()
+        now = time.time()
+        if items:
+            newest[feed] = max(newest.get(feed, 0.0),
+                               max(i.event.occurred_at for i in items).timestamp())
             metrics.newest_stored.labels(feed).set(newest[feed])
-            for e in good:
-                metrics.latency.labels(feed).observe(max(0.0, now - e.occurred_at.timestamp()))
+            metrics.latency.observe_many(
+                feed, [max(0.0, now - i.event.occurred_at.timestamp()) for i in items])
+        metrics.last_batch.labels(feed).set(now)
 
     def make_agent(feed: str) -> None:
         topic = app.topic(settings.topic(feed), value_serializer="raw", key_serializer="raw",
                           partitions=FEED_PARTITIONS)
+        # registering the topic with the conductor makes the consumer subscribe to it; its
+        # records then come to `handler` in batches instead of through the topic's channel
+        app.topics.add(topic)
+        channel = app.channel(maxsize=CHANNEL_BATCHES)
+        store = BatchStore(sinks[feed], feed)
+
+        async def handler(records: Sequence[Any]) -> None:
+            await channel.put(records)
+
+        app.batch_handlers[settings.topic(feed)] = handler
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-                for event in events:
-                    event.message.incref()  # held until the batch is durable
-                now = clock()
-                good: list[contract.Envelope] = []
-                dead: list[DeadLetter] = []
-                for event in events:
-                    msg = event.message
-                    raw = msg.value if isinstance(msg.value, bytes) else b""
-                    try:
-                        good.append(contract.decode(raw, feed, now))
-                    except ContractError as exc:
-                        dead.append(DeadLetter(msg.topic, msg.partition, msg.offset, feed,
-                                               str(exc), raw))
-                metrics.consumed.labels(feed).inc(len(events))
-                metrics.batch_size.labels(feed).observe(len(events))
-                for d in dead:
-                    metrics.dead_lettered.labels(feed, dead_letter_reason_label(d.reason)).inc()
-                    fut = await dlq.send(key=feed.encode(), value=d.raw, headers=[
-                        ("reason", d.reason.encode()), ("source_topic", d.topic.encode()),
-                        ("source_partition", str(d.partition).encode()),
-                        ("source_offset", str(d.offset).encode()),
-                    ])
-                    await fut
-                await store(feed, good, dead)
-                for event in events:
-                    event.message.decref()
-                metrics.last_batch.labels(feed).set(time.time())
+            async for records in stream:
+                items, dead = decode_records(records, feed, clock())
+                started = time.perf_counter()
+                outcome = await store.store(items, dead)
+                seconds = time.perf_counter() - started
+                await publish_dead_letters(feed, outcome.new_dead)
+                ack(records)
+                account(feed, len(records), items, dead, outcome, seconds)
 
         agent.__name__ = f"store_{feed}"
-        app.agent(topic, name=f"ioc.store.{feed}")(agent)
+        app.agent(channel, name=f"ioc.store.{feed}")(agent)
+
+    def ack(records: Sequence[Any]) -> None:
+        consumer: BatchConsumer = app.consumer  # type: ignore[assignment]
+        by_tp: dict[Any, list[int]] = {}
+        for r in records:
+            by_tp.setdefault((r.topic, r.partition), []).append(r.offset)
+        for (topic, partition), offsets in by_tp.items():
+            consumer.ack_offsets(consumer._new_topicpartition(topic, partition), offsets)
+            stored_next[(topic, partition)] = offsets[-1] + 1
 
     for feed in contract.FEEDS:
         make_agent(feed)
+
+    LagCollector(lambda: detector.last.lag, registry)
+
+    @app.timer(HEALTH_INTERVAL_SECONDS)
+    async def look_at_health() -> None:
+        consumer: BatchConsumer = app.consumer  # type: ignore[assignment]
+        ends: dict[tuple[str, int], int | None] = {}
+        positions: dict[tuple[str, int], int | None] = {}
+        unknown = []
+        for tp in consumer.assignment():
+            key = (tp.topic, tp.partition)
+            try:
+                ends[key] = consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                ends[key] = None
+            committed = consumer._committed_offset.get(tp)
+            positions[key] = stored_next.get(key, committed)
+            if positions[key] is None:
+                unknown.append(tp)
+        if unknown:  # nothing stored or committed yet: the partition's start is the position
+            try:
+                for tp, offset in (await consumer.earliest_offsets(*unknown)).items():
+                    positions[(tp.topic, tp.partition)] = offset
+            except Exception as exc:
+                log.debug("earliest offsets unavailable: %s", exc)
+        look = detector.assess(time.time(), ends, positions, consumer.last_poll,
+                               consumer.waiting_on_agent, app.rebalancing)
+        metrics.stalled.set(1 if look.stalled else 0)
+        metrics.last_poll.set(consumer.last_poll)
+        if look.stalled:
+            log.warning("worker stalled: %s", "; ".join(look.reasons))
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # noqa: ANN001 - Faust's signature
@@ -146,8 +231,15 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web, request):  # noqa: ANN001
-        ok = app.consumer is not None and not app.should_stop
-        return web.json({"ok": ok}, status=200 if ok else 503)
+        look = detector.last
+        running = app.consumer is not None and not app.should_stop
+        fresh = time.time() - look.at <= max(10.0, 5 * HEALTH_INTERVAL_SECONDS)
+        ok = running and fresh and not look.stalled
+        reasons = list(look.reasons)
+        if not fresh:
+            reasons.append(f"no health look for {time.time() - look.at:.0f} s")
+        return web.json({"ok": ok, "stalled": look.stalled, "reasons": reasons,
+                         "lag": sum(look.lag.values())}, status=200 if ok else 503)
 
     @app.task
     async def close_sink_on_stop() -> None:

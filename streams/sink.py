@@ -74,6 +74,18 @@ class DeadLetter:
     raw: bytes
 
 
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write changed: rows newly inserted per table, dead letters newly recorded."""
+
+    inserted: dict[str, int]
+    new_dead: list[DeadLetter]
+
+    @property
+    def stored(self) -> int:
+        return sum(self.inserted.values())
+
+
 def rows_by_table(events: Iterable[c.Envelope]) -> dict[str, list[tuple]]:
     """Group events into rows of their tables."""
     out: dict[str, list[tuple]] = defaultdict(list)
@@ -102,10 +114,16 @@ class EventSink:
         return self._conn
 
     async def write(self, events: Sequence[c.Envelope],
-                    dead: Sequence[DeadLetter] = ()) -> dict[str, int]:
-        """Store a batch durably; return rows newly inserted per table (duplicates excluded)."""
+                    dead: Sequence[DeadLetter] = ()) -> WriteResult:
+        """Store a batch durably in one transaction; say what was new.
+
+        Returns rows newly inserted per table (redelivered duplicates excluded) and the dead
+        letters not recorded before, so the caller publishes each to the dead-letter topic at
+        most once. Raises psycopg errors as they come (the caller classifies them).
+        """
         conn = await self._connection()
         inserted: dict[str, int] = {}
+        new_dead: list[DeadLetter] = []
         try:
             async with conn.transaction():
                 for table, rows in rows_by_table(events).items():
@@ -124,17 +142,22 @@ class EventSink:
                         inserted[table] = cur.rowcount
                 if dead:
                     async with conn.cursor() as cur:
-                        await cur.executemany(
+                        await cur.execute(
                             "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, "
-                            "feed, reason, raw) VALUES (%s, %s, %s, %s, %s, %s) "
-                            "ON CONFLICT DO NOTHING",
-                            [(d.topic, d.partition, d.offset, d.feed, d.reason, d.raw)
-                             for d in dead],
+                            "feed, reason, raw) SELECT * FROM unnest(%s::text[], %s::int[], "
+                            "%s::bigint[], %s::text[], %s::text[], %s::bytea[]) "
+                            "ON CONFLICT DO NOTHING RETURNING topic, kafka_partition, kafka_offset",
+                            [[d.topic for d in dead], [d.partition for d in dead],
+                             [d.offset for d in dead], [d.feed for d in dead],
+                             [d.reason.replace("\x00", "") for d in dead],
+                             [d.raw for d in dead]],
                         )
+                        fresh = set(await cur.fetchall())
+                    new_dead = [d for d in dead if (d.topic, d.partition, d.offset) in fresh]
         except (psycopg.OperationalError, psycopg.InterfaceError):
             await self.close()
             raise
-        return inserted
+        return WriteResult(inserted, new_dead)
 
     async def close(self) -> None:
         if self._conn is not None:
