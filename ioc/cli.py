@@ -283,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "wall: dashboard refresh cost")
     p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
     # each suite adds its own options below
+    p.add_argument("--events", type=int, default=200_000, metavar="N",
+                   help="pipeline: events to produce and store (default 200000)")
+    p.add_argument("--latency-rate", type=float, default=2000.0, metavar="EPS",
+                   help="pipeline: steady events/s of the latency run (default 2000)")
+    p.add_argument("--latency-seconds", type=float, default=10.0, metavar="S",
+                   help="pipeline: length of the latency run in seconds (default 10)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")

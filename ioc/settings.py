@@ -197,6 +197,9 @@ class Settings:
         "IOC_WORKER_HOST", _host, "127.0.0.1", "Address of the worker's /metrics and /healthz.")
     worker_port: int = _setting(
         "IOC_WORKER_PORT", _port, 6066, "Port of the worker's /metrics and /healthz.")
+    worker_stall_seconds: float = _setting(
+        "IOC_WORKER_STALL_SECONDS", _positive, 30.0,
+        "Worker health: seconds with lag but nothing stored before /healthz says stalled.")
     refresh_seconds: float = _setting(
         "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
     province_file: Path = _setting(
