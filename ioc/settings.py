@@ -143,6 +143,26 @@ def _url(name: str, raw: str) -> str:
     return _urls(name, raw)[0] if _urls(name, raw) else raw
 
 
+def _header(name: str, raw: str) -> str:
+    if not re.match(r"^[A-Za-z0-9-]{1,100}$", raw):
+        raise SettingsError(f"{name}={raw!r}: expected an HTTP header name such as X-Remote-User")
+    return raw
+
+
+def _secret(name: str, raw: str) -> str:
+    if len(raw) < 16:
+        raise SettingsError(f"{name}: expected at least 16 characters (value not shown)")
+    return raw
+
+
+def _page_list(name: str, raw: str) -> str:
+    pages = [p.strip() for p in raw.split(",")]
+    if not all(re.match(r"^[a-z]{1,30}$", p) for p in pages):
+        raise SettingsError(f"{name}={raw!r}: expected page names separated by commas, "
+                            "e.g. overview,portal,alerts")
+    return ",".join(pages)
+
+
 def _setting(env: str, parse: Callable[[str, str], Any], default: Any, doc: str) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
 
@@ -202,6 +222,28 @@ class Settings:
         "Worker health: seconds with lag but nothing stored before /healthz says stalled.")
     refresh_seconds: float = _setting(
         "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
+    wall_language: str = _setting(
+        "IOC_WALL_LANGUAGE", _choice("vi", "en"), "vi",
+        "Language of the wall unless a page asks otherwise (?lang=en).")
+    wall_view: str = _setting(
+        "IOC_WALL_VIEW", _choice("open", "login"), "open",
+        "Viewing the wall: open to anyone who reaches it, or login (actions always need login).")
+    wall_proxy_user_header: str | None = _setting(
+        "IOC_WALL_PROXY_USER_HEADER", _header, None,
+        "Header a trusted reverse proxy sets to the logged-in user (e.g. X-Remote-User). "
+        "Unset: the wall's own login (users stored in the database).")
+    wall_secret: str | None = _setting(
+        "IOC_WALL_SECRET", _secret, None,
+        "Key signing the wall's login cookies (16+ characters). Unset: a random key per start.")
+    wall_metrics_token: str | None = _setting(
+        "IOC_WALL_METRICS_TOKEN", _secret, None,
+        "Bearer token for the wall's /metrics. Unset: /metrics is not served.")
+    kiosk_seconds: float = _setting(
+        "IOC_KIOSK_SECONDS", _positive, 30.0,
+        "Kiosk walls (?kiosk=1) show each page of the playlist this many seconds.")
+    kiosk_pages: str = _setting(
+        "IOC_KIOSK_PAGES", _page_list, "overview,portal,telemedicine,payments,alerts",
+        "Kiosk playlist: wall pages in order, comma-separated.")
     province_file: Path = _setting(
         "IOC_PROVINCE", _province, PROVINCES_DIR / "thanh-hoa.yaml",
         "Province file: a path, or a shipped name (thanh-hoa, hung-yen).")

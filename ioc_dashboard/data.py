@@ -3,6 +3,11 @@
 All walls share one snapshot per refresh interval (one set of queries, however many
 screens are open); a failed read keeps the last snapshot and records since when the
 database has been unreachable, so the wall can say so instead of freezing.
+
+Every figure comes from the aggregate views (payments_1m, dossiers_1h, link_heartbeats_1m,
+portal_health_1m) over a short window ending at each feed's newest event, so a refresh costs
+the same with a day or with months of data, and a replayed (or stopped) feed still shows its
+last figures, marked late.
 """
 
 from __future__ import annotations
@@ -11,37 +16,279 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import psycopg
+from psycopg import sql
 
 from ioc.db import READER_ROLE, connect, role_url
 from ioc.errors import ServiceError
 from ioc.settings import Settings
+from ioc_dashboard.i18n import TZ
 
 log = logging.getLogger(__name__)
 
+# Kept for the TimescaleDB comparison test and `ioc status`-like uses.
 FEED_STATS = "SELECT feed, rows_stored, newest_event_at FROM feed_stats ORDER BY feed"
 DEAD_LETTERS = "SELECT count(*) FROM dead_letters"
 
+# Newest event per table (index-only backward scans), dead letters, and which optional
+# tables exist (the replay schema is only there once a replay ran).
+NEWEST = """
+SELECT (SELECT max(occurred_at) FROM dossier_events),
+       (SELECT max(occurred_at) FROM portal_health),
+       (SELECT max(occurred_at) FROM link_heartbeats),
+       (SELECT max(occurred_at) FROM consultations),
+       (SELECT max(occurred_at) FROM payments),
+       (SELECT count(*) FROM dead_letters),
+       (SELECT count(*) FROM dead_letters WHERE received_at >= now() - interval '1 hour'),
+       to_regclass('alerts_current') IS NOT NULL,
+       to_regclass({runs}) IS NOT NULL,
+       now()
+"""
+DOSSIERS_HOURLY = """
+SELECT bucket, sum(received)::bigint, sum(received_online)::bigint, sum(resolved)::bigint,
+       sum(resolved_on_time)::bigint
+  FROM dossiers_1h WHERE bucket >= %(since)s GROUP BY bucket ORDER BY bucket
+"""
+DOSSIERS_BY_UNIT = """
+SELECT unit_code, agency_code, sum(received)::bigint, sum(received_online)::bigint,
+       sum(resolved)::bigint,
+       sum(resolved_on_time)::bigint
+  FROM dossiers_1h WHERE bucket >= %(since)s GROUP BY 1, 2
+"""
+LINKS = """
+SELECT bucket, link_id, hospital_code, unit_code, beats, down_beats, avg_latency_ms, max_loss_pct
+  FROM link_heartbeats_1m WHERE bucket >= %(since)s ORDER BY bucket, link_id
+"""
+PAYMENTS = """
+SELECT bucket, category, sum(succeeded)::bigint, sum(failed)::bigint, sum(amount_vnd)::bigint
+  FROM payments_1m WHERE bucket >= %(since)s GROUP BY 1, 2 ORDER BY 1, 2
+"""
+PORTAL = """
+SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
+  FROM portal_health_1m WHERE bucket >= %(since)s ORDER BY 1, 2
+"""
+# Consultations running: started minus ended since the start of the local day.
+CONSULTATIONS = """
+SELECT count(*) FILTER (WHERE event_type = 'started') - count(*) FILTER (WHERE event_type = 'ended')
+  FROM consultations WHERE occurred_at >= %(since)s
+"""
+# How long the newest heartbeats took from the hospital to the database (pipeline delay).
+INGEST_DELAY = """
+SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - occurred_at))
+  FROM link_heartbeats WHERE occurred_at >= %(since)s
+"""
+ALERTS = """
+SELECT fingerprint, rule, labels, severity, state, value, threshold, summary_vi, summary_en,
+       starts_at, pending_since, ends_at, updated_at, acknowledged_by, acknowledged_at,
+       ack_comment, silenced_by
+  FROM alerts_current
+ WHERE state <> 'resolved' OR ends_at >= %(resolved_since)s
+ ORDER BY state = 'resolved', array_position(ARRAY['critical', 'warning', 'info'], severity),
+          coalesce(starts_at, pending_since) DESC
+ LIMIT 200
+"""
+SILENCES = """
+SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences_active ORDER BY id
+"""
+REPLAY_RUNS = """
+SELECT run_id, recording, seed, speed, rebased, started_at, finished_at, events_sent,
+       first_event_at, last_event_at
+  FROM {runs} ORDER BY run_id DESC LIMIT 20
+"""
 
-@dataclass(frozen=True)
-class FeedStat:
-    feed: str
-    rows_stored: int
-    newest_event_at: datetime | None
+TREND_MINUTES = 60
+TREND_HOURS = 24
+
+
+class DossierHour(NamedTuple):
+    bucket: datetime
+    received: int
+    received_online: int
+    resolved: int
+    resolved_on_time: int
+
+
+class DossierUnit(NamedTuple):
+    unit_code: str
+    agency_code: str
+    received: int
+    received_online: int
+    resolved: int
+    resolved_on_time: int
+
+
+class LinkMinute(NamedTuple):
+    bucket: datetime
+    link_id: str
+    hospital_code: str
+    unit_code: str
+    beats: int
+    down_beats: int
+    avg_latency_ms: float | None
+    max_loss_pct: float | None
+
+
+class PaymentMinute(NamedTuple):
+    bucket: datetime
+    category: str
+    succeeded: int
+    failed: int
+    amount_vnd: int
+
+
+class PortalMinute(NamedTuple):
+    bucket: datetime
+    portal_code: str
+    requests: int
+    errors: int
+    p95_latency_ms: float | None
+
+
+class Alert(NamedTuple):
+    fingerprint: str
+    rule: str
+    labels: dict[str, Any]
+    severity: str
+    state: str
+    value: float | None
+    threshold: float | None
+    summary_vi: str
+    summary_en: str
+    starts_at: datetime | None
+    pending_since: datetime | None
+    ends_at: datetime | None
+    updated_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    ack_comment: str | None
+    silenced_by: int | None
+
+    def summary(self, lang: str) -> str:
+        return self.summary_en if lang == "en" else self.summary_vi
+
+    @property
+    def active(self) -> bool:
+        return self.state != "resolved"
+
+
+class Silence(NamedTuple):
+    id: int
+    matchers: list[dict[str, str]]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+
+
+class ReplayRun(NamedTuple):
+    run_id: int
+    recording: str
+    seed: int | None
+    speed: float | None
+    rebased: bool
+    started_at: datetime
+    finished_at: datetime | None
+    events_sent: int
+    first_event_at: datetime | None
+    last_event_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.finished_at is None
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One read of the database, with when it was taken and whether it failed since."""
+    """One read of the database, with when it was taken and whether it failed since.
 
-    feeds: tuple[FeedStat, ...] = ()
+    `newest` maps each table to its newest event time; the windows of the other fields end
+    there (see the module docstring).
+    """
+
+    newest: dict[str, datetime | None] = field(default_factory=dict)
+    dossiers_hourly: tuple[DossierHour, ...] = ()
+    dossiers_by_unit: tuple[DossierUnit, ...] = ()
+    dossiers_day_start: datetime | None = None
+    links: tuple[LinkMinute, ...] = ()
+    payments: tuple[PaymentMinute, ...] = ()
+    portal: tuple[PortalMinute, ...] = ()
+    consultations_active: int = 0
+    ingest_delay_s: float | None = None
     dead_letters: int = 0
+    dead_letters_hour: int = 0
+    alerts_available: bool = False
+    alerts: tuple[Alert, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    replay_runs: tuple[ReplayRun, ...] = ()
+    db_now: datetime | None = None
     read_at: datetime | None = None
+    read_ms: float | None = None
     lost_since: datetime | None = None
     error: str | None = None
+
+
+TABLES = ("dossier_events", "portal_health", "link_heartbeats", "consultations", "payments")
+
+
+def local_day_start(at: datetime) -> datetime:
+    """Midnight (Asia/Ho_Chi_Minh) of the day `at` falls in, as an aware UTC time."""
+    local = at.astimezone(TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def read_snapshot(conn: psycopg.Connection, replay_schema: str,
+                  resolved_window: timedelta = timedelta(hours=6)) -> tuple[Snapshot, int]:
+    """Run the wall's set of queries once; return the snapshot and how many statements ran."""
+    runs = sql.Literal(f"{replay_schema}.replay_runs")
+    statements = 0
+
+    def rows(query: str | sql.Composed, **params: Any) -> list[tuple]:
+        nonlocal statements
+        statements += 1
+        return conn.execute(query, params or None).fetchall()
+
+    head = rows(sql.SQL(NEWEST).format(runs=runs))[0]
+    newest = dict(zip(TABLES, head[:5], strict=True))
+    dead, dead_hour, has_alerts, has_runs, db_now = head[5:]
+    snap: dict[str, Any] = {"newest": newest, "dead_letters": dead, "dead_letters_hour": dead_hour,
+                            "alerts_available": has_alerts, "db_now": db_now}
+    if newest["dossier_events"]:
+        day = local_day_start(newest["dossier_events"])
+        hours = newest["dossier_events"].replace(minute=0, second=0, microsecond=0)
+        snap["dossiers_day_start"] = day
+        snap["dossiers_hourly"] = tuple(DossierHour(*r) for r in rows(
+            DOSSIERS_HOURLY, since=min(day, hours - timedelta(hours=TREND_HOURS - 1))))
+        snap["dossiers_by_unit"] = tuple(DossierUnit(*r) for r in rows(DOSSIERS_BY_UNIT, since=day))
+    if newest["link_heartbeats"]:
+        at = newest["link_heartbeats"]
+        snap["links"] = tuple(LinkMinute(*r) for r in rows(
+            LINKS, since=_minute(at) - timedelta(minutes=TREND_MINUTES)))
+        snap["ingest_delay_s"] = rows(INGEST_DELAY, since=at - timedelta(minutes=1))[0][0]
+    if newest["consultations"]:
+        snap["consultations_active"] = max(0, rows(
+            CONSULTATIONS, since=local_day_start(newest["consultations"]))[0][0] or 0)
+    if newest["payments"]:
+        snap["payments"] = tuple(PaymentMinute(*r) for r in rows(
+            PAYMENTS, since=_minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)))
+    if newest["portal_health"]:
+        snap["portal"] = tuple(PortalMinute(*r) for r in rows(
+            PORTAL, since=_minute(newest["portal_health"]) - timedelta(minutes=TREND_MINUTES)))
+    if has_alerts:
+        snap["alerts"] = tuple(Alert(*r) for r in rows(
+            ALERTS, resolved_since=db_now - resolved_window))
+        snap["silences"] = tuple(Silence(*r) for r in rows(SILENCES))
+    if has_runs:
+        snap["replay_runs"] = tuple(ReplayRun(*r) for r in rows(
+            sql.SQL(REPLAY_RUNS).format(runs=sql.Identifier(replay_schema, "replay_runs"))))
+    return Snapshot(**snap), statements
 
 
 def reader_url(settings: Settings) -> str:
@@ -51,22 +298,32 @@ def reader_url(settings: Settings) -> str:
 
 @dataclass
 class WallData:
-    """Reads snapshots at most once per `max_age` seconds, whatever the number of callers."""
+    """Reads snapshots at most once per `max_age` seconds, whatever the number of callers.
+
+    `replay_schema` is where replay_runs live (the live wall reads it to announce a running
+    replay; the replay wall reads its own schema).
+    """
 
     connect: Callable[[], psycopg.Connection]
     max_age: float
+    replay_schema: str = "ioc_replay"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    statements: int = 0  # queries run so far (the bench compares walls by it)
+    reads: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _conn: psycopg.Connection | None = None
     _snapshot: Snapshot = field(default_factory=Snapshot)
     _read_monotonic: float = -1e9
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WallData:
+    def from_settings(cls, settings: Settings, replay: bool = False) -> WallData:
+        """The live wall's reader, or (`replay`) the reader of the replay namespace."""
+        target = settings.for_replay() if replay else settings
         url = reader_url(settings)
-        return cls(lambda: connect(url, settings.db_schema, autocommit=True, timeout=3,
+        return cls(lambda: connect(url, target.db_schema, autocommit=True, timeout=3,
                                    application_name="ioc-dashboard"),
-                   max_age=settings.refresh_seconds / 2)
+                   max_age=settings.refresh_seconds / 2,
+                   replay_schema=settings.for_replay().db_schema)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -74,6 +331,11 @@ class WallData:
                 self._snapshot = self._read()
                 self._read_monotonic = time.monotonic()
             return self._snapshot
+
+    def invalidate(self) -> None:
+        """Read afresh at the next request (after an operator action changed something)."""
+        with self._lock:
+            self._read_monotonic = -1e9
 
     def ping(self) -> bool:
         """True when the database answers now (for /healthz)."""
@@ -97,15 +359,15 @@ class WallData:
 
     def _read(self) -> Snapshot:
         now = self.clock()
+        started = time.perf_counter()
         try:
-            conn = self._connection()
-            feeds = tuple(FeedStat(*row) for row in conn.execute(FEED_STATS).fetchall())
-            dead = conn.execute(DEAD_LETTERS).fetchone()[0]
-            return Snapshot(feeds=feeds, dead_letters=dead, read_at=now)
+            snap, statements = read_snapshot(self._connection(), self.replay_schema)
+            self.statements += statements
+            self.reads += 1
+            return replace(snap, read_at=now, read_ms=(time.perf_counter() - started) * 1000)
         except (psycopg.Error, ServiceError) as exc:
             self._drop()
             previous = self._snapshot
             log.warning("wall could not read the database: %s", exc)
-            return Snapshot(feeds=previous.feeds, dead_letters=previous.dead_letters,
-                            read_at=previous.read_at,
-                            lost_since=previous.lost_since or now, error=str(exc).strip())
+            return replace(previous, lost_since=previous.lost_since or now,
+                           error=str(exc).strip())

@@ -24,6 +24,127 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "connection_lost": {"vi": "Mất kết nối cơ sở dữ liệu từ {since}",
                         "en": "Database connection lost since {since}"},
     "live": {"vi": "Trực tiếp", "en": "Live"},
+    # navigation
+    "page.overview": {"vi": "Tổng quan", "en": "Overview"},
+    "page.portal": {"vi": "Dịch vụ công", "en": "Public services"},
+    "page.telemedicine": {"vi": "Khám chữa bệnh từ xa", "en": "Telemedicine"},
+    "page.payments": {"vi": "Thanh toán", "en": "Payments"},
+    "page.alerts": {"vi": "Cảnh báo", "en": "Alerts"},
+    "page.replay": {"vi": "Phát lại", "en": "Replay"},
+    "language.other": {"vi": "English", "en": "Tiếng Việt"},
+    # freshness and connection
+    "late": {"vi": "DỮ LIỆU TRỄ: không có dữ liệu mới quá {limit}",
+             "en": "DATA LATE: nothing new for over {limit}"},
+    "server_lost": {"vi": "Mất kết nối máy chủ từ {since}",
+                    "en": "Server connection lost since {since}"},
+    "replay.marker": {"vi": "PHÁT LẠI / REPLAY", "en": "REPLAY / PHÁT LẠI"},
+    "replay.detail": {"vi": "Bản ghi {recording} · thời gian sự kiện {at}",
+                      "en": "Recording {recording} · event time {at}"},
+    "replay.running_notice": {
+        "vi": "Đang phát lại bản ghi {recording} (dữ liệu riêng, không lẫn với trực tiếp)",
+        "en": "A replay of {recording} is running (separate data, not mixed with live)"},
+    "replay.none": {"vi": "Chưa có lần phát lại nào", "en": "No replay has run yet"},
+    "replay.run": {"vi": "Lần", "en": "Run"},
+    "replay.recording": {"vi": "Bản ghi", "en": "Recording"},
+    "replay.speed": {"vi": "Tốc độ", "en": "Speed"},
+    "replay.speed_max": {"vi": "tối đa", "en": "max"},
+    "replay.started": {"vi": "Bắt đầu", "en": "Started"},
+    "replay.events": {"vi": "Sự kiện đã gửi", "en": "Events sent"},
+    "replay.event_range": {"vi": "Thời gian sự kiện", "en": "Event time"},
+    "replay.state": {"vi": "Trạng thái", "en": "State"},
+    "replay.sending": {"vi": "đang gửi", "en": "sending"},
+    "replay.finished": {"vi": "đã xong {at}", "en": "finished {at}"},
+    "replay.view": {"vi": "Xem màn hình phát lại", "en": "Open the replay wall"},
+    # KPI tiles
+    "kpi.ontime": {"vi": "Hồ sơ giải quyết đúng hạn (hôm nay)",
+                   "en": "Dossiers resolved on time (today)"},
+    "kpi.online": {"vi": "Tỷ lệ tiếp nhận trực tuyến (hôm nay)", "en": "Received online (today)"},
+    "kpi.links": {"vi": "Kết nối khám chữa bệnh từ xa", "en": "Telemedicine links up"},
+    "kpi.payments": {"vi": "Thanh toán mỗi phút", "en": "Payments per minute"},
+    "kpi.success": {"vi": "thành công {rate}", "en": "{rate} succeeded"},
+    "target": {"vi": "Mục tiêu {target}", "en": "Target {target}"},
+    "of_resolved": {"vi": "{n} hồ sơ đã giải quyết", "en": "{n} dossiers resolved"},
+    "of_received": {"vi": "{n} hồ sơ đã tiếp nhận", "en": "{n} dossiers received"},
+    "consultations_active": {"vi": "{n} phiên khám đang diễn ra",
+                             "en": "{n} consultations running"},
+    "units_map": {"vi": "Huyện, thị xã, thành phố theo cảnh báo",
+                  "en": "Districts by their worst alert"},
+    "alerts_live": {"vi": "Cảnh báo đang diễn ra", "en": "Live alerts"},
+    "alerts_none": {"vi": "Không có cảnh báo", "en": "No alerts"},
+    "alerts_unavailable": {"vi": "Chưa có bộ cảnh báo", "en": "No alert engine yet"},
+    "pipeline": {"vi": "Đường dữ liệu", "en": "Pipeline"},
+    "ingest_delay": {"vi": "Độ trễ ghi nhận (p95)", "en": "Ingest delay (p95)"},
+    "dead_letters_hour": {"vi": "Sự kiện lỗi trong 1 giờ", "en": "Dead letters, last hour"},
+    "seconds": {"vi": "{n} giây", "en": "{n} s"},
+    # severities and states
+    "severity.critical": {"vi": "Nghiêm trọng", "en": "Critical"},
+    "severity.warning": {"vi": "Cảnh báo", "en": "Warning"},
+    "severity.info": {"vi": "Thông tin", "en": "Info"},
+    "state.pending": {"vi": "chờ xác định", "en": "pending"},
+    "state.firing": {"vi": "đang xảy ra", "en": "firing"},
+    "state.flapping": {"vi": "chập chờn", "en": "flapping"},
+    "state.resolved": {"vi": "đã hết", "en": "resolved"},
+    "acked_by": {"vi": "Đã xác nhận bởi {who}", "en": "Acknowledged by {who}"},
+    "silenced": {"vi": "Đang tắt thông báo", "en": "Silenced"},
+    "since": {"vi": "từ {at}", "en": "since {at}"},
+    # feed pages
+    "portal.received": {"vi": "Hồ sơ tiếp nhận hôm nay", "en": "Dossiers received today"},
+    "portal.resolved": {"vi": "Hồ sơ giải quyết hôm nay", "en": "Dossiers resolved today"},
+    "portal.requests": {"vi": "Yêu cầu/phút", "en": "Requests/min"},
+    "portal.errors": {"vi": "Tỷ lệ lỗi", "en": "Error rate"},
+    "portal.latency": {"vi": "Độ trễ p95", "en": "p95 latency"},
+    "portal.name": {"vi": "Cổng", "en": "Portal"},
+    "portal.agency": {"vi": "Cơ quan", "en": "Agency"},
+    "portal.unit": {"vi": "Đơn vị", "en": "Unit"},
+    "tele.hospital": {"vi": "Bệnh viện", "en": "Hospital"},
+    "tele.hub": {"vi": "Tuyến trên", "en": "Central hospital"},
+    "tele.status": {"vi": "Trạng thái", "en": "Status"},
+    "tele.up": {"vi": "hoạt động", "en": "up"},
+    "tele.down": {"vi": "mất kết nối", "en": "down"},
+    "tele.silent": {"vi": "im lặng", "en": "silent"},
+    "tele.latency": {"vi": "Độ trễ", "en": "Latency"},
+    "tele.loss": {"vi": "Mất gói", "en": "Loss"},
+    "pay.category": {"vi": "Loại", "en": "Category"},
+    "pay.count": {"vi": "Số giao dịch (60 phút)", "en": "Payments (60 min)"},
+    "pay.success": {"vi": "Thành công", "en": "Succeeded"},
+    "pay.amount": {"vi": "Số tiền (60 phút)", "en": "Amount (60 min)"},
+    "category.admin_fee": {"vi": "Phí, lệ phí", "en": "Administrative fees"},
+    "category.hospital_fee": {"vi": "Viện phí", "en": "Hospital fees"},
+    "category.tuition": {"vi": "Học phí", "en": "Tuition"},
+    "category.electricity": {"vi": "Tiền điện", "en": "Electricity"},
+    "category.water": {"vi": "Tiền nước", "en": "Water"},
+    # alerts page and login
+    "alert.severity": {"vi": "Mức độ", "en": "Severity"},
+    "alert.summary": {"vi": "Nội dung", "en": "Summary"},
+    "alert.state": {"vi": "Trạng thái", "en": "State"},
+    "alert.age": {"vi": "Thời gian", "en": "Age"},
+    "alert.ack": {"vi": "Xác nhận", "en": "Acknowledgement"},
+    "alert.choose": {"vi": "Chọn cảnh báo", "en": "Choose an alert"},
+    "alert.comment": {"vi": "Ghi chú (bắt buộc)", "en": "Comment (required)"},
+    "alert.do_ack": {"vi": "Xác nhận đã xử lý", "en": "Acknowledge"},
+    "alert.do_silence": {"vi": "Tắt thông báo", "en": "Silence"},
+    "alert.silence_for": {"vi": "Trong", "en": "For"},
+    "alert.hours": {"vi": "{n} giờ", "en": "{n} h"},
+    "alert.acked_ok": {"vi": "Đã xác nhận cảnh báo", "en": "Alert acknowledged"},
+    "alert.silenced_ok": {"vi": "Đã tắt thông báo (lần tắt số {id})",
+                          "en": "Silenced (silence {id})"},
+    "alert.expire": {"vi": "Bỏ tắt", "en": "Expire"},
+    "alert.expired_ok": {"vi": "Đã bỏ tắt thông báo {id}", "en": "Silence {id} expired"},
+    "alert.failed": {"vi": "Không thực hiện được: {error}", "en": "Could not do it: {error}"},
+    "alert.need_choice": {"vi": "Hãy chọn một cảnh báo", "en": "Choose an alert first"},
+    "alert.need_comment": {"vi": "Hãy nhập ghi chú", "en": "Write a comment first"},
+    "silences": {"vi": "Đang tắt thông báo", "en": "Active silences"},
+    "silence.matchers": {"vi": "Điều kiện", "en": "Matchers"},
+    "silence.until": {"vi": "Đến", "en": "Until"},
+    "silence.by": {"vi": "Người tạo", "en": "Created by"},
+    "login": {"vi": "Đăng nhập", "en": "Log in"},
+    "logout": {"vi": "Đăng xuất", "en": "Log out"},
+    "login.user": {"vi": "Tên đăng nhập", "en": "User name"},
+    "login.password": {"vi": "Mật khẩu", "en": "Password"},
+    "login.failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu", "en": "Wrong user name or password"},
+    "login.required": {"vi": "Cần đăng nhập để xác nhận hoặc tắt cảnh báo",
+                       "en": "Log in to acknowledge or silence alerts"},
+    "login.as": {"vi": "Đăng nhập: {who}", "en": "Logged in as {who}"},
 }
 
 
@@ -43,6 +164,19 @@ def format_percent(ratio: float, lang: str = "vi", digits: int = 2) -> str:
     """0.9872 -> '98,72%' (vi) or '98.72%' (en)."""
     text = f"{ratio * 100:.{digits}f}%"
     return text.replace(".", ",") if lang == "vi" else text
+
+
+def format_float(value: float, lang: str = "vi", digits: int = 1) -> str:
+    """1234.5 -> '1.234,5' (vi) or '1,234.5' (en)."""
+    text = f"{value:,.{digits}f}"
+    if lang != "vi":
+        return text
+    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def format_clock(at: datetime, lang: str = "vi") -> str:
+    """Only the time of day in the province's time zone: '14:05:09'."""
+    return at.astimezone(TZ).strftime("%H:%M:%S")
 
 
 def format_time(at: datetime, lang: str = "vi") -> str:

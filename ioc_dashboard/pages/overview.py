@@ -1,71 +1,190 @@
-"""Overview wall: per feed, events stored and how fresh the newest one is."""
+"""Overview wall: KPI tiles against the province's targets with short trends, the districts
+laid out from their coordinates and coloured by their worst alert, the live alerts and the
+pipeline's health. Every panel says how fresh its data is and turns grey when its feed is late.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, dcc, html
+from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.contract import FEEDS
-from ioc_dashboard.data import Snapshot, WallData
-from ioc_dashboard.i18n import format_age, format_int, format_time, t
+from ioc_dashboard.components import (
+    fresh_text,
+    severity_badge,
+    spark_patch,
+    tile,
+    tile_class,
+    updated_line,
+)
+from ioc_dashboard.context import WallContext
+from ioc_dashboard.data import Snapshot
+from ioc_dashboard.figures import (
+    dossier_kpis,
+    freshness,
+    link_kpis,
+    payment_kpis,
+    unit_positions,
+    unit_severity,
+)
+from ioc_dashboard.i18n import format_age, format_float, format_int, format_percent, t
 
 PATH = "/"
+NAME = "overview"
+TILES = ("kpi-ontime", "kpi-online", "kpi-links", "kpi-pay")
+TILE_PARTS = ("value", "sub", "target", "fresh")
 
 
-def _tile(feed: str, lang: str) -> dbc.Col:
-    return dbc.Col(dbc.Card(dbc.CardBody([
-        html.Div(t(f"feed.{feed}", lang), className="tile-label"),
-        html.Div("—", id=f"rows-{feed}", className="tile-value", **{"data-feed": feed}),
-        html.Div(t("rows_stored", lang), className="tile-label"),
-        html.Div(t("no_data", lang), id=f"fresh-{feed}", className="tile-fresh mt-2"),
-    ]), className="feed-tile h-100"), md=4, className="mb-3")
+def _short(name: str) -> str:
+    for prefix in ("Thành phố ", "Thị xã ", "Huyện ", "Thị trấn "):
+        name = name.removeprefix(prefix)
+    return name
 
 
-def layout(lang: str, refresh_seconds: float) -> html.Div:
+def layout(ctx: WallContext, lang: str) -> html.Div:
+    positions = unit_positions(ctx.province)
+    units = [html.Div([html.Span(className="unit-dot"), html.Span(_short(u.name_vi),
+                                                                  className="unit-name")],
+                      id={"type": "unit", "code": u.code}, className="unit unit-ok",
+                      title=u.name_vi if lang == "vi" else u.name_en,
+                      style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
+             for u in ctx.province.units]
     return html.Div([
-        html.Div(id="overview-banner"),
-        dbc.Row([_tile(feed, lang) for feed in FEEDS], className="g-3"),
-        html.Div([
-            html.Span(t("dead_letters", lang) + ": ", className="tile-label"),
-            html.Span("—", id="dead-letters", className="fs-4"),
-        ], className="mt-2"),
-        html.Div(id="overview-updated", className="text-secondary mt-2"),
-        dcc.Interval(id="overview-tick", interval=int(refresh_seconds * 1000)),
-    ], className="p-3")
+        dbc.Row([tile("kpi-ontime", t("kpi.ontime", lang)),
+                 tile("kpi-online", t("kpi.online", lang)),
+                 tile("kpi-links", t("kpi.links", lang)),
+                 tile("kpi-pay", t("kpi.payments", lang))],
+                className="g-3"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.Div(t("units_map", lang), className="panel-title"),
+                html.Div(units, className="units-map", id="units-map"),
+            ]), className="panel h-100"), lg=5, className="mb-3"),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.Div(t("alerts_live", lang), className="panel-title"),
+                html.Div(id="overview-alerts", className="alert-list"),
+            ]), className="panel h-100"), lg=7, className="mb-3"),
+        ], className="g-3"),
+        dbc.Card(dbc.CardBody(html.Div([
+            html.Span(t("pipeline", lang), className="panel-title me-4"),
+            html.Span(t("ingest_delay", lang) + ": ", className="strip-label"),
+            html.Span("—", id="pipe-delay", className="strip-value me-4"),
+            html.Span(t("dead_letters_hour", lang) + ": ", className="strip-label"),
+            html.Span("—", id="pipe-dead-hour", className="strip-value me-4"),
+            html.Span(t("dead_letters", lang) + ": ", className="strip-label"),
+            html.Span("—", id="dead-letters", className="strip-value me-4"),
+            html.Span(id="pipe-feeds"),
+        ], className="pipeline-strip")), className="panel", id="pipeline-card"),
+        html.Div(id="overview-updated", className="text-secondary mt-2 updated"),
+    ], className="p-3 page-overview")
 
 
-def render(snapshot: Snapshot, now: datetime, lang: str) -> list:
-    """The figures of the overview for one snapshot (pure, unit-tested)."""
-    by_feed = {f.feed: f for f in snapshot.feeds}
-    rows, fresh = [], []
-    for feed in FEEDS:
-        stat = by_feed.get(feed)
-        rows.append(format_int(stat.rows_stored, lang) if stat else "—")
-        if stat is None or stat.newest_event_at is None:
-            fresh.append(t("no_data", lang))
-        else:
-            age = (now - stat.newest_event_at).total_seconds()
-            fresh.append(f"{t('newest_event', lang)}: {format_time(stat.newest_event_at, lang)}"
-                         f" ({format_age(age, lang)})")
-    banner = None
-    if snapshot.lost_since is not None:
-        banner = dbc.Alert(t("connection_lost", lang, since=format_time(snapshot.lost_since, lang)),
-                           color="danger", className="banner-lost", id="connection-lost")
-    updated = (f"{t('updated_at', lang)} {format_time(snapshot.read_at, lang)}"
-               if snapshot.read_at else "")
-    return [*rows, *fresh, format_int(snapshot.dead_letters, lang), banner, updated]
+def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[str, Any]:
+    """Every figure of the overview for one snapshot, keyed by component id (pure)."""
+    targets = ctx.province.targets
+    fresh = {f: freshness(snap, f, now, ctx.config) for f in FEEDS}
+    out: dict[str, Any] = {}
+
+    d = dossier_kpis(snap)
+    out["kpi-ontime"] = (
+        format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
+        t("of_resolved", lang, n=format_int(d.resolved, lang)),
+        t("target", lang, target="≥ " + format_percent(targets.dossier_on_time_ratio, lang, 0)),
+        fresh_text(fresh["portal"], lang),
+        tile_class(fresh["portal"], None if d.on_time_ratio is None
+                   else d.on_time_ratio >= targets.dossier_on_time_ratio),
+        spark_patch(d.hourly_on_time))
+    out["kpi-online"] = (
+        format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
+        t("of_received", lang, n=format_int(d.received, lang)),
+        t("target", lang, target="≥ " + format_percent(targets.online_receipt_ratio, lang, 0)),
+        fresh_text(fresh["portal"], lang),
+        tile_class(fresh["portal"], None if d.online_ratio is None
+                   else d.online_ratio >= targets.online_receipt_ratio),
+        spark_patch(d.hourly_received))
+
+    links = link_kpis(snap, ctx.province, ctx.config, now)
+    links_ratio = links.up / links.total if links.total else None
+    out["kpi-links"] = (
+        f"{links.up}/{links.total}",
+        t("consultations_active", lang, n=format_int(snap.consultations_active, lang)),
+        t("target", lang, target=format_percent(targets.telemedicine_links_up_ratio, lang, 0)),
+        fresh_text(fresh["telemedicine"], lang),
+        tile_class(fresh["telemedicine"], None if links_ratio is None
+                   else links_ratio >= targets.telemedicine_links_up_ratio),
+        spark_patch(links.trend))
+
+    p = payment_kpis(snap)
+    out["kpi-pay"] = (
+        format_float(p.per_minute, lang) if p.per_minute is not None else "—",
+        t("kpi.success", lang, rate=format_percent(p.success_ratio, lang))
+        if p.success_ratio is not None else "",
+        t("target", lang, target="≥ " + format_percent(targets.payment_success_ratio, lang, 0)),
+        fresh_text(fresh["payments"], lang),
+        tile_class(fresh["payments"], None if p.success_ratio is None
+                   else p.success_ratio >= targets.payment_success_ratio),
+        spark_patch(p.trend))
+
+    worst = unit_severity(snap.alerts, ctx.province)
+    out["units"] = [f"unit unit-{worst.get(u.code, 'ok')}" for u in ctx.province.units]
+    out["alerts"] = alert_rows(snap, now, lang, ctx.config.overview_alerts)
+    out["pipe-delay"] = (t("seconds", lang, n=format_float(snap.ingest_delay_s, lang))
+                         if snap.ingest_delay_s is not None else "—")
+    out["pipe-dead-hour"] = format_int(snap.dead_letters_hour, lang)
+    out["dead-letters"] = format_int(snap.dead_letters, lang)
+    out["pipe-feeds"] = [dbc.Badge(t(f"feed.{f}", lang), id=f"feed-badge-{f}",
+                                   color="secondary" if fresh[f].late else "success",
+                                   className="me-2 feed-badge" + (" late" if fresh[f].late else ""))
+                         for f in FEEDS]
+    out["updated"] = updated_line(snap.read_at, lang)
+    return out
 
 
-def register_callbacks(app: Dash, data: WallData, lang: str,
-                       clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-    outputs = ([Output(f"rows-{feed}", "children") for feed in FEEDS]
-               + [Output(f"fresh-{feed}", "children") for feed in FEEDS]
-               + [Output("dead-letters", "children"), Output("overview-banner", "children"),
-                  Output("overview-updated", "children")])
+def alert_rows(snap: Snapshot, now: datetime, lang: str, limit: int) -> Any:
+    """The newest active alerts: severity, summary, age, acknowledgement."""
+    if not snap.alerts_available:
+        return html.Div(t("alerts_unavailable", lang), className="text-secondary")
+    active = [a for a in snap.alerts if a.active][:limit]
+    if not active:
+        return html.Div(t("alerts_none", lang), className="no-alerts")
+    rows = []
+    for a in active:
+        began = a.starts_at or a.pending_since or a.updated_at
+        extra = []
+        if a.acknowledged_by:
+            extra.append(html.Span("✓ " + t("acked_by", lang, who=a.acknowledged_by),
+                                   className="ack"))
+        if a.silenced_by is not None:
+            extra.append(html.Span(t("silenced", lang), className="silenced ms-2"))
+        rows.append(html.Div([
+            severity_badge(a.severity, lang),
+            html.Span(a.summary(lang), className="alert-summary"),
+            html.Span(f"{t(f'state.{a.state}', lang)} · "
+                      f"{format_age((now - began).total_seconds(), lang)}", className="alert-age"),
+            html.Div(extra, className="alert-extra"),
+        ], className=f"alert-row sev-{a.severity}", id=f"alert-{a.fingerprint}"))
+    return rows
 
-    @app.callback(outputs, Input("overview-tick", "n_intervals"))
-    def refresh(_n: int | None) -> list:
-        return render(data.snapshot(), clock(), lang)
+
+def register_callbacks(app: Dash, ctx: WallContext) -> None:
+    outputs = [Output(f"{key}-{part}", "children") for key in TILES for part in TILE_PARTS]
+    outputs += [Output(f"{key}-card", "className") for key in TILES]
+    outputs += [Output(f"{key}-graph", "figure") for key in TILES]
+    outputs += [Output({"type": "unit", "code": ALL}, "className"),
+                Output("overview-alerts", "children"), Output("pipe-delay", "children"),
+                Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
+                Output("pipe-feeds", "children"), Output("overview-updated", "children")]
+
+    @app.callback(outputs, Input("tick", "n_intervals"), State("url", "pathname"),
+                  State("url", "search"))
+    def refresh(_n: int | None, _path: str | None, search: str | None) -> list:
+        view = ctx.view(search)
+        snap, now = ctx.read(view)
+        out = render(snap, now, view.lang, ctx)
+        texts = [out[key][i] for key in TILES for i in range(4)]
+        return [*texts, *(out[key][4] for key in TILES), *(out[key][5] for key in TILES),
+                out["units"], out["alerts"], out["pipe-delay"], out["pipe-dead-hour"],
+                out["dead-letters"], out["pipe-feeds"], out["updated"]]

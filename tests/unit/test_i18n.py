@@ -37,3 +37,10 @@ def test_every_label_exists_in_every_language():
     for key, entry in CATALOGUE.items():
         assert set(entry) == set(LANGUAGES), key
     assert t("title") == "Trung tâm điều hành thông minh"
+
+
+def test_decimals_and_clock():
+    from ioc_dashboard.i18n import format_clock, format_float
+
+    assert format_float(1234.56) == "1.234,6" and format_float(1234.56, "en") == "1,234.6"
+    assert format_clock(datetime(2026, 11, 22, 3, 5, 9, tzinfo=UTC)) == "10:05:09"

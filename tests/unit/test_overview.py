@@ -1,28 +1,126 @@
-"""The overview's figures for a snapshot, without a browser."""
+"""The overview's figures for a snapshot, without a browser or a database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ioc_dashboard.data import FeedStat, Snapshot
+import pytest
+
+from ioc.province import load_province
+from ioc.settings import PROVINCES_DIR, Settings
+from ioc_dashboard.config import load_wall_config
+from ioc_dashboard.context import WallContext
+from ioc_dashboard.data import (
+    Alert,
+    DossierHour,
+    LinkMinute,
+    PaymentMinute,
+    Snapshot,
+    WallData,
+)
 from ioc_dashboard.pages.overview import render
 
-NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
 
 
-def test_render_formats_rows_and_freshness():
-    snap = Snapshot(feeds=(FeedStat("payments", 1525644, NOW - timedelta(seconds=30)),
-                           FeedStat("portal", 12, None)), dead_letters=3, read_at=NOW)
-    rows_portal, rows_tele, rows_pay, fresh_portal, fresh_tele, fresh_pay, dead, banner, \
-        updated = render(snap, NOW, "vi")
-    assert (rows_portal, rows_tele, rows_pay) == ("12", "—", "1.525.644")
-    assert fresh_portal == fresh_tele == "Chưa có dữ liệu"
-    assert fresh_pay == "Dữ liệu mới nhất: 09:59:30 22/11/2026 (30 giây trước)"
-    assert dead == "3" and banner is None and updated.startswith("Cập nhật lúc")
+@pytest.fixture(scope="module")
+def ctx() -> WallContext:
+    province = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
+    data = WallData(lambda: None, max_age=1)  # never read: render gets its snapshot directly
+    return WallContext(Settings(), province, load_wall_config(), data)
 
 
-def test_lost_connection_is_shown():
-    snap = Snapshot(read_at=NOW - timedelta(minutes=5), lost_since=NOW - timedelta(minutes=4),
-                    error="down")
-    banner = render(snap, NOW, "vi")[7]
-    assert "Mất kết nối cơ sở dữ liệu từ 09:56:00 22/11/2026" in str(banner.children)
+def _alert(severity: str, labels: dict, state: str = "firing", **extra) -> Alert:
+    base = dict(fingerprint=f"fp-{severity}-{state}", rule="link_down", labels=labels,
+                severity=severity, state=state, value=1.0, threshold=0.0,
+                summary_vi="Mất kết nối", summary_en="Link down",
+                starts_at=NOW - timedelta(minutes=3), pending_since=None, ends_at=None,
+                updated_at=NOW, acknowledged_by=None, acknowledged_at=None, ack_comment=None,
+                silenced_by=None)
+    base.update(extra)
+    return Alert(**base)
+
+
+def _snapshot(ctx: WallContext, newest_age: float = 5) -> Snapshot:
+    at = NOW - timedelta(seconds=newest_age)
+    minute = at.replace(second=0)
+    day = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # midnight in Vietnam
+    links = [LinkMinute(minute - timedelta(minutes=m), h.link_id, h.code, h.unit, 12,
+                        12 if (i == 0 and m == 0) else 0, 40.0, 0.1)
+             for m in (1, 0) for i, h in enumerate(ctx.province.hospitals)]
+    payments = [PaymentMinute(minute - timedelta(minutes=m), "tuition", 99, 1, 1_000_000)
+                for m in range(6, -1, -1)]
+    return Snapshot(
+        newest={"dossier_events": at, "portal_health": at, "link_heartbeats": at,
+                "consultations": at, "payments": at},
+        dossiers_hourly=(DossierHour(day - timedelta(hours=1), 10, 10, 10, 10),
+                         DossierHour(day, 200, 190, 100, 97),
+                         DossierHour(day + timedelta(hours=1), 100, 95, 100, 90)),
+        dossiers_day_start=day, links=tuple(links), payments=tuple(payments),
+        consultations_active=4, ingest_delay_s=0.84, dead_letters=1525644, dead_letters_hour=3,
+        alerts_available=True,
+        alerts=(_alert("warning", {"unit": "tp-sam-son"}),
+                _alert("critical", {"link_id": ctx.province.hospitals[0].link_id},
+                       acknowledged_by="an.nguyen", ack_comment="đang xử lý"),
+                _alert("critical", {"unit": "tx-bim-son"}, silenced_by=7,
+                       fingerprint="fp-silenced")),
+        read_at=NOW)
+
+
+def test_kpis_against_targets_in_vietnamese(ctx):
+    out = render(_snapshot(ctx), NOW, "vi", ctx)
+    value, sub, target, fresh, cls, _patch = out["kpi-ontime"]
+    assert (value, sub, target) == ("93,50%", "200 hồ sơ đã giải quyết", "Mục tiêu ≥ 95%")
+    assert fresh == "Dữ liệu mới nhất: 10:00:25 22/11/2026 (5 giây trước)"
+    assert "off-target" in cls and "stale" not in cls
+    assert out["kpi-online"][0] == "95,00%" and "on-target" in out["kpi-online"][4]
+    # the first hospital's link went down in the newest minute
+    assert out["kpi-links"][0] == "26/27"
+    assert out["kpi-links"][1] == "4 phiên khám đang diễn ra"
+    # mean of the 5 complete minutes before the newest one, success over 15 minutes
+    assert out["kpi-pay"][0] == "100,0"
+    assert out["kpi-pay"][1] == "thành công 99,00%"
+    assert out["dead-letters"] == "1.525.644" and out["pipe-delay"] == "0,8 giây"
+
+
+def test_english_formats(ctx):
+    out = render(_snapshot(ctx), NOW, "en", ctx)
+    assert out["kpi-ontime"][:3] == ("93.50%", "200 dossiers resolved", "Target ≥ 95%")
+    assert out["dead-letters"] == "1,525,644"
+
+
+def test_a_late_feed_turns_grey_and_says_so(ctx):
+    out = render(_snapshot(ctx, newest_age=400), NOW, "vi", ctx)
+    for key in ("kpi-ontime", "kpi-online", "kpi-links", "kpi-pay"):
+        assert "stale" in out[key][4], key
+        assert out[key][3].startswith("DỮ LIỆU TRỄ"), out[key][3]
+    # links not heard from are not counted as up
+    assert out["kpi-links"][0] == "0/27"
+
+
+def test_patches_only_the_series(ctx):
+    patch = render(_snapshot(ctx), NOW, "vi", ctx)["kpi-pay"][5]
+    operations = patch.to_plotly_json()["operations"]
+    assert {tuple(op["location"]) for op in operations} == {("data", 0, "x"), ("data", 0, "y")}
+
+
+def test_units_take_their_worst_unsilenced_alert(ctx):
+    out = render(_snapshot(ctx), NOW, "vi", ctx)
+    by_unit = dict(zip([u.code for u in ctx.province.units], out["units"], strict=True))
+    assert by_unit["tp-sam-son"] == "unit unit-warning"
+    assert by_unit[ctx.province.hospitals[0].unit] == "unit unit-critical"
+    assert by_unit["tx-bim-son"] == "unit unit-ok"  # silenced
+
+
+def test_alert_list_shows_severity_age_and_acknowledgement(ctx):
+    rows = render(_snapshot(ctx), NOW, "vi", ctx)["alerts"]
+    text = str(rows)
+    assert "Nghiêm trọng" in text and "3 phút trước" in text
+    assert "Đã xác nhận bởi an.nguyen" in text and "Đang tắt thông báo" in text
+
+
+def test_without_data_or_alert_engine(ctx):
+    out = render(Snapshot(read_at=NOW), NOW, "vi", ctx)
+    assert out["kpi-ontime"][0] == "—" and out["kpi-ontime"][3] == "Chưa có dữ liệu"
+    assert "stale" in out["kpi-pay"][4]
+    assert "Chưa có bộ cảnh báo" in str(out["alerts"])

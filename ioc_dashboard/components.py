@@ -1,0 +1,86 @@
+"""Building blocks shared by the wall's pages: KPI tiles, freshness lines, sparklines that are
+patched in place (never redrawn), severity badges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import dash_bootstrap_components as dbc
+from dash import Patch, dcc, html
+
+from ioc_dashboard.figures import Freshness
+from ioc_dashboard.i18n import format_age, format_clock, format_time, t
+
+SEVERITY_COLOR = {"critical": "danger", "warning": "warning", "info": "info"}
+
+
+def sparkline(graph_id: str) -> dcc.Graph:
+    """An empty line figure whose points later callbacks patch (Patch), not replace."""
+    figure = {
+        "data": [{"type": "scatter", "mode": "lines", "x": [], "y": [],
+                  "line": {"width": 3, "color": "#5bc0de"}, "fill": "tozeroy",
+                  "fillcolor": "rgba(91,192,222,0.15)", "hoverinfo": "skip"}],
+        "layout": {"margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "height": 70,
+                   "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+                   "xaxis": {"visible": False}, "yaxis": {"visible": False, "rangemode": "tozero"},
+                   "showlegend": False},
+    }
+    return dcc.Graph(id=graph_id, figure=figure, className="sparkline", style={"height": "70px"},
+                     config={"staticPlot": True, "displayModeBar": False, "responsive": True})
+
+
+def spark_patch(points: Sequence[tuple[datetime, float | None]]) -> Patch:
+    """Only the series' x and y change; layout and style stay as drawn."""
+    patch = Patch()
+    patch["data"][0]["x"] = [p[0].isoformat() for p in points]
+    patch["data"][0]["y"] = [p[1] for p in points]
+    return patch
+
+
+def tile(key: str, label: str, graph: bool = True, width: int = 3) -> dbc.Col:
+    """A KPI tile: label, big value, a line under it, the target, a sparkline, freshness."""
+    body = [
+        html.Div(label, className="tile-label"),
+        html.Div("—", id=f"{key}-value", className="tile-value"),
+        html.Div("", id=f"{key}-sub", className="tile-sub"),
+        html.Div("", id=f"{key}-target", className="tile-target"),
+    ]
+    if graph:
+        body.append(sparkline(f"{key}-graph"))
+    body.append(html.Div("", id=f"{key}-fresh", className="tile-fresh"))
+    return dbc.Col(dbc.Card(dbc.CardBody(body), id=f"{key}-card", className="kpi-tile h-100"),
+                   lg=width, md=6, className="mb-3")
+
+
+def tile_class(fresh: Freshness | None, good: bool | None = None) -> str:
+    """Grey when the feed is late (whatever the value), else green/red against the target."""
+    classes = ["kpi-tile", "h-100"]
+    if fresh is not None and fresh.late:
+        classes.append("stale")
+    elif good is True:
+        classes.append("on-target")
+    elif good is False:
+        classes.append("off-target")
+    return " ".join(classes)
+
+
+def fresh_text(fresh: Freshness, lang: str) -> str:
+    """'Dữ liệu mới nhất: 10:05:09 22/11/2026 (42 giây trước)', or the late notice."""
+    if fresh.newest is None:
+        return t("no_data", lang)
+    text = (f"{t('newest_event', lang)}: {format_time(fresh.newest, lang)}"
+            f" ({format_age(fresh.age_seconds or 0, lang)})")
+    if fresh.late:
+        text = t("late", lang, limit=format_age(fresh.limit_seconds, lang)
+                 .replace(" trước", "").replace(" ago", "")) + " · " + text
+    return text
+
+
+def severity_badge(severity: str, lang: str) -> dbc.Badge:
+    return dbc.Badge(t(f"severity.{severity}", lang), color=SEVERITY_COLOR.get(severity, "light"),
+                     className=f"sev-badge sev-{severity}")
+
+
+def updated_line(read_at: datetime | None, lang: str) -> str:
+    return f"{t('updated_at', lang)} {format_clock(read_at, lang)}" if read_at else ""

@@ -1,0 +1,47 @@
+"""The wall's data file (ioc_dashboard/wall.yaml): feed freshness limits and alert display."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ioc.contract import FEEDS
+from ioc.datafile import load_yaml
+
+WALL_FILE = Path(__file__).resolve().parent / "wall.yaml"
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedLimits(_Item):
+    late_after_seconds: Annotated[float, Field(gt=0, le=86400)]
+
+
+class WallConfig(_Item):
+    """Validated wall.yaml."""
+
+    schema_version: Literal[1]
+    feeds: dict[str, FeedLimits]
+    link_silent_after_seconds: Annotated[float, Field(gt=0, le=3600)] = 90
+    resolved_alerts_hours: Annotated[float, Field(gt=0, le=720)] = 6
+    overview_alerts: Annotated[int, Field(ge=1, le=50)] = 8
+    silence_hours: Annotated[list[Annotated[float, Field(gt=0, le=720)]], Field(min_length=1)] = [1]
+
+    @model_validator(mode="after")
+    def _every_feed(self) -> WallConfig:
+        missing = [f for f in FEEDS if f not in self.feeds]
+        if missing:
+            raise ValueError(f"feeds: give late_after_seconds for {', '.join(missing)}")
+        unknown = [f for f in self.feeds if f not in FEEDS]
+        if unknown:
+            raise ValueError(f"feeds.{unknown[0]}: not a feed (feeds are {', '.join(FEEDS)})")
+        return self
+
+
+def load_wall_config(path: Path = WALL_FILE) -> WallConfig:
+    """Read and validate the wall file; raise `SettingsError` naming file, key and problem."""
+    return load_yaml(path, WallConfig, "wall file")

@@ -1,0 +1,166 @@
+"""Alerts page: every live (and recently resolved) alert with its acknowledgement and silence;
+logged-in operators acknowledge with a comment, silence for a chosen time, or end a silence.
+Actions go through the operator path only (actions.Operator), never the read-only reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
+from flask import request
+
+from ioc_dashboard.actions import ActionError
+from ioc_dashboard.auth import current_user
+from ioc_dashboard.components import severity_badge, updated_line
+from ioc_dashboard.context import WallContext
+from ioc_dashboard.data import Alert, Snapshot
+from ioc_dashboard.i18n import format_age, format_float, format_time, t
+
+PATH = "/alerts"
+
+
+def layout(ctx: WallContext, lang: str) -> html.Div:
+    hours = ctx.config.silence_hours
+    return html.Div([
+        html.Div(t("page.alerts", lang), className="page-title"),
+        html.Div(id="alerts-user", className="mb-2"),
+        html.Div(id="alerts-table"),
+        dbc.Card(dbc.CardBody([
+            dbc.Row([
+                dbc.Col(dcc.Dropdown(id="ack-alert", placeholder=t("alert.choose", lang),
+                                     className="ack-select"), lg=5),
+                dbc.Col(dbc.Input(id="ack-comment", placeholder=t("alert.comment", lang),
+                                  maxLength=500, type="text"), lg=4),
+                dbc.Col(dbc.Button(t("alert.do_ack", lang), id="ack-button", color="primary"),
+                        lg=3),
+            ], className="g-2 mb-2"),
+            dbc.Row([
+                dbc.Col(html.Span(t("alert.silence_for", lang)), width="auto",
+                        className="align-self-center"),
+                dbc.Col(dcc.Dropdown(id="silence-hours", value=hours[0], clearable=False,
+                                     options=[{"label": t("alert.hours", lang,
+                                                          n=format_float(h, lang, 0)),
+                                               "value": h} for h in hours]), lg=2),
+                dbc.Col(dbc.Button(t("alert.do_silence", lang), id="silence-button",
+                                   color="warning"), width="auto"),
+            ], className="g-2"),
+            html.Div(id="action-result", className="mt-2"),
+        ]), className="panel mt-3", id="alert-actions"),
+        html.Div(t("silences", lang), className="panel-title mt-3"),
+        html.Div(id="silences-table"),
+        html.Div(id="alerts-updated", className="text-secondary mt-2 updated"),
+    ], className="p-3 page-alerts")
+
+
+def _age(a: Alert, now: datetime, lang: str) -> str:
+    began = a.starts_at or a.pending_since or a.updated_at
+    return f"{format_age((now - began).total_seconds(), lang)} ({format_time(began, lang)})"
+
+
+def render(snap: Snapshot, now: datetime, lang: str) -> list:
+    """Alert table, the choice list of the action form, silences, update line (pure)."""
+    if not snap.alerts_available:
+        table: Any = html.Div(t("alerts_unavailable", lang), className="text-secondary")
+    elif not snap.alerts:
+        table = html.Div(t("alerts_none", lang), className="no-alerts")
+    else:
+        rows = []
+        for a in snap.alerts:
+            ack = (f"✓ {a.acknowledged_by}: {a.ack_comment or ''}" if a.acknowledged_by else "")
+            rows.append(html.Tr([
+                html.Td(severity_badge(a.severity, lang)), html.Td(a.summary(lang)),
+                html.Td(t(f"state.{a.state}", lang)
+                        + (f" · {t('silenced', lang)}" if a.silenced_by is not None else "")),
+                html.Td(_age(a, now, lang)), html.Td(ack, className="ack"),
+            ], id=f"alert-row-{a.fingerprint}", className=f"sev-{a.severity} state-{a.state}"))
+        table = dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
+            "alert.severity", "alert.summary", "alert.state", "alert.age", "alert.ack")])),
+            html.Tbody(rows)], className="wall-table", size="sm", id="alerts-list")
+    options = [{"label": f"[{t(f'severity.{a.severity}', lang)}] {a.summary(lang)}",
+                "value": a.fingerprint} for a in snap.alerts if a.active]
+    if snap.silences:
+        silences: Any = dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
+            "silence.matchers", "silence.until", "silence.by", "alert.comment")] + [html.Th("")])),
+            html.Tbody([html.Tr([
+                html.Td(", ".join(f"{m['name']}{m['op']}{m['value']}" for m in s.matchers)),
+                html.Td(format_time(s.ends_at, lang)), html.Td(s.created_by), html.Td(s.comment),
+                html.Td(dbc.Button(t("alert.expire", lang), id={"type": "expire", "id": s.id},
+                                   size="sm", color="secondary")),
+            ]) for s in snap.silences])], className="wall-table", size="sm")
+    else:
+        silences = html.Div("—", className="text-secondary")
+    return [table, options, silences, updated_line(snap.read_at, lang)]
+
+
+def matchers_for(alert: Alert) -> list[dict[str, str]]:
+    """Silence exactly this alert: its rule and every label must match."""
+    return [{"name": "alertname", "op": "=", "value": alert.rule}] + [
+        {"name": str(k), "op": "=", "value": str(v)} for k, v in sorted(alert.labels.items())]
+
+
+def register_callbacks(app: Dash, ctx: WallContext) -> None:
+    @app.callback([Output("alerts-table", "children"), Output("ack-alert", "options"),
+                   Output("silences-table", "children"), Output("alerts-updated", "children"),
+                   Output("alerts-user", "children")],
+                  Input("tick", "n_intervals"), Input("action-result", "children"),
+                  State("url", "search"))
+    def refresh(_n: int | None, _result: Any, search: str | None) -> list:
+        view = ctx.view(search)
+        if dash_ctx.triggered_id == "action-result":
+            (ctx.replay if view.replay and ctx.replay else ctx.live).invalidate()
+        snap, now = ctx.read(view)
+        user = current_user(request, ctx.settings)
+        if user:
+            who: Any = html.Span([t("login.as", view.lang, who=user), " · ",
+                                  html.A(t("logout", view.lang), href="/logout", id="logout")])
+        else:
+            who = html.A(t("login.required", view.lang), href="/login?next=/alerts",
+                         id="login-link", className="btn btn-outline-light")
+        return [*render(snap, now, view.lang), who]
+
+    @app.callback(Output("action-result", "children"),
+                  Input("ack-button", "n_clicks"), Input("silence-button", "n_clicks"),
+                  Input({"type": "expire", "id": ALL}, "n_clicks"),
+                  State("ack-alert", "value"), State("ack-comment", "value"),
+                  State("silence-hours", "value"), State("url", "search"),
+                  prevent_initial_call=True)
+    def act(_ack: int | None, _silence: int | None, expires: list, fingerprint: str | None,
+            comment: str | None, hours: float | None, search: str | None) -> Any:
+        view = ctx.view(search)
+        lang = view.lang
+        trigger = dash_ctx.triggered_id
+        if isinstance(trigger, dict) and not any(expires):
+            return no_update  # the expire buttons were just redrawn, not clicked
+        user = current_user(request, ctx.settings)
+        if not user:
+            return dbc.Alert(t("login.required", lang), color="warning", id="action-message")
+        operator = ctx.replay_operator if view.replay else ctx.operator
+        try:
+            if isinstance(trigger, dict):
+                operator.expire(int(trigger["id"]), user)
+                return dbc.Alert(t("alert.expired_ok", lang, id=trigger["id"]), color="success",
+                                 id="action-message")
+            if not fingerprint:
+                return dbc.Alert(t("alert.need_choice", lang), color="warning",
+                                 id="action-message")
+            if not (comment or "").strip():
+                return dbc.Alert(t("alert.need_comment", lang), color="warning",
+                                 id="action-message")
+            if trigger == "ack-button":
+                operator.acknowledge(fingerprint, user, comment.strip())
+                return dbc.Alert(t("alert.acked_ok", lang), color="success", id="action-message")
+            snap, _ = ctx.read(view)
+            alert = next((a for a in snap.alerts if a.fingerprint == fingerprint), None)
+            if alert is None:
+                return dbc.Alert(t("alert.need_choice", lang), color="warning",
+                                 id="action-message")
+            silence_id = operator.silence(matchers_for(alert), ctx.clock(), float(hours or 1),
+                                          user, comment.strip())
+            return dbc.Alert(t("alert.silenced_ok", lang, id=silence_id), color="success",
+                             id="action-message")
+        except ActionError as exc:
+            return dbc.Alert(t("alert.failed", lang, error=str(exc)), color="danger",
+                             id="action-message")

@@ -1,0 +1,178 @@
+"""The wall's reads and its one writable path on the real embedded PostgreSQL: figures equal
+what the tables hold, walls share reads, a lost database is reported, operator actions and
+heartbeats go through the SECURITY DEFINER functions only."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from ioc.db import OPERATOR_ROLE, READER_ROLE, connect, role_url
+from ioc.province import load_province
+from ioc_dashboard.actions import ActionError, HeartbeatBook, Operator
+from ioc_dashboard.auth import hash_password, verify_password
+from ioc_dashboard.bench import generate
+from ioc_dashboard.data import WallData, read_snapshot
+from ioc_dashboard.figures import dossier_kpis, payment_kpis
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def filled(migrated):
+    """Two hours of the province's feeds, generated straight into the tables."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        rows = generate(conn, load_province(migrated.province_file), end - timedelta(hours=2), end)
+    assert all(n > 0 for n in rows.values()), rows
+    return migrated
+
+
+def _reader(settings) -> WallData:
+    return WallData.from_settings(settings)
+
+
+def test_figures_equal_what_the_tables_hold(filled):
+    snap = _reader(filled).snapshot()
+    assert snap.lost_since is None and snap.read_ms is not None
+    with connect(filled.database_url, filled.db_schema) as conn:
+        newest = conn.execute("SELECT max(occurred_at) FROM payments").fetchone()[0]
+        minute = newest.replace(second=0, microsecond=0)
+        counts = conn.execute(
+            "SELECT date_trunc('minute', occurred_at) AS m, count(*) FROM payments"
+            " WHERE occurred_at >= %s AND occurred_at < %s GROUP BY m ORDER BY m",
+            (minute - timedelta(minutes=5), minute)).fetchall()
+        ok, total = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FROM payments"
+            " WHERE occurred_at >= %s", (minute - timedelta(minutes=15),)).fetchone()
+        day = snap.dossiers_day_start
+        on_time, resolved = conn.execute(
+            "SELECT count(*) FILTER (WHERE occurred_at <= due_at), count(*) FROM dossier_events"
+            " WHERE event_type = 'resolved' AND occurred_at >= %s", (day,)).fetchone()
+    p = payment_kpis(snap)
+    assert p.per_minute == pytest.approx(sum(n for _, n in counts) / len(counts))
+    assert p.success_ratio == pytest.approx(ok / total)
+    d = dossier_kpis(snap)
+    assert (d.resolved, d.resolved_on_time) == (resolved, on_time)
+    assert snap.alerts_available and snap.alerts == () and snap.replay_runs == ()
+
+
+def test_twenty_walls_cost_one_read(filled):
+    data = WallData.from_settings(filled.with_(refresh_seconds=60))
+    threads = [threading.Thread(target=data.snapshot) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert data.reads == 1
+    single = WallData.from_settings(filled.with_(refresh_seconds=60))
+    single.snapshot()
+    assert data.statements == single.statements
+
+
+def test_a_lost_database_is_reported_and_the_last_figures_kept(filled):
+    data = _reader(filled)
+    data.max_age = 0
+    good = data.snapshot()
+    data.connect = lambda: connect(f"postgresql://{READER_ROLE}@127.0.0.1:{free_port()}/x",
+                                   filled.db_schema, timeout=1)
+    data._drop()
+    lost = data.snapshot()
+    assert lost.lost_since is not None and "cannot reach the database" in lost.error
+    assert lost.payments == good.payments and lost.read_at == good.read_at
+    assert data.snapshot().lost_since == lost.lost_since  # since the first failure
+    assert not data.ping()
+
+
+def test_the_reader_cannot_write_nor_read_passwords(filled):
+    url = role_url(filled.database_url, READER_ROLE, None)
+    with connect(url, filled.db_schema, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM wall_users")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO wall_heartbeats (wall_id, page) VALUES ('x', '/')")
+    url = role_url(filled.database_url, OPERATOR_ROLE, None)
+    with connect(url, filled.db_schema, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE alerts SET acknowledged_by = 'me'")
+
+
+def _insert_alert(settings, fingerprint: str, labels: dict) -> None:
+    with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
+            " summary_en, starts_at, updated_at) VALUES (%s, 'link_down', %s, 'critical',"
+            " 'firing', 'Mất kết nối', 'Link down', now(), now())",
+            (fingerprint, json.dumps(labels)))
+
+
+def test_operator_actions_change_the_alert_and_are_audited(filled):
+    _insert_alert(filled, "fp-1", {"unit": "tp-sam-son"})
+    op = Operator.from_settings(filled)
+    op.acknowledge("fp-1", "an.nguyen", "đang gọi bệnh viện")
+    with pytest.raises(ActionError, match="a comment is required"):
+        op.acknowledge("fp-1", "an.nguyen", " ")
+    silence = op.silence([{"name": "unit", "op": "=", "value": "tp-sam-son"}],
+                         datetime.now(UTC), 2, "an.nguyen", "bảo trì")
+    data = _reader(filled)
+    snap = data.snapshot()
+    (alert,) = snap.alerts
+    assert (alert.acknowledged_by, alert.ack_comment) == ("an.nguyen", "đang gọi bệnh viện")
+    assert alert.silenced_by == silence and [s.id for s in snap.silences] == [silence]
+    op.expire(silence, "an.nguyen")
+    data.invalidate()
+    assert data.snapshot().silences == ()
+    with connect(filled.database_url, filled.db_schema) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["acknowledge", "silence", "expire"]
+
+
+def test_login_hashes_only_through_the_operator_function(filled):
+    with connect(filled.database_url, filled.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO wall_users (username, display_name, password_hash)"
+                     " VALUES ('an.nguyen', 'Nguyễn An', %s)", (hash_password("bí mật 2026"),))
+        conn.execute("INSERT INTO wall_users (username, display_name, password_hash, disabled)"
+                     " VALUES ('old', 'Old', %s, true)", (hash_password("whatever1"),))
+    op = Operator.from_settings(filled)
+    name, stored = op.password_hash("an.nguyen")
+    assert name == "Nguyễn An" and verify_password("bí mật 2026", stored)
+    assert op.password_hash("old") is None and op.password_hash("nobody") is None
+
+
+def test_heartbeats_are_batched_and_survive_a_lost_database(filled):
+    book = HeartbeatBook(every=3600)
+    at = datetime.now(UTC)
+    for n in range(20):
+        book.beat(f"wall-{n % 4}", "/alerts" if n % 4 == 0 else "/", n % 2 == 0, at)
+    dead = Operator(lambda: connect(f"postgresql://x@127.0.0.1:{free_port()}/x", "x", timeout=1))
+    assert book.flush_if_due(dead, force=True) == 0  # kept for the next flush
+    op = Operator.from_settings(filled)
+    assert book.flush_if_due(op, force=True) == 4  # one row per wall, not per beat
+    assert book.flush_if_due(op) == 0  # not due again within `every`
+    book.beat("wall-0", "/portal", True, at + timedelta(seconds=30))
+    assert book.flush_if_due(op, force=True) == 1
+    with connect(filled.database_url, filled.db_schema) as conn:
+        rows = conn.execute("SELECT wall_id, page, kiosk, beats, last_seen_at - first_seen_at"
+                            " FROM wall_heartbeats ORDER BY wall_id").fetchall()
+    assert [r[0] for r in rows] == ["wall-0", "wall-1", "wall-2", "wall-3"]
+    assert rows[0][1:] == ("/portal", True, 2, timedelta(seconds=30))
+
+
+def test_replay_runs_are_read_from_the_replay_schema(filled, services):
+    from ioc.stack import migrate_database
+
+    replay = filled.for_replay()
+    migrate_database(replay, replay.database_url)
+    with connect(filled.database_url, replay.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO replay_runs (recording, seed, speed, events_sent,"
+                     " first_event_at, last_event_at) VALUES ('day.jsonl.gz', 7, 60, 1200,"
+                     " '2026-03-02T01:30Z', '2026-03-02T02:00Z')")
+    live = _reader(filled).snapshot()
+    (run,) = live.replay_runs
+    assert (run.recording, run.events_sent, run.active) == ("day.jsonl.gz", 1200, True)
+    with connect(role_url(filled.database_url, READER_ROLE, None), replay.db_schema) as conn:
+        snap, statements = read_snapshot(conn, replay.db_schema)
+    assert snap.replay_runs == live.replay_runs and statements >= 2
