@@ -153,6 +153,7 @@ BENCH_SUITES = {
     "pipeline": "streams.bench",
     "feeds": "simulators.bench",
     "wall": "ioc_dashboard.bench",
+    "alerts": "streams.alerts.bench",
 }
 
 
@@ -186,6 +187,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{feed:<13} rows {f['rows_stored']:>10}  newest {f['newest_event_at'] or '-':<32}"
               f"  lag {f['consumer_lag'] if f['consumer_lag'] is not None else '?'}")
     print(f"dead letters  {doc['dead_letters']}")
+    print(f"alerts firing {len(doc['alerts'])}")
+    for alert in doc["alerts"]:
+        print(f"  {alert['severity']:<8} {alert['summary_vi']}")
     if "kafka_error" in doc:
         print(f"kafka: {doc['kafka_error']}")
     return 0
@@ -305,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("settings", help="list every IOC_* setting with its default")
     p.set_defaults(func=cmd_settings)
+
+    from streams.alerts.cli import add_alert_commands  # alerter, notifier, `ioc alerts ...`
+
+    add_alert_commands(sub)
     return parser
 
 

@@ -101,6 +101,10 @@ class Stack:
         self.start_part("worker", "worker")
         self.start_part("simulator", "simulate")
         self.start_part("dashboard", "dashboard")
+        # alert rules on event time (live, and the replay namespace: that one never notifies)
+        self.start_part("alerter", "alerter")
+        self.start_part("replay-alerter", "alerter", "--replay")
+        self.start_part("notifier", "notifier")
 
     def supervise(self, stop: threading.Event, for_seconds: float | None) -> None:
         """Return when `stop` is set or time is up; raise `PartDiedError` if a part exits."""

@@ -60,6 +60,19 @@ def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
         admin.close()
 
 
+def firing_alerts(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Alerts firing (or flapping) now, most severe first, as the alert engine stored them."""
+    keys = ("fingerprint", "rule", "severity", "state", "labels", "value", "threshold",
+            "starts_at", "summary_vi", "summary_en", "acknowledged_by", "inhibited_by",
+            "silenced_by")
+    rows = conn.execute(
+        f"SELECT {', '.join(keys)} FROM alerts_current WHERE state IN ('firing', 'flapping')"
+        " ORDER BY array_position(ARRAY['critical', 'warning', 'info'], severity),"
+        " starts_at, fingerprint").fetchall()
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+             for k, v in zip(keys, row, strict=True)} for row in rows]
+
+
 def collect(settings: Settings, database_url: str, bootstrap: str) -> dict[str, Any]:
     """The status document printed by `ioc status --json`."""
     with connect(database_url, settings.db_schema, autocommit=True) as conn:
@@ -67,6 +80,7 @@ def collect(settings: Settings, database_url: str, bootstrap: str) -> dict[str, 
             stats = {row[0]: row[1:] for row in conn.execute(
                 "SELECT feed, rows_stored, newest_event_at FROM feed_stats")}
             dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+            alerts = firing_alerts(conn)
         except psycopg.errors.UndefinedTable:
             raise ServiceError(
                 f"schema {settings.db_schema!r} has no IOC tables yet; run `ioc migrate` "
@@ -84,7 +98,7 @@ def collect(settings: Settings, database_url: str, bootstrap: str) -> dict[str, 
             "newest_event_at": newest.isoformat() if newest else None,
             "consumer_lag": lag[feed],
         }
-    doc: dict[str, Any] = {"feeds": feeds, "dead_letters": dead}
+    doc: dict[str, Any] = {"feeds": feeds, "dead_letters": dead, "alerts": alerts}
     if kafka_error:
         doc["kafka_error"] = kafka_error
     return doc

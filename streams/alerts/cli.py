@@ -1,0 +1,221 @@
+"""The alert commands of `ioc`: the `alerter` and `notifier` parts, and `ioc alerts ...` for
+operators (list, history, acknowledge, silence, expire).
+
+Operator actions go through the audited SQL functions as role ioc_operator, exactly like the
+wall's buttons; listing reads as ioc_reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+
+from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect, role_url
+from ioc.errors import IocError
+from ioc.settings import Settings
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_MATCHER = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)(.*)$")
+
+
+def _urls(settings: Settings) -> str:
+    from ioc.cli import _embedded_urls
+
+    return _embedded_urls(settings)[0]
+
+
+def _stop():
+    from ioc.cli import _stop_on_signals
+
+    return _stop_on_signals()
+
+
+def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.calendar import load_calendar
+    from ioc.province import load_province
+    from streams.alerts.engine import Engine
+    from streams.alerts.rules import load_rules
+
+    if args.replay:
+        settings = settings.for_replay()
+    rules = load_rules(settings.alert_rules)
+    province = load_province(settings.province_file)
+    url = role_url(_urls(settings), WRITER_ROLE, settings.writer_password)
+    stop = _stop()
+    with connect(url, settings.db_schema, autocommit=True,
+                 application_name="ioc-alerter") as conn:
+        if not _wait_for_schema(conn, stop):
+            return 0
+        engine = Engine(conn, rules, province, load_calendar(), replay=args.replay,
+                        name="replay" if args.replay else "alerter")
+        engine.run(stop)
+    return 0
+
+
+def _wait_for_schema(conn, stop) -> bool:  # noqa: ANN001
+    """Wait until the alert tables exist (a replay schema may be migrated later)."""
+    waited = False
+    while conn.execute("SELECT to_regclass('alert_engine_state')").fetchone()[0] is None:
+        if not waited:
+            print("waiting for the alert tables (run `ioc migrate`)", file=sys.stderr, flush=True)
+            waited = True
+        if stop.wait(2):
+            return False
+    return True
+
+
+def cmd_notifier(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.alerts.notify import Notifier
+    from streams.alerts.rules import load_rules
+
+    rules = load_rules(settings.alert_rules)
+    url = role_url(_urls(settings), WRITER_ROLE, settings.writer_password)
+    stop = _stop()
+    with connect(url, settings.db_schema, autocommit=True,
+                 application_name="ioc-notifier") as conn:
+        if not _wait_for_schema(conn, stop):
+            return 0
+        Notifier(conn, rules.notifications, webhook_urls=settings.webhook_urls,
+                 alertmanager_url=settings.alertmanager_url,
+                 wall_url=settings.wall_url).run(stop)
+    return 0
+
+
+def parse_duration(raw: str) -> timedelta:
+    """'90s', '30m', '2h', '1d' -> timedelta."""
+    m = _DURATION.match(raw.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected a duration such as 30m, 2h or 1d")
+    return timedelta(seconds=float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[
+        m.group(2)])
+
+
+def parse_matcher(raw: str) -> dict[str, str]:
+    """'link_id=BV-01', 'alertname=~link_.*' -> {"name", "op", "value"}."""
+    m = _MATCHER.match(raw.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r}: expected NAME=VALUE, NAME!=VALUE, NAME=~REGEX or NAME!~REGEX")
+    return {"name": m.group(1), "op": m.group(2), "value": m.group(3)}
+
+
+def _operator_call(settings: Settings, query: str, params: tuple):
+    import psycopg
+
+    url = role_url(_urls(settings), OPERATOR_ROLE, settings.operator_password)
+    with connect(url, settings.db_schema, autocommit=True,
+                 application_name="ioc-alerts") as conn:
+        try:
+            return conn.execute(query, params).fetchone()
+        except psycopg.errors.RaiseException as exc:
+            raise IocError(str(exc).splitlines()[0]) from None
+
+
+def _reader(settings: Settings):
+    return connect(role_url(_urls(settings), READER_ROLE, settings.reader_password),
+                   settings.db_schema, autocommit=True, application_name="ioc-alerts")
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "replay", False):
+        settings = settings.for_replay()
+    action = args.alerts_command
+    if action == "ack":
+        _operator_call(settings, "SELECT alert_acknowledge(%s, %s, %s)",
+                       (args.fingerprint, args.by, args.comment))
+        print(f"acknowledged {args.fingerprint}")
+    elif action == "silence":
+        now = datetime.now(UTC)
+        (sid,) = _operator_call(settings, "SELECT silence_create(%s, %s, %s, %s, %s)",
+                                (json.dumps(args.match, ensure_ascii=False), now,
+                                 now + args.duration, args.by, args.comment))
+        print(f"silence {sid} until {(now + args.duration).isoformat()}")
+    elif action == "expire":
+        _operator_call(settings, "SELECT silence_expire(%s, %s)", (args.id, args.by))
+        print(f"silence {args.id} expired")
+    elif action == "silences":
+        with _reader(settings) as conn:
+            rows = conn.execute(
+                "SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences_active"
+                " ORDER BY id").fetchall()
+        _print(args, [dict(zip(("id", "matchers", "starts_at", "ends_at", "created_by",
+                                "comment"), r, strict=True)) for r in rows])
+    elif action == "history":
+        with _reader(settings) as conn:
+            rows = conn.execute(
+                "SELECT at, rule, labels, from_state, to_state, value FROM alert_transitions"
+                " ORDER BY at DESC, id DESC LIMIT %s", (args.limit,)).fetchall()
+        _print(args, [dict(zip(("at", "rule", "labels", "from", "to", "value"), r, strict=True))
+                      for r in rows])
+    else:  # list
+        states = ("pending", "firing", "flapping", "resolved") if args.all else (
+            "pending", "firing", "flapping")
+        with _reader(settings) as conn:
+            rows = conn.execute(
+                "SELECT fingerprint, rule, severity, state, labels, value, threshold, starts_at,"
+                " ends_at, summary_vi, summary_en, acknowledged_by, inhibited_by, silenced_by"
+                " FROM alerts_current WHERE state = ANY(%s)"
+                " ORDER BY (severity = 'critical') DESC, starts_at DESC NULLS LAST",
+                (list(states),)).fetchall()
+        keys = ("fingerprint", "rule", "severity", "state", "labels", "value", "threshold",
+                "starts_at", "ends_at", "summary_vi", "summary_en", "acknowledged_by",
+                "inhibited_by", "silenced_by")
+        _print(args, [dict(zip(keys, r, strict=True)) for r in rows])
+    return 0
+
+
+def _print(args: argparse.Namespace, rows: list[dict]) -> None:
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    for r in rows:
+        if "summary_vi" in r:
+            flags = "".join(f" [{k}]" for k in ("acknowledged_by", "inhibited_by", "silenced_by")
+                            if r[k])
+            print(f"{r['fingerprint']}  {r['state']:<9} {r['severity']:<8} {r['summary_vi']}"
+                  f"{flags}")
+        else:
+            print("  ".join(str(v) for v in r.values()))
+    if not rows:
+        print("(none)", file=sys.stderr)
+
+
+def add_alert_commands(sub: argparse._SubParsersAction) -> None:
+    """Register `alerter`, `notifier` and `alerts` on the `ioc` command."""
+    p = sub.add_parser("alerter", help="evaluate the alert rules on event time, store alerts")
+    p.add_argument("--replay", action="store_true",
+                   help="on the replay namespace (<schema>_replay); a replay never notifies")
+    p.set_defaults(func=cmd_alerter)
+    p = sub.add_parser("notifier", help="group alerts and deliver webhooks / Alertmanager pushes")
+    p.set_defaults(func=cmd_notifier)
+
+    p = sub.add_parser("alerts", help="list alerts; acknowledge, silence, expire (audited)")
+    p.add_argument("--replay", action="store_true", help="the replay namespace's alerts")
+    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    a = asub.add_parser("list", help="active alerts (--all: resolved too)")
+    a.add_argument("--all", action="store_true")
+    a.add_argument("--json", action="store_true")
+    a = asub.add_parser("history", help="the newest state changes")
+    a.add_argument("--limit", type=int, default=50)
+    a.add_argument("--json", action="store_true")
+    a = asub.add_parser("ack", help="acknowledge an alert with a comment")
+    a.add_argument("fingerprint")
+    a.add_argument("--by", required=True, help="who acknowledges")
+    a.add_argument("--comment", required=True)
+    a = asub.add_parser("silence", help="silence alerts matching labels for a duration")
+    a.add_argument("--match", type=parse_matcher, action="append", required=True,
+                   help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX (repeatable)")
+    a.add_argument("--for", dest="duration", type=parse_duration, required=True,
+                   help="how long, e.g. 30m, 2h")
+    a.add_argument("--by", required=True, help="who silences")
+    a.add_argument("--comment", required=True)
+    a = asub.add_parser("expire", help="end a silence now")
+    a.add_argument("id", type=int)
+    a.add_argument("--by", required=True)
+    a = asub.add_parser("silences", help="active and future silences")
+    a.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_alerts)
+
