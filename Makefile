@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make run` and `make test`.
 # Each installs what it needs: a virtualenv with the Python packages, and for the tests
-# Debian's chromium/chromium-driver and the npm build of TimescaleDB (PGlite).
+# Debian's chromium/chromium-driver, prometheus-alertmanager and the npm build of TimescaleDB (PGlite).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -34,10 +34,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test-deps: $(TSDB)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  echo "installing Debian chromium and chromium-driver for the browser tests"; \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && command -v prometheus-alertmanager >/dev/null || { \
+	  echo "installing Debian chromium, chromium-driver (browser tests) and prometheus-alertmanager (alert tests)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager; }
 
 $(TSDB): tests/timescale/package.json tests/timescale/package-lock.json
 	cd tests/timescale && npm ci --no-audit --no-fund --loglevel=error
