@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pipeline: steady events/s of the latency run (default 2000)")
     p.add_argument("--latency-seconds", type=float, default=10.0, metavar="S",
                    help="pipeline: length of the latency run in seconds (default 10)")
+    from ioc_dashboard.bench import add_arguments as add_wall_bench_arguments
+
+    add_wall_bench_arguments(p)  # wall: --days, --refreshes, --walls, --keep-schema
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
@@ -313,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streams.alerts.cli import add_alert_commands  # alerter, notifier, `ioc alerts ...`
 
     add_alert_commands(sub)
+    from ioc_dashboard.users import add_user_commands  # `ioc wall-user add|disable`
+
+    add_user_commands(sub)
     return parser
 
 

@@ -230,7 +230,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                 generate_s = time.perf_counter() - started
             figures = measure(bench, owner_url, province, args.refreshes, args.walls)
         finally:
-            if not args.keep:
+            if not args.keep_schema:
                 with psycopg.connect(owner_url, autocommit=True) as conn:
                     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                         sql.Identifier(schema)))
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return {"suite": "wall", "province": province.province.code, "days": args.days,
             "rows": rows, "rows_total": sum(rows.values()),
             "generate_seconds": round(generate_s, 1), **figures,
-            "schema_kept": schema if args.keep else None}
+            "schema_kept": schema if args.keep_schema else None}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -250,5 +250,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: overview refreshes to time (default 100)")
     parser.add_argument("--walls", type=int, default=20,
                         help="wall: open walls to compare with one (default 20)")
-    parser.add_argument("--keep", action="store_true",
+    parser.add_argument("--keep-schema", action="store_true",
                         help="wall: keep the generated schema (its name is printed)")

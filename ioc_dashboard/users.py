@@ -1,0 +1,59 @@
+"""`ioc wall-user add|disable NAME`: the operators who may log in to the wall to acknowledge
+and silence alerts. Passwords are read from the terminal (or stdin) and stored only as scrypt
+hashes, by the owner role (the wall itself can only look a hash up, never write one)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from ioc.settings import Settings
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Mật khẩu / password: ")
+    if getpass.getpass("Nhập lại / again: ") != first:
+        raise SystemExit("passwords differ")
+    return first
+
+
+def cmd_wall_user(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.cli import _embedded_urls
+    from ioc.db import connect
+    from ioc_dashboard.auth import hash_password
+
+    db, _ = _embedded_urls(settings)
+    with connect(db, settings.db_schema, autocommit=True) as conn:
+        if args.action == "add":
+            try:
+                stored = hash_password(_password(args))
+            except ValueError as exc:
+                raise SystemExit(str(exc)) from None
+            conn.execute(
+                "INSERT INTO wall_users (username, display_name, password_hash)"
+                " VALUES (%s, %s, %s) ON CONFLICT (username) DO UPDATE"
+                " SET display_name = EXCLUDED.display_name,"
+                " password_hash = EXCLUDED.password_hash, disabled = false",
+                (args.name, args.display_name or args.name, stored))
+            print(f"wall user {args.name} can log in")
+        else:
+            done = conn.execute("UPDATE wall_users SET disabled = true WHERE username = %s",
+                                (args.name,)).rowcount
+            if not done:
+                raise SystemExit(f"no wall user {args.name}")
+            print(f"wall user {args.name} disabled")
+    return 0
+
+
+def add_user_commands(sub: argparse._SubParsersAction) -> None:
+    """Adds `ioc wall-user` to the `ioc` command."""
+    p = sub.add_parser("wall-user", help="add or disable an operator who may log in to the wall")
+    p.add_argument("action", choices=("add", "disable"))
+    p.add_argument("name", help="user name (letters, digits, . _ @ -)")
+    p.add_argument("--display-name", help="name shown on acknowledgements (default: the user name)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin")
+    p.set_defaults(func=cmd_wall_user)
