@@ -137,7 +137,6 @@ def create_app(
         metrics.consumed.labels(feed).inc(n)
         metrics.batch_size.labels(feed).observe(n)
         metrics.write_seconds.labels(feed).observe(seconds)
-        metrics.write_errors.labels(feed).inc(outcome.failed_attempts)
         metrics.stored.labels(feed).inc(outcome.stored)
         metrics.duplicates.labels(feed).inc(len(items) - len(outcome.refused) - outcome.stored)
         metrics.refused.labels(feed).inc(len(outcome.refused))
@@ -161,7 +160,9 @@ def create_app(
         # records then come to `handler` in batches instead of through the topic's channel
         app.topics.add(topic)
         channel = app.channel(maxsize=CHANNEL_BATCHES)
-        store = BatchStore(sinks[feed], feed)
+        # counted as they happen, so an outage shows while it lasts
+        store = BatchStore(sinks[feed], feed,
+                           on_retry=lambda exc, delay: metrics.write_errors.labels(feed).inc())
 
         async def handler(records: Sequence[Any]) -> None:
             await channel.put(records)

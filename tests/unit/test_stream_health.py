@@ -1,0 +1,47 @@
+"""Stall detection rules (pure logic, clock passed in)."""
+
+from __future__ import annotations
+
+from streams.health import StallDetector
+
+TP = ("ioc.payments", 0)
+
+
+def test_lag_without_progress_for_longer_than_the_limit_is_a_stall():
+    d = StallDetector(stall_seconds=10, started_at=0)
+    assert not d.assess(1, {TP: 100}, {TP: 40}, last_poll=1).stalled
+    assert d.last.lag == {TP: 60}
+    assert not d.assess(10, {TP: 120}, {TP: 40}, last_poll=10).stalled
+    look = d.assess(12, {TP: 150}, {TP: 40}, last_poll=12)
+    assert look.stalled
+    assert "ioc.payments[0]: 110 events waiting" in look.reasons[0]
+
+
+def test_progress_or_no_lag_keeps_a_partition_healthy():
+    d = StallDetector(stall_seconds=10, started_at=0)
+    for t in range(0, 60, 5):
+        # lag all along, but the stored position moves every look
+        assert not d.assess(t, {TP: 1000 + t * 10}, {TP: t * 10}, last_poll=t).stalled
+    d = StallDetector(stall_seconds=10, started_at=0)
+    for t in range(0, 60, 5):  # idle: nothing to do is not a stall
+        assert not d.assess(t, {TP: 500}, {TP: 500}, last_poll=t).stalled
+
+
+def test_a_fetch_loop_that_stops_polling_is_a_stall_unless_it_waits_for_an_agent():
+    d = StallDetector(stall_seconds=10, started_at=0)
+    assert not d.assess(5, {}, {}, last_poll=4).stalled
+    look = d.assess(20, {}, {}, last_poll=4)
+    assert look.stalled and "has not polled Kafka for 16 s" in look.reasons[0]
+    d = StallDetector(stall_seconds=10, started_at=0)
+    assert not d.assess(20, {}, {}, last_poll=4, waiting_on_agent=True).stalled
+    assert not d.assess(25, {}, {}, last_poll=4, rebalancing=True).stalled
+    assert d.assess(40, {}, {}, last_poll=4).stalled  # 15 s after the rebalance ended
+
+
+def test_revoked_partitions_are_forgotten():
+    d = StallDetector(stall_seconds=10, started_at=0)
+    d.assess(0, {TP: 100}, {TP: 0}, last_poll=0)
+    look = d.assess(30, {}, {}, last_poll=30)  # revoked meanwhile: no lag, no stall
+    assert not look.stalled and look.lag == {}
+    # reassigned later: the clock starts again, not from the first sighting
+    assert not d.assess(35, {TP: 100}, {TP: 0}, last_poll=35).stalled
