@@ -2,9 +2,10 @@
 evaluates every rule at every step, storing alerts, transitions and its own position.
 
 Watermark (how far event time may advance):
-- live: the newest event time of the slowest feed still receiving rows, minus the allowed
-  lateness (a feed that got no rows for `idle_feed_seconds` of wall time stops holding it
-  back, so one silent feed cannot stop alerting about itself);
+- live: how far the slowest feed still receiving rows has got (its newest event time plus
+  the wall time since that row was stored), minus the allowed lateness; a feed that got no
+  rows for `idle_feed_seconds` of wall time stops holding it back, so one silent feed cannot
+  stop alerting about itself;
 - replay (the `<schema>_replay` namespace): only what is complete, i.e. everything stored
   once no rows arrived for `settle_seconds`. A replay at --speed max stores partitions out
   of step with each other; waiting until it settles makes the steps see exactly the data
@@ -77,6 +78,7 @@ class Engine:
         self.step_at: datetime | None = None
         self.origin: datetime | None = None
         self.inhibited: dict[str, str] = {}
+        self.run_id: int | None = None  # replay: the replay run the state belongs to
         self._load()
 
     # ---- state ----
@@ -88,6 +90,24 @@ class Engine:
             self.origin = datetime.fromisoformat(row[1]["origin"])
             self.lifecycle = Lifecycle.from_json(self.rules.flapping, row[1]["alerts"])
             self.inhibited = row[1].get("inhibited", {})
+            self.run_id = row[1].get("run")
+
+    def _replay_run(self) -> int | None:
+        return self.conn.execute("SELECT max(run_id) FROM replay_runs").fetchone()[0]
+
+    def _check_new_replay(self) -> None:
+        """A new `ioc replay` run replaces the replayed data: start again from its events."""
+        run = self._replay_run()
+        if run == self.run_id:
+            return
+        log.info("replay run %s: evaluating from its first event", run)
+        with self.conn.transaction():
+            for table in ("alert_engine_state", "alerts", "alert_transitions"):
+                self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        self.lifecycle = Lifecycle(self.rules.flapping)
+        self.step_at = self.origin = None
+        self.inhibited = {}
+        self.run_id = run
 
     # ---- watermark ----
     def watermark(self) -> datetime | None:
@@ -104,7 +124,10 @@ class Engine:
             return newest if settled else None
         lateness = timedelta(seconds=self.rules.evaluation.lateness_seconds)
         idle = self.rules.evaluation.idle_feed_seconds
-        busy = [occurred for occurred, stored in positions.values()
+        # how far each feed still receiving rows has got: its newest event plus the wall time
+        # since it was stored (a feed sending every 10 s is not 10 s behind; a feed whose
+        # worker is behind holds the watermark back by its backlog)
+        busy = [occurred + (now - stored) for occurred, stored in positions.values()
                 if stored is not None and (now - stored).total_seconds() < idle]
         return (min(busy) if busy else newest) - lateness
 
@@ -119,6 +142,8 @@ class Engine:
 
     def run_once(self, until: datetime | None = None) -> int:
         """Evaluate the steps up to the watermark (or `until`), one batch; return how many."""
+        if self.replay and until is None:
+            self._check_new_replay()
         limit = until if until is not None else self.watermark()
         if limit is None:
             return 0
@@ -130,6 +155,8 @@ class Engine:
         while steps < self.rules.evaluation.batch_steps and self.step_at + self.step <= limit:
             at = self.step_at + self.step
             for name, rule in self.event_rules.items():
+                if rule.every_seconds and at.timestamp() % rule.every_seconds:
+                    continue
                 transitions += self.lifecycle.observe(
                     name, rule.for_seconds, self.evaluator.evaluate(rule, at, self.origin), at)
             self.step_at = at
@@ -190,7 +217,7 @@ class Engine:
                 " step_at = EXCLUDED.step_at, state = EXCLUDED.state, updated_at = now()",
                 (self.name, self.step_at, json.dumps(
                     {"origin": self.origin.isoformat(), "alerts": self.lifecycle.to_json(),
-                     "inhibited": inhibit}, ensure_ascii=False)))
+                     "inhibited": inhibit, "run": self.run_id}, ensure_ascii=False)))
 
     def _upsert(self, fp: str, st: AlertState, inhibited_by: str | None) -> None:
         rule = self.rules.rules[st.rule]

@@ -31,6 +31,9 @@ class _Model(BaseModel):
 class _Rule(_Model):
     severity: Severity
     for_seconds: Seconds = 0
+    # evaluate only at steps that are multiples of this (heavy queries over long windows);
+    # unset: every step. Must be a multiple of evaluation.step_seconds.
+    every_seconds: PositiveSeconds | None = None
     summary_vi: Annotated[str, Field(min_length=1)]
     summary_en: Annotated[str, Field(min_length=1)]
     # labels every alert of the rule carries (on top of the per-entity ones)
@@ -238,6 +241,17 @@ class RulesFile(_Model):
     inhibit: list[Inhibit] = []
     rules: Annotated[dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], Rule],
                      Field(min_length=1)]
+
+
+    @model_validator(mode="after")
+    def _every(self) -> RulesFile:
+        step = self.evaluation.step_seconds
+        for name, rule in self.rules.items():
+            if rule.every_seconds is not None and (rule.every_seconds % step
+                                                   or rule.every_seconds < step):
+                raise ValueError(f"rules.{name}.every_seconds: must be a multiple of "
+                                 f"evaluation.step_seconds ({step:g})")
+        return self
 
 
 def load_rules(path: Path) -> RulesFile:
