@@ -1,0 +1,44 @@
+"""`ioc bench --suite pipeline` end to end, short: sane figures and exact row counts.
+
+Speed is not asserted here (figures go to docs/performance.md); this proves the command
+measures what it says: every event stored once by each path, percentiles over exactly the
+latency run's events, and the schemas it made dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ioc.db import connect
+from tests.conftest import REPO, child_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_short_pipeline_bench_prints_sane_figures(settings):
+    run = subprocess.run(
+        [sys.executable, "-m", "ioc.cli", "bench", "--suite", "pipeline", "--json",
+         "--events", "3000", "--latency-rate", "400", "--latency-seconds", "1.5"],
+        env=child_env(settings), cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout)
+    assert figures["events"] == 3000
+    for path in ("faust", "plain_aiokafka"):
+        assert figures[path]["stored"] == 3000, path
+        assert figures[path]["events_per_s"] > 0 and figures[path]["seconds"] > 0
+    assert figures["raw_copy"]["rows"] == 3000 and figures["raw_copy"]["rows_per_s"] > 0
+    assert figures["ratio_faust_to_plain"] == round(
+        figures["faust"]["events_per_s"] / figures["plain_aiokafka"]["events_per_s"], 3)
+    latency = figures["latency"]
+    assert latency["events"] == 600
+    assert 0 < latency["p50_s"] <= latency["p99_s"] <= latency["max_s"]
+    assert 20 < figures["worker_peak_rss_mb"] < 2000
+    assert figures["embedded"] == {"database": False, "broker": False}
+    with connect(settings.database_url, "public") as conn:
+        left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench%'"
+                            ).fetchone()[0]
+    assert left == 0
