@@ -35,10 +35,10 @@ $(STAMP): pyproject.toml
 
 test-deps: $(TSDB)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  && command -v prometheus-alertmanager >/dev/null || { \
-	  echo "installing Debian chromium, chromium-driver (browser tests) and prometheus-alertmanager (alert tests)"; \
+	  && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing Debian chromium, chromium-driver (browser tests), prometheus-alertmanager (alert tests) and prometheus (promtool: metrics lint)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager prometheus; }
 
 $(TSDB): tests/timescale/package.json tests/timescale/package-lock.json
 	cd tests/timescale && npm ci --no-audit --no-fund --loglevel=error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import urllib.request
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.bench import Producer, make_events
-from tests.conftest import wait_until
+from tests.conftest import REPO, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +45,14 @@ def test_worker_metrics_pass_promtool(migrated, worker):
                            text=True)
     assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), (
         check.stdout + check.stderr)
+
+    # the deploy/ rules are valid and only use metrics the worker really exports
+    rules = REPO / "deploy" / "prometheus-rules.yml"
+    for what, path in (("rules", rules), ("config", REPO / "deploy" / "prometheus.yml")):
+        checked = subprocess.run([promtool, "check", what, str(path)], capture_output=True,
+                                 text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    exported = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    exported |= {f"{name}_total" for name in exported}
+    used = set(re.findall(r"\b(ioc_[a-z_]+)", rules.read_text()))
+    assert used <= exported, used - exported
