@@ -177,7 +177,7 @@ class Engine:
             total += n
         return total
 
-    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    def run(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
         """Keep evaluating until `stop` is set."""
         while not stop.is_set():
             try:

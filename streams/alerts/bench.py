@@ -1,0 +1,259 @@
+"""`ioc bench --suite alerts`: alert latency and catch-up speed, printed as JSON.
+
+1. breach -> firing: a feeder stores heartbeats of every telemedicine link twice a second
+   (standing in for the worker); links go silent one by one. For each, the breach is the
+   moment its silence passes the rule's threshold; the latency is from then to the firing
+   transition stored by a real `ioc alerter`, minus the rule's `for` (the target: under 2 s).
+2. firing -> webhook: a real `ioc notifier` (group_wait and group_interval 0, so the figure is
+   what comes after the grouping waits) delivers to a local receiver; latency from the firing
+   transition being stored to the receiver getting it (target: p99 under 1 s).
+3. catch-up: an in-process engine on the replay path evaluates an hour of stored events with
+   the default rules; steps and event-time seconds per wall second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from ioc.calendar import load_calendar
+from ioc.db import connect
+from ioc.errors import ServiceError
+from ioc.province import load_province
+from ioc.services.process import ManagedProcess
+from ioc.settings import REPO_DIR, Settings
+from streams.alerts.engine import Engine
+from streams.alerts.rules import RULES_DIR, load_rules
+
+SILENT_SECONDS = 5.0
+FOR_SECONDS = 3.0
+TRIALS = 20
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def _summary(values: list[float]) -> dict:
+    return {"n": len(values), "p50": _pct(values, 0.5), "p99": _pct(values, 0.99),
+            "max": round(max(values), 3) if values else None,
+            "mean": round(statistics.fmean(values), 3) if values else None}
+
+
+class _Receiver:
+    def __init__(self):
+        self.firing: dict[str, float] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                got = time.time()
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                for alert in body["alerts"]:
+                    if alert["status"] == "firing":
+                        receiver.firing.setdefault(alert["fingerprint"], got)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class _Feeder(threading.Thread):
+    """Stores a heartbeat of every link not silenced, every `every` seconds (now)."""
+
+    def __init__(self, url: str, schema: str, links: list[tuple[str, str, str, str]],
+                 every: float = 0.5):
+        super().__init__(daemon=True)
+        self.conn = connect(url, schema, autocommit=True)
+        self.links = links
+        self.every = every
+        self.silent: dict[str, datetime] = {}   # link -> event time of its last heartbeat
+        self.last: dict[str, datetime] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def silence(self, link: str) -> datetime:
+        with self.lock:
+            self.silent[link] = self.last[link]
+            return self.last[link]
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            now = datetime.now(UTC)
+            rows = []
+            with self.lock:
+                for link, hospital, hub, unit in self.links:
+                    if link in self.silent:
+                        continue
+                    self.last[link] = now
+                    rows.append((uuid.uuid4().hex, now, unit, [unit], link, hospital, hub))
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO link_heartbeats (event_id, occurred_at, unit_code, unit_codes,"
+                    " link_id, hospital_code, hub_code, status, latency_ms, jitter_ms, loss_pct)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, 'up', 40, 2, 0)", rows)
+
+
+def _part(settings: Settings, name: str, log_dir: Path, *args: str) -> ManagedProcess:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(settings.to_env())
+    env["PYTHONUNBUFFERED"] = "1"
+    return ManagedProcess(name, [sys.executable, "-m", "ioc.cli", *args],
+                          log_dir / f"{name}.log", env=env, cwd=REPO_DIR).start()
+
+
+def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
+    province = load_province(settings.province_file)
+    links = [(h.link_id, h.code, h.hub, h.unit) for h in province.hospitals]
+    rules = yaml.safe_load((RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
+    rules["rules"] = {"link_heartbeat_missing": {
+        **rules["rules"]["link_heartbeat_missing"], "silent_seconds": SILENT_SECONDS,
+        "clear_seconds": 1, "for_seconds": FOR_SECONDS}}
+    rules["notifications"].update(group_wait_seconds=0, group_interval_seconds=0)
+    rules_path = tmp / "rules.yaml"
+    rules_path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    receiver = _Receiver()
+    s = settings.with_(alert_rules=rules_path, webhook_urls=(receiver.url,), log_level="WARNING")
+    feeder = _Feeder(s.database_url, s.db_schema, links)
+    feeder.start()
+    parts = []
+    try:
+        time.sleep(1.0)
+        parts = [_part(s, "alerter", tmp, "alerter"), _part(s, "notifier", tmp, "notifier")]
+        with connect(s.database_url, s.db_schema, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while True:  # the engine is following live data
+                row = conn.execute("SELECT step_at FROM alert_engine_state").fetchone()
+                if row and datetime.now(UTC) - row[0] < timedelta(seconds=3):
+                    break
+                for p in parts:
+                    p.raise_if_exited()
+                if time.monotonic() > deadline:
+                    raise ServiceError("bench: the alerter did not catch up within 60 s")
+                time.sleep(0.2)
+            breaches = {}
+            for link, *_ in links[:trials]:
+                last = feeder.silence(link)
+                breaches[link] = last + timedelta(seconds=SILENT_SECONDS)
+                time.sleep(0.7)  # staggered: each firing lands on its own
+            time.sleep(SILENT_SECONDS + FOR_SECONDS + 5)
+            fired = {labels["link_id"]: (fp, recorded) for fp, labels, recorded in conn.execute(
+                "SELECT fingerprint, labels, recorded_at FROM alert_transitions"
+                " WHERE to_state = 'firing'")}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(receiver.firing) < len(fired):
+            time.sleep(0.1)
+    finally:
+        feeder.stop.set()
+        for p in reversed(parts):
+            p.stop()
+        receiver.server.shutdown()
+    to_firing = [(fired[link][1] - breach).total_seconds() - FOR_SECONDS
+                 for link, breach in breaches.items() if link in fired]
+    to_webhook = [receiver.firing[fp] - recorded.timestamp()
+                  for fp, recorded in fired.values() if fp in receiver.firing]
+    return {
+        "breaches": len(breaches), "fired": len(fired), "webhooks": len(to_webhook),
+        "breach_to_firing_minus_for_seconds": _summary(to_firing),
+        "firing_to_webhook_seconds": _summary(to_webhook),
+        "rule": {"silent_seconds": SILENT_SECONDS, "for_seconds": FOR_SECONDS,
+                 "step_seconds": rules["evaluation"]["step_seconds"],
+                 "lateness_seconds": rules["evaluation"]["lateness_seconds"]},
+    }
+
+
+def measure_catch_up(settings: Settings, hours: float = 1.0) -> dict:
+    """An hour of heartbeats (27 links / 5 s) and payments (one / 2 s) evaluated on the
+    replay path with the default rules."""
+    province = load_province(settings.province_file)
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    seconds = int(hours * 3600)
+    with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
+        with conn.cursor() as cur, cur.copy(
+                "COPY link_heartbeats (event_id, occurred_at, unit_code, unit_codes, link_id,"
+                " hospital_code, hub_code, status, latency_ms, jitter_ms, loss_pct,"
+                " stored_at) FROM STDIN") as copy:
+            old = start - timedelta(days=1)
+            for s in range(0, seconds, 5):
+                t = start + timedelta(seconds=s)
+                for h in province.hospitals:
+                    copy.write_row((uuid.uuid4().hex, t, h.unit, [h.unit], h.link_id, h.code,
+                                    h.hub, "up", 40.0, 2.0, 0.0, old))
+        with conn.cursor() as cur, cur.copy(
+                "COPY payments (event_id, occurred_at, unit_code, unit_codes, payment_id,"
+                " category, channel, amount_vnd, status, stored_at) FROM STDIN") as copy:
+            for s in range(0, seconds, 2):
+                t = start + timedelta(seconds=s)
+                copy.write_row((uuid.uuid4().hex, t, "u", ["u"], f"p{s}", "hospital_fee",
+                                "qr_code", 100000, "succeeded", old))
+        conn.execute("ANALYZE")
+        rules = load_rules(RULES_DIR / "default.yaml")
+        engine = Engine(conn, rules, province, load_calendar(), replay=True, name="bench")
+        began = time.perf_counter()
+        steps = engine.run_until(start + timedelta(seconds=seconds))
+        took = time.perf_counter() - began
+    return {"event_seconds": seconds, "steps": steps, "wall_seconds": round(took, 2),
+            "steps_per_second": round(steps / took, 1),
+            "event_seconds_per_wall_second": round(seconds / took, 1),
+            "rules": len(rules.rules)}
+
+
+def run(args: argparse.Namespace, settings: Settings) -> dict:
+    """Measure; return the figures (printed as JSON by `ioc bench`)."""
+    import logging
+
+    from ioc.services.postgres import EmbeddedPostgres
+    from ioc.stack import migrate_database
+
+    for quiet in ("ioc.migrate", "ioc.services"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    tag = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-alerts-") as tmp_name:
+        tmp = Path(tmp_name)
+        pg = None
+        if settings.database_url is None:
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            pg = EmbeddedPostgres(tmp, port).start()
+            settings = settings.with_(database_url=pg.url)
+        live = settings.with_(db_schema=f"bench_{tag}_alerts", data_dir=tmp)
+        replay = settings.with_(db_schema=f"bench_{tag}_catchup")
+        try:
+            for each in (live, replay):
+                migrate_database(each, settings.database_url)
+            latency = measure_latency(live, tmp, TRIALS)
+            catch_up = measure_catch_up(replay)
+        finally:
+            with connect(settings.database_url, "public", autocommit=True) as conn:
+                for each in (live, replay):
+                    with suppress(Exception):
+                        conn.execute(f'DROP SCHEMA IF EXISTS "{each.db_schema}" CASCADE')
+            if pg is not None:
+                pg.stop()
+    return {"suite": "alerts", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "latency": latency, "catch_up": catch_up}
