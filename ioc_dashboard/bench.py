@@ -168,7 +168,7 @@ def measure(settings: Settings, owner_url: str, province: Province, refreshes: i
         started = time.perf_counter()
         refresh.__wrapped__(n, "/", "")
         server_ms.append((time.perf_counter() - started) * 1000)
-        read_ms.append(data.snapshot().read_ms or 0.0)
+        read_ms.append(data.last.read_ms or 0.0)
 
     # 2. statements the database runs: 1 wall vs `walls` walls, same intervals
     def statements_for(clients: int, intervals: int = 3) -> int:
@@ -217,29 +217,42 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 
             pg = EmbeddedPostgres(Path(tmp), _free_port()).start()
             owner_url = pg.url
-        schema = f"wall_bench_{uuid.uuid4().hex[:8]}"
+        schema = args.reuse_schema or f"wall_bench_{uuid.uuid4().hex[:8]}"
         bench = settings.with_(db_schema=schema, database_url=owner_url)
+        keep = args.keep_schema or bool(args.reuse_schema)
+        rows: dict[str, int] = {}
+        generate_s = 0.0
+        days = args.days
         try:
-            with psycopg.connect(owner_url) as conn:
-                migrate(conn, schema, "auto",
-                        reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
-                        reader_password=settings.reader_password)
-            with connect(owner_url, schema, autocommit=True) as conn:
-                started = time.perf_counter()
-                rows = generate(conn, province, start, end)
-                generate_s = time.perf_counter() - started
+            if not args.reuse_schema:
+                with psycopg.connect(owner_url) as conn:
+                    migrate(conn, schema, "auto",
+                            reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
+                            reader_password=settings.reader_password)
+                with connect(owner_url, schema, autocommit=True) as conn:
+                    started = time.perf_counter()
+                    rows = generate(conn, province, start, end)
+                    generate_s = time.perf_counter() - started
+            else:
+                with connect(owner_url, schema, autocommit=True) as conn:
+                    first, last = conn.execute(
+                        "SELECT min(occurred_at), max(occurred_at) FROM payments").fetchone()
+                    days = round((last - first).total_seconds() / 86400, 2)
+                    for table in GENERATORS:
+                        rows[table] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                            sql.Identifier(table))).fetchone()[0]
             figures = measure(bench, owner_url, province, args.refreshes, args.walls)
         finally:
-            if not args.keep_schema:
+            if not keep:
                 with psycopg.connect(owner_url, autocommit=True) as conn:
                     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                         sql.Identifier(schema)))
             if pg is not None:
                 pg.stop()
-    return {"suite": "wall", "province": province.province.code, "days": args.days,
+    return {"suite": "wall", "province": province.province.code, "days": days,
             "rows": rows, "rows_total": sum(rows.values()),
             "generate_seconds": round(generate_s, 1), **figures,
-            "schema_kept": schema if args.keep_schema else None}
+            "schema_kept": schema if keep else None}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -250,5 +263,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: overview refreshes to time (default 100)")
     parser.add_argument("--walls", type=int, default=20,
                         help="wall: open walls to compare with one (default 20)")
+    parser.add_argument("--reuse-schema", metavar="SCHEMA",
+                        help="wall: measure an existing schema (one kept by --keep-schema, or a "
+                             "real one) instead of generating data")
     parser.add_argument("--keep-schema", action="store_true",
                         help="wall: keep the generated schema (its name is printed)")

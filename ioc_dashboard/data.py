@@ -332,6 +332,11 @@ class WallData:
                 self._read_monotonic = time.monotonic()
             return self._snapshot
 
+    @property
+    def last(self) -> Snapshot:
+        """The newest snapshot, without reading (what the last caller got)."""
+        return self._snapshot
+
     def invalidate(self) -> None:
         """Read afresh at the next request (after an operator action changed something)."""
         with self._lock:

@@ -95,9 +95,9 @@ def test_the_reader_cannot_write_nor_read_passwords(filled):
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO wall_heartbeats (wall_id, page) VALUES ('x', '/')")
     url = role_url(filled.database_url, OPERATOR_ROLE, None)
-    with connect(url, filled.db_schema, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("UPDATE alerts SET acknowledged_by = 'me'")
+    with (connect(url, filled.db_schema, autocommit=True) as conn,
+          pytest.raises(psycopg.errors.InsufficientPrivilege)):
+        conn.execute("UPDATE alerts SET acknowledged_by = 'me'")
 
 
 def _insert_alert(settings, fingerprint: str, labels: dict) -> None:

@@ -55,7 +55,8 @@ def test_wall_settings_are_validated():
 def test_wall_file_errors_name_file_and_key(tmp_path):
     bad = tmp_path / "wall.yaml"
     bad.write_text("schema_version: 1\nfeeds:\n  portal: {late_after_seconds: 60}\n"
-                   "  telemedicine: {late_after_seconds: -1}\n  payments: {late_after_seconds: 5}\n")
+                   "  telemedicine: {late_after_seconds: -1}\n"
+                   "  payments: {late_after_seconds: 5}\n")
     with pytest.raises(SettingsError, match=r"wall.yaml: feeds.telemedicine.late_after_seconds"):
         load_wall_config(bad)
     bad.write_text("schema_version: 1\nfeeds:\n  portal: {late_after_seconds: 60}\n")

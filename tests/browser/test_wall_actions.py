@@ -1,0 +1,134 @@
+"""The wall in Chromium against the real database, served in-process by waitress: a stopped
+feed turns its panel grey, an operator logs in and acknowledges an alert from the page, the
+wall's heartbeat is recorded, and a wall whose server goes away says since when."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+from waitress import create_server
+
+from ioc.db import connect
+from ioc.province import load_province
+from ioc_dashboard.actions import HeartbeatBook, Operator
+from ioc_dashboard.app import create_app
+from ioc_dashboard.auth import hash_password
+from ioc_dashboard.bench import generate
+from ioc_dashboard.config import load_wall_config
+from ioc_dashboard.data import WallData
+from tests.browser.conftest import console_errors
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.browser
+
+HEARTBEATS_NOW = """
+INSERT INTO link_heartbeats (event_id, occurred_at, unit_code, unit_codes, link_id, hospital_code,
+                             hub_code, status, latency_ms, jitter_ms, loss_pct)
+SELECT 'now-' || link_id || '-' || extract(epoch FROM now()), now(), unit_code, unit_codes,
+       link_id, hospital_code, hub_code, 'up', 40, 1, 0
+  FROM (SELECT DISTINCT ON (link_id) * FROM link_heartbeats ORDER BY link_id) AS l
+"""
+
+
+@pytest.fixture
+def wall(migrated):
+    """Two quiet minutes of data ending a minute ago, a user, an alert, and the wall serving
+    them with short freshness limits (telemedicine late after 3 s)."""
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    province = load_province(migrated.province_file)
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        generate(conn, province, end - timedelta(minutes=2), end)
+        conn.execute("INSERT INTO wall_users (username, display_name, password_hash)"
+                     " VALUES ('an.nguyen', 'Nguyễn An', %s)", (hash_password("mật-khẩu-2026"),))
+        conn.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
+            " summary_en, starts_at, updated_at) VALUES ('fp-sam-son', 'portal_errors', %s,"
+            " 'critical', 'firing', 'Cổng dịch vụ công Sầm Sơn lỗi', 'Sam Son portal errors',"
+            " now() - interval '4 minutes', now())", (json.dumps({"unit": "tp-sam-son"}),))
+    config = load_wall_config().model_copy(update={
+        "feeds": {**load_wall_config().feeds,
+                  "telemedicine": load_wall_config().feeds["telemedicine"].model_copy(
+                      update={"late_after_seconds": 3})},
+        "link_silent_after_seconds": 3})
+    book = HeartbeatBook(every=1)
+    app = create_app(migrated, WallData.from_settings(migrated), province=province,
+                     operator=Operator.from_settings(migrated), config=config, heartbeats=book)
+    server = create_server(app.server, host="127.0.0.1", port=migrated.dashboard_port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield migrated, f"http://127.0.0.1:{migrated.dashboard_port}", server
+    finally:
+        if thread.is_alive():  # the test may have closed it already
+            server.close()
+        thread.join(5)
+
+
+def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
+    settings, base, server = wall
+    wait = WebDriverWait(browser, 20)
+    browser.get(base + "/?wall=hall-a")
+    card = lambda d: d.find_element(By.ID, "kpi-links-card").get_attribute("class")  # noqa: E731
+    # the data is a minute old: telemedicine is late, grey, and says so
+    wait.until(lambda d: "stale" in card(d))
+    assert browser.find_element(By.ID, "kpi-links-fresh").text.startswith("DỮ LIỆU TRỄ")
+    assert browser.find_element(By.ID, "kpi-links-value").text == "0/27"
+    # heartbeats arrive: the panel is live again, every link up
+    with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
+        conn.execute(HEARTBEATS_NOW)
+    wait.until(lambda d: "stale" not in card(d))
+    assert browser.find_element(By.ID, "kpi-links-value").text == "27/27"
+    # ...and the feed stops again: grey within its limit
+    wait.until(lambda d: "stale" in card(d))
+    # the district of the critical alert is red on the map, the alert listed with its age
+    assert "unit-critical" in browser.find_element(
+        By.CSS_SELECTOR, "[id*='tp-sam-son']").get_attribute("class")
+    assert "Cổng dịch vụ công Sầm Sơn lỗi" in browser.find_element(By.ID, "overview-alerts").text
+
+    # acknowledging needs a login; log in and acknowledge from the page
+    browser.get(base + "/alerts")
+    wait.until(lambda d: d.find_elements(By.ID, "login-link")).pop().click()
+    wait.until(lambda d: d.find_elements(By.ID, "username"))
+    browser.find_element(By.ID, "username").send_keys("an.nguyen")
+    browser.find_element(By.ID, "password").send_keys("sai mật khẩu" + Keys.ENTER)
+    wait.until(lambda d: d.find_elements(By.ID, "login-error"))
+    browser.find_element(By.ID, "username").send_keys("an.nguyen")
+    browser.find_element(By.ID, "password").send_keys("mật-khẩu-2026" + Keys.ENTER)
+    wait.until(lambda d: d.current_url.endswith("/alerts") and d.find_elements(By.ID, "logout"))
+    wait.until(lambda d: d.find_elements(By.ID, "alert-row-fp-sam-son"))
+    browser.find_element(By.CSS_SELECTOR, "#ack-alert").click()
+    wait.until(lambda d: d.find_elements(By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')]"
+                                                    "[not(ancestor::table)]"))
+    option = [e for e in browser.find_elements(By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')]")
+              if e.text.startswith("[Nghiêm trọng]") and e.is_displayed()]
+    option[-1].click()
+    browser.find_element(By.ID, "ack-comment").send_keys("Đã gọi kỹ thuật viên")
+    browser.find_element(By.ID, "ack-button").click()
+    wait.until(lambda d: "Đã xác nhận cảnh báo" in d.find_element(By.ID, "action-result").text)
+    with connect(settings.database_url, settings.db_schema) as conn:
+        by, comment = conn.execute("SELECT acknowledged_by, ack_comment FROM alerts").fetchone()
+        audit = conn.execute("SELECT actor, action FROM audit_log").fetchall()
+    assert (by, comment) == ("an.nguyen", "Đã gọi kỹ thuật viên")
+    assert audit == [("an.nguyen", "acknowledge")]
+    wait.until(lambda d: "✓ an.nguyen" in d.find_element(By.ID, "alert-row-fp-sam-son").text)
+    # the only error is the deliberate wrong password above (answered 401)
+    errors = console_errors(browser)
+    assert [e for e in errors if "/login - " not in e or "401" not in e] == [], errors
+
+    # the open wall's heartbeat reached the database (through the operator function)
+    def beat() -> tuple | None:
+        with connect(settings.database_url, settings.db_schema) as conn:
+            return conn.execute("SELECT page FROM wall_heartbeats WHERE wall_id = 'hall-a'"
+                                ).fetchone()
+    wait_until(beat, 20, what="the wall's heartbeat")
+
+    # the server goes away: the wall says since when instead of freezing
+    server.close()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "server-lost"))
+    assert browser.find_element(By.ID, "server-lost").text.startswith("Mất kết nối máy chủ từ")
