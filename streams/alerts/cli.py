@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect, role_url
 from ioc.errors import IocError
 from ioc.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _MATCHER = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)(.*)$")
@@ -49,10 +53,45 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
                  application_name="ioc-alerter") as conn:
         if not _wait_for_schema(conn, stop):
             return 0
+        lag = None if args.replay else LagProbe(settings, stop)
         engine = Engine(conn, rules, province, load_calendar(), replay=args.replay,
-                        name="replay" if args.replay else "alerter")
+                        name="replay" if args.replay else "alerter",
+                        lag=lag.value if lag else None)
         engine.run(stop)
     return 0
+
+
+class LagProbe:
+    """The workers' consumer lag, measured in the background every few seconds (a
+    measurement opens Kafka clients and takes about a second: not on the engine's path)."""
+
+    def __init__(self, settings: Settings, stop: threading.Event, every: float = 5.0):
+        from ioc.cli import _embedded_urls
+
+        self.settings = settings
+        self.bootstrap = _embedded_urls(settings)[1]
+        self.latest: int | None = None
+        self.stop = stop
+        self.every = every
+        threading.Thread(target=self._loop, name="lag-probe", daemon=True).start()
+
+    def _loop(self) -> None:
+        from kafka.errors import KafkaError
+
+        from ioc.status import consumer_lag
+
+        while not self.stop.is_set():
+            try:
+                lags = [v for v in consumer_lag(self.settings, self.bootstrap).values()
+                        if v is not None]
+                self.latest = sum(lags) if lags else None
+            except (KafkaError, OSError) as exc:
+                log.warning("consumer lag unknown: %s", exc)
+                self.latest = None
+            self.stop.wait(self.every)
+
+    def value(self) -> int | None:
+        return self.latest
 
 
 def _wait_for_schema(conn, stop) -> bool:  # noqa: ANN001

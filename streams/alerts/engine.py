@@ -64,12 +64,15 @@ class Engine:
 
     def __init__(self, conn: psycopg.Connection, rules: RulesFile, province: Province,
                  calendar: WorkCalendar, *, replay: bool = False, name: str = "alerter",
-                 wall_clock: Callable[[], float] = time.monotonic):
+                 wall_clock: Callable[[], float] = time.monotonic,
+                 lag: Callable[[], int | None] | None = None):
         self.conn = conn
         self.rules = rules
         self.replay = replay
         self.name = name
-        self.evaluator = Evaluator(conn, province, calendar)
+        self.evaluator = Evaluator(conn, province, calendar, lag)
+        self.wall_clock = wall_clock
+        self._pipeline_due: dict[str, float] = {}
         self.step = timedelta(seconds=rules.evaluation.step_seconds)
         self.event_rules = {n: r for n, r in rules.rules.items() if not isinstance(r, PipelineRule)}
         self.pipeline_rules = {} if replay else {
@@ -164,6 +167,9 @@ class Engine:
         if self.pipeline_rules:
             now = self.conn.execute("SELECT now()").fetchone()[0]
             for name, rule in self.pipeline_rules.items():
+                if self.wall_clock() < self._pipeline_due.get(name, 0):
+                    continue
+                self._pipeline_due[name] = self.wall_clock() + (rule.every_seconds or 5)
                 transitions += self.lifecycle.observe(
                     name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin), now)
         if steps or transitions:

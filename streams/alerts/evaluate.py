@@ -7,6 +7,7 @@ rules are the exception: they describe the running system and read wall time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -56,8 +57,10 @@ def compare(rule: _Compared, province: Province, labels: dict[str, str],
 class Evaluator:
     """Computes each rule's observations at a step; entity names come from the province."""
 
-    def __init__(self, conn: psycopg.Connection, province: Province, calendar: WorkCalendar):
+    def __init__(self, conn: psycopg.Connection, province: Province, calendar: WorkCalendar,
+                 lag: Callable[[], int | None] | None = None):
         self.conn = conn
+        self.lag = lag  # the workers' consumer lag (messages), when a broker is known
         self.province = province
         self.calendar = calendar
         self.agencies = {a.code: a.name_vi for a in province.agencies}
@@ -188,6 +191,8 @@ class Evaluator:
         if rule.measure == "dead_letters":
             value = self._rows("SELECT count(*) FROM dead_letters WHERE received_at > %s",
                                (at - timedelta(seconds=rule.window_seconds),))[0][0]
+        elif rule.measure == "consumer_lag":
+            value = self.lag() if self.lag else None
         else:
             newest = newest_stored(self.conn)
             value = (at - newest).total_seconds() if newest else None

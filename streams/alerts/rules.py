@@ -166,10 +166,12 @@ class StalenessRule(_Rule):
 
 
 class PipelineRule(_Compared):
-    """Health of the pipeline itself, on wall time (not replayed): dead letters, stalls."""
+    """Health of the pipeline itself, on wall time (not replayed): dead letters in a window,
+    seconds since anything was stored, the workers' consumer lag (messages not yet stored).
+    Evaluated every `every_seconds` of wall time (default 5)."""
 
     kind: Literal["pipeline"]
-    measure: Literal["dead_letters", "ingest_stalled_seconds"]
+    measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag"]
     window_seconds: PositiveSeconds = 300
 
 

@@ -275,3 +275,37 @@ def test_default_rules_load_and_errors_name_rule_and_field(tmp_path):
     with pytest.raises(SettingsError, match=r"unknown placeholder \{nope\}"):
         load_rules(bad)
     assert json.dumps(sorted(rules.rules))  # names are plain strings
+
+
+def test_pipeline_rules_on_wall_time_and_never_on_replays(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {
+        "dead": {"kind": "pipeline", "severity": "warning", "measure": "dead_letters",
+                 "window_seconds": 300, "op": ">", "threshold": 2, "clear": 0,
+                 "summary_vi": "{value:.0f} bản tin lỗi", "summary_en": "{value:.0f} bad"},
+        "lag": {"kind": "pipeline", "severity": "warning", "measure": "consumer_lag",
+                "op": ">", "threshold": 100, "clear": 10, "summary_vi": "x", "summary_en": "x"},
+        "stalled": {"kind": "pipeline", "severity": "critical",
+                    "measure": "ingest_stalled_seconds", "op": ">", "threshold": 60,
+                    "clear": 5, "summary_vi": "x", "summary_en": "x"}})
+    for offset in range(3):
+        owner.execute("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, feed,"
+                      " reason, raw) VALUES ('t.portal', 0, %s, 'portal', 'bad', '\\x00')",
+                      (offset,))
+    payments(owner, T0, 10, 5)
+    owner.execute("UPDATE payments SET stored_at = now() - interval '5 minutes'")
+    lag = [500]
+    clock = [0.0]
+    engine, conn = engine_for(migrated, path, lag=lambda: lag[0], wall_clock=lambda: clock[0])
+    engine.run_once()
+    firing = dict(conn.execute("SELECT rule, value FROM alerts WHERE state = 'firing'"))
+    assert firing == {"dead": 3, "lag": 500, "stalled": pytest.approx(300, abs=5)}
+    lag[0] = 50
+    engine.run_once()  # hysteresis: 50 is above clear (10): still firing; and throttled
+    clock[0] = 10.0
+    lag[0] = 5
+    engine.run_once()
+    assert conn.execute("SELECT state FROM alerts WHERE rule = 'lag'").fetchone()[0] == "resolved"
+    replay, conn2 = engine_for(migrated, path, replay=True, name="replay")
+    assert replay.pipeline_rules == {}
+    conn.close()
+    conn2.close()
