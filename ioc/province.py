@@ -88,6 +88,35 @@ class Targets(_Item):
 
 PaymentCategory = PaymentData.model_fields["category"].annotation
 PaymentChannel = PaymentData.model_fields["channel"].annotation
+PositiveRate = Annotated[float, Field(ge=0)]
+
+
+class Simulation(_Item):
+    """Volumes the simulator is calibrated to (see docs/simulation.md for each derivation).
+
+    Shapes over the day, the week and the month are country-wide: simulators/rhythms.yaml.
+    """
+
+    dossiers_per_working_day: PositiveRate
+    online_share: Ratio
+    on_time_share: Ratio
+    approval_share: Ratio = 0.95
+    payments_per_day: PositiveRate
+    payment_mix: dict[PaymentCategory, PositiveRate]  # type: ignore[valid-type]
+    payment_success_ratio: Ratio
+    consultations_per_hospital_per_day: PositiveRate
+    heartbeat_seconds: Annotated[float, Field(ge=1, le=300)] = 5.0
+    portal_health_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    portal_requests_per_second: PositiveRate
+    portal_error_ratio: Ratio = 0.005
+    link_latency_ms: Annotated[float, Field(gt=0, le=10_000)] = 45.0
+
+    @model_validator(mode="after")
+    def _mix(self) -> Simulation:
+        if not self.payment_mix or sum(self.payment_mix.values()) <= 0:
+            raise ValueError("payment_mix: give each payment category a share "
+                             "(they need not sum to 1)")
+        return self
 
 
 class Province(_Item):
@@ -104,6 +133,7 @@ class Province(_Item):
     payment_channels: list[PaymentChannel]  # type: ignore[valid-type]
     portals: Annotated[list[Portal], Field(min_length=1)]
     targets: Targets
+    simulation: Simulation
     figures: dict[str, float | int] = {}
 
     @model_validator(mode="after")
@@ -125,6 +155,9 @@ class Province(_Item):
         for i, p in enumerate(self.procedures):
             if p.agency not in agencies:
                 raise ValueError(f"procedures.{i}.agency: unknown agency {p.agency!r}")
+        for category in self.simulation.payment_mix:
+            if category not in self.payment_categories:
+                raise ValueError(f"simulation.payment_mix.{category}: not in payment_categories")
         return self
 
 

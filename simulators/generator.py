@@ -1,200 +1,534 @@
-"""A simulated province: events of all three feeds for a span of (simulated) time.
+"""A simulated province: the events of all three feeds, deterministic for a seed.
 
-Pure and deterministic for a given seed: `events_between(start, end)` returns what the
-province's systems would have sent in that span, keyed for Kafka so that all events of
-one entity (a link, a dossier, a unit's payments) keep their order on one partition.
+Time advances in fixed 10-second slots aligned to the first start, so the events do not
+depend on how the caller cuts time (a live run at speed 1 and a run at `--speed max` with
+the same seed send the same bytes). Events are built as JSON text from templates rather
+than through the pydantic models: the contract is checked by tests on every kind, and this
+is what lets one core generate well over 100,000 events a second.
+
+Rhythms: rates follow the province's calibrated volumes (`simulation:` in its file) spread
+by the country's shapes (simulators/rhythms.yaml) over working hours, weekends, public
+holidays and the month; due dates count working days. Incidents of a scenario change what
+is generated while they are active.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
+import math
 import random
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from ioc import contract as c
 from ioc.calendar import WorkCalendar, load_calendar
+from ioc.contract import FEEDS, MAX_EVENT_BYTES, SCHEMA_VERSION
 from ioc.province import Province
+from simulators.rhythms import Rhythms, load_rhythms
+from simulators.scenarios import (
+    Active,
+    AgencyBacklog,
+    BadDataBurst,
+    FeedSilence,
+    LinkDegraded,
+    LinkDown,
+    PaymentGatewayFailure,
+    PortalOutage,
+)
 
-HEARTBEAT_SECONDS = 5.0
-PORTAL_HEALTH_SECONDS = 10.0
-SPECIALTIES = ("noi-khoa", "ngoai-khoa", "nhi", "ung-buou", "tim-mach")
+SLOT_SECONDS = 10.0
+SPECIALTIES = ("noi-khoa", "ngoai-khoa", "nhi", "ung-buou", "tim-mach", "san-phu-khoa")
+# median payment in VND by category (lognormal spread around it)
+MEDIAN_AMOUNT = {"admin_fee": 50_000, "hospital_fee": 350_000, "tuition": 1_500_000,
+                 "electricity": 600_000, "water": 150_000}
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One event to send: its feed, partition key and the event itself."""
+class Record(NamedTuple):
+    """One message as sent: feed (topic without prefix), key, value bytes, event time.
+
+    `sent_at` is the simulated time it was sent when that differs from its event time
+    (events held back by a silent producer and sent when it catches up); else None.
+    """
 
     feed: str
-    key: str
-    event: c.Envelope
+    key: bytes
+    value: bytes
+    event_time: float
+    sent_at: float | None = None
+
+    @property
+    def send_time(self) -> float:
+        return self.event_time if self.sent_at is None else self.sent_at
 
 
-@dataclass
-class Rates:
-    """Events per second at a weekday working hour (scaled down outside them)."""
-
-    dossiers_per_second: float = 0.08
-    payments_per_second: float = 1.5
-    consultations_per_second: float = 0.01
-    multiplier: float = 1.0
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
-@dataclass
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw (Knuth for small means, a rounded normal for large ones)."""
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+class _Clock:
+    """RFC 3339 local-time text for Unix times, cached per second (the hot path)."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self._cache: dict[int, str] = {}
+
+    def iso(self, t: float) -> str:
+        sec = math.floor(t)
+        prefix = self._cache.get(sec)
+        if prefix is None:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            local = datetime.fromtimestamp(sec, self.tz)
+            off = local.strftime("%z")
+            prefix = self._cache[sec] = local.strftime("%Y-%m-%dT%H:%M:%S.{}") + \
+                f"{off[:3]}:{off[3:]}"
+        return prefix.format(f"{int((t - sec) * 1_000_000):06d}")
+
+
 class ProvinceSimulator:
-    """Generates a normal day of a province, one time span after another."""
+    """Generates a province's feeds, one span of simulated time after another."""
 
-    province: Province
-    seed: int = 1
-    rates: Rates = field(default_factory=Rates)
-    calendar: WorkCalendar = field(default_factory=load_calendar)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-        self._next_heartbeat: dict[str, datetime] = {}
-        self._next_health: dict[str, datetime] = {}
-        self._open_dossiers: list[tuple[datetime, c.DossierReceived]] = []
-        self._open_sessions: list[tuple[datetime, c.ConsultationStarted]] = []
+    def __init__(self, province: Province, seed: int = 1, multiplier: float = 1.0,
+                 incidents: Sequence[Active] = (), calendar: WorkCalendar | None = None,
+                 rhythms: Rhythms | None = None, feeds: Collection[str] = FEEDS):
+        self.province = province
+        self.seed = seed
+        self.multiplier = multiplier
+        self.sim = province.simulation
+        self.calendar = calendar or load_calendar()
+        self.rhythms = rhythms or load_rhythms()
+        self.tz = ZoneInfo(province.province.timezone)
+        self.clock = _Clock(self.tz)
+        self.rng = random.Random(seed)
+        self.incidents = list(incidents)
+        self.feeds = frozenset(feeds)
+        self._holiday = 1.0
+        self._origin: float | None = None
+        self._slot = 0.0          # start of the next slot to generate
+        self._ready: list[Record] = []  # generated, not yet returned (send time >= last end)
+        self._due: list[tuple] = []     # heap of (time, seq, kind, payload) scheduled ahead
+        self._held: dict[int, list[Record]] = defaultdict(list)  # silenced, to resend
         self._seq = 0
+        self._setup_entities()
 
-    # --- helpers -------------------------------------------------------------------------
+    # --- entities and templates --------------------------------------------------------
+    def _setup_entities(self) -> None:
+        p, rng, sim = self.province, self.rng, self.sim
+        replicas = max(1, round(self.multiplier))
+        self.links = []
+        for r in range(replicas):
+            for h in p.hospitals:
+                code = h.code if r == 0 else f"{h.code}-r{r}"
+                link = f"{code}--{h.hub}"
+                head = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
+                        f'{SCHEMA_VERSION},"unit_codes":[{_q(h.unit)}],"data":{{"link_id":'
+                        f'{_q(link)},"hospital_code":{_q(code)},"hub_code":{_q(h.hub)},')
+                # farther, hillier districts have slower links: spread the base latency
+                base = sim.link_latency_ms * rng.uniform(0.7, 1.6)
+                phase = rng.random() * sim.heartbeat_seconds
+                self.links.append({"id": link, "key": link.encode(), "head": head,
+                                   "base": base, "phase": phase, "hospital": h.code,
+                                   "unit": h.unit, "hub": h.hub, "code": code})
+        self.portals = []
+        capital = p.units[0].code
+        for r in range(replicas):
+            for portal in p.portals:
+                code = portal.code if r == 0 else f"{portal.code}-r{r}"
+                head = (f'{{"feed":"portal","event_type":"portal.health","schema_version":'
+                        f'{SCHEMA_VERSION},"unit_codes":[{_q(capital)}],"data":{{"portal_code":'
+                        f'{_q(code)},"window_seconds":{sim.portal_health_seconds},')
+                self.portals.append({"code": portal.code, "key": code.encode(), "head": head,
+                                     "phase": rng.random() * sim.portal_health_seconds})
+        # units weighted by their number of communes (a proxy for population)
+        self.unit_pool = [u.code for u in p.units for _ in range(max(1, u.communes))]
+        self.procedures = p.procedures
+        self.channels = list(p.payment_channels)
+        self.categories = [c for c in p.payment_categories if c in self.sim.payment_mix]
+        mix_total = sum(self.sim.payment_mix[c] for c in self.categories)
+        self.mix = {c: self.sim.payment_mix[c] / mix_total for c in self.categories}
+
     def _id(self, prefix: str) -> str:
         self._seq += 1
         return f"{prefix}-{self.seed}-{self._seq}"
 
-    def _event_id(self) -> str:
+    def _eid(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
 
-    def _activity(self, at: datetime) -> float:
-        """Share of the working-hour rate at `at`: nights, weekends and holidays are quiet."""
-        return 1.0 if self.calendar.is_working_time(at) else 0.1
+    # --- time helpers --------------------------------------------------------------------
+    def _local(self, t: float) -> datetime:
+        return datetime.fromtimestamp(t, self.tz)
 
-    def _count(self, rate: float, seconds: float, at: datetime) -> int:
-        expected = rate * self.rates.multiplier * seconds * self._activity(at)
-        whole = int(expected)
-        return whole + (1 if self.rng.random() < expected - whole else 0)
+    def _snap_to_working_time(self, t: float) -> float:
+        """`t` if it is working time, else a moment early in the next working period."""
+        opening = self._next_opening(t)
+        return t if opening == t else opening + self.rng.random() * 2 * 3600
 
-    def _at(self, start: datetime, seconds: float) -> datetime:
-        return start + timedelta(seconds=self.rng.random() * seconds)
+    def _next_opening(self, t: float) -> float:
+        """`t` if it is working time, else when the next working period opens."""
+        cal = self.calendar
+        local = self._local(t)
+        day = local.date()
+        if cal.is_working_day(day) and cal.start <= local.time() < cal.end:
+            return t
+        if not (cal.is_working_day(day) and local.time() < cal.start):
+            day += timedelta(days=1)
+            while not cal.is_working_day(day):
+                day += timedelta(days=1)
+        return datetime.combine(day, cal.start, self.tz).timestamp()
 
-    @staticmethod
-    def _envelope(event_id: str, at: datetime, unit: str) -> dict:
-        return {"event_id": event_id, "schema_version": c.SCHEMA_VERSION,
-                "occurred_at": at, "unit_codes": [unit]}
+    def _add_working_seconds(self, t: float, seconds: float) -> float:
+        """The moment `seconds` of working time after `t` (nights, weekends, holidays skipped)."""
+        cal = self.calendar
+        while True:
+            t = self._next_opening(t)
+            closing = datetime.combine(self._local(t).date(), cal.end, self.tz).timestamp()
+            if t + seconds < closing:
+                return t + seconds
+            seconds -= closing - t
+            t = closing
 
-    # --- feeds ---------------------------------------------------------------------------
-    def _heartbeats(self, start: datetime, end: datetime) -> list[Outgoing]:
-        out = []
-        for h in self.province.hospitals:
-            link = h.link_id
-            at = self._next_heartbeat.setdefault(
-                link, start + timedelta(seconds=self.rng.random() * HEARTBEAT_SECONDS))
-            while at < end:
-                latency = max(5.0, self.rng.gauss(45, 10))
-                out.append(Outgoing("telemedicine", link, c.LinkHeartbeat(
-                    **self._envelope(self._event_id(), at, h.unit),
-                    feed="telemedicine", event_type="link.heartbeat",
-                    data=c.LinkHeartbeatData(
-                        link_id=link, hospital_code=h.code, hub_code=h.hub, status="up",
-                        latency_ms=round(latency, 1),
-                        jitter_ms=round(abs(self.rng.gauss(4, 2)), 1),
-                        loss_pct=round(max(0.0, self.rng.gauss(0.2, 0.2)), 2)))))
-                at += timedelta(seconds=HEARTBEAT_SECONDS)
-            self._next_heartbeat[link] = at
+    def _active(self, kind: type, t0: float, t1: float) -> list[Active]:
+        return [a for a in self.incidents if isinstance(a.incident, kind)
+                and a.start < t1 and a.end > t0]
+
+    # --- one slot ------------------------------------------------------------------------
+    def _generate_slot(self, s: float) -> list[Record]:
+        e = s + SLOT_SECONDS
+        local = self._local(s)
+        hour, day = local.hour, local.date()
+        working_day = self.calendar.is_working_day(day)
+        self._holiday = self.rhythms.holiday_volume if day in self.calendar.holidays else 1.0
+        out: list[Record] = []
+        if "telemedicine" in self.feeds:
+            self._heartbeats(s, e, out)
+            self._consultations(s, local, working_day, out)
+        if "portal" in self.feeds:
+            self._portal_health(s, e, hour, working_day, out)
+            self._dossiers(s, hour, working_day, out)
+        if "payments" in self.feeds:
+            self._payments(s, hour, day, working_day, out)
+        self._scheduled(e, out)
+        self._bad_data(s, e, out)
+        out = self._silence(s, e, out)
+        out.sort(key=Record.send_time.fget)  # type: ignore[attr-defined]
         return out
 
-    def _consultations(self, start: datetime, end: datetime) -> list[Outgoing]:
-        out = []
-        seconds = (end - start).total_seconds()
-        for _ in range(self._count(self.rates.consultations_per_second, seconds, start)):
-            h = self.rng.choice(self.province.hospitals)
-            at = self._at(start, seconds)
-            data = c.ConsultationData(session_id=self._id("hc"), link_id=h.link_id,
-                                      hospital_code=h.code, hub_code=h.hub,
-                                      specialty=self.rng.choice(SPECIALTIES))
-            started = c.ConsultationStarted(**self._envelope(self._event_id(), at, h.unit),
-                                            feed="telemedicine",
-                                            event_type="consultation.started", data=data)
-            out.append(Outgoing("telemedicine", h.link_id, started))
-            ends = at + timedelta(minutes=self.rng.uniform(10, 40))
-            self._open_sessions.append((ends, started))
-        for ends, started in [s for s in self._open_sessions if s[0] < end]:
-            self._open_sessions.remove((ends, started))
-            out.append(Outgoing("telemedicine", started.data.link_id, c.ConsultationEnded(
-                **self._envelope(self._event_id(), ends, started.unit_codes[0]),
-                feed="telemedicine", event_type="consultation.ended", data=started.data)))
+    def _heartbeats(self, s: float, e: float, out: list[Record]) -> None:
+        rnd, iso, eid = self.rng.random, self.clock.iso, self._eid
+        period = self.sim.heartbeat_seconds
+        down = {a.target: a for a in self._active(LinkDown, s, e)}
+        degraded = {a.target: a for a in self._active(LinkDegraded, s, e)}
+        for link in self.links:
+            t = link["next"]
+            while t < e:
+                hb = t + rnd() * 0.05  # a little network jitter on the send time
+                lat = link["base"] * (1.0 + 0.3 * (rnd() + rnd() + rnd() - 1.5))
+                jit = 2.0 + 4.0 * rnd()
+                loss = 0.0 if rnd() < 0.9 else round(rnd() * 1.5, 2)
+                status = "up"
+                incident = down.get(link["hospital"])
+                if incident is not None and incident.covers(hb):
+                    if incident.incident.report == "silent":
+                        t += period
+                        continue
+                    status = "down"
+                incident = degraded.get(link["hospital"])
+                if incident is not None and incident.covers(hb):
+                    inc = incident.incident
+                    lat = inc.latency_ms * (0.8 + 0.4 * rnd())
+                    jit = inc.jitter_ms * (0.7 + 0.6 * rnd())
+                    loss = round(inc.loss_pct * (0.5 + rnd()), 2)
+                if status == "down":
+                    body = '"status":"down"}'
+                else:
+                    body = (f'"status":"up","latency_ms":{lat:.1f},"jitter_ms":{jit:.1f},'
+                            f'"loss_pct":{loss}}}')
+                value = (f'{link["head"]}{body},"event_id":"{eid()}",'
+                         f'"occurred_at":"{iso(hb)}"}}')
+                out.append(Record("telemedicine", link["key"], value.encode(), hb))
+                t += period
+            link["next"] = t
+
+    def _portal_health(self, s: float, e: float, hour: int, working_day: bool,
+                       out: list[Record]) -> None:
+        sim, rng = self.sim, self.rng
+        window = sim.portal_health_seconds
+        share = self.rhythms.hourly.portal_requests[hour] * 24  # 1.0 = an average hour
+        if not working_day:
+            share *= self.rhythms.off_day_volume.portal_requests * self._holiday
+        outages = {a.target: a for a in self._active(PortalOutage, s, e)}
+        for portal in self.portals:
+            t = portal["next"]
+            while t < e:
+                requests = poisson(rng, sim.portal_requests_per_second * share * window)
+                err_ratio, p95 = sim.portal_error_ratio, max(80.0, rng.gauss(420, 90))
+                incident = outages.get(portal["code"])
+                if incident is not None and incident.covers(t):
+                    err_ratio = incident.incident.error_ratio
+                    p95 = incident.incident.p95_latency_ms * (0.85 + 0.3 * rng.random())
+                errors = min(requests, poisson(rng, requests * err_ratio))
+                value = (f'{portal["head"]}"requests":{requests},"errors":{errors},'
+                         f'"p95_latency_ms":{p95:.1f}}},"event_id":"{self._eid()}",'
+                         f'"occurred_at":"{self.clock.iso(t)}"}}')
+                out.append(Record("portal", portal["key"], value.encode(), t))
+                t += window
+            portal["next"] = t
+
+    def _dossiers(self, s: float, hour: int, working_day: bool, out: list[Record]) -> None:
+        sim, rh, rng = self.sim, self.rhythms, self.rng
+        per_hour = sim.dossiers_per_working_day * self.multiplier
+        if working_day:
+            online = per_hour * sim.online_share * rh.hourly.dossiers_online_working_day[hour]
+            desk = per_hour * (1 - sim.online_share) * rh.hourly.dossiers_in_person[hour]
+        else:
+            online = (per_hour * sim.online_share * rh.off_day_volume.dossiers_online
+                      * rh.hourly.dossiers_online_off_day[hour])
+            desk = 0.0
+        blocked = [a for a in self._active(PortalOutage, s, s + SLOT_SECONDS)
+                   if a.incident.stops_online_dossiers]
+        for channel, lam in (("online", online), ("in_person", desk)):
+            for _ in range(poisson(rng, lam * SLOT_SECONDS / 3600)):
+                t = s + rng.random() * SLOT_SECONDS
+                if channel == "online" and any(a.covers(t) for a in blocked):
+                    continue
+                self._receive_dossier(t, channel, out)
+
+    def _receive_dossier(self, t: float, channel: str, out: list[Record]) -> None:
+        rng = self.rng
+        proc = self.procedures[int(rng.random() * len(self.procedures))]
+        unit = self.unit_pool[int(rng.random() * len(self.unit_pool))]
+        at = datetime.fromtimestamp(t, self.tz)
+        due = self.calendar.add_working_days(at, proc.working_days).timestamp()
+        dossier = self._id("hs")
+        due_iso = self.clock.iso(due)
+        value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
+                 f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":"{dossier}",'
+                 f'"procedure_code":"{proc.code}","agency_code":"{proc.agency}",'
+                 f'"service_level":"{proc.service_level}","channel":"{channel}",'
+                 f'"due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
+                 f'"occurred_at":"{self.clock.iso(t)}"}}')
+        out.append(Record("portal", dossier.encode(), value.encode(), t))
+        # processing happens in working time: a share of the statutory working time
+        working_day = (datetime.combine(at.date(), self.calendar.end)
+                       - datetime.combine(at.date(), self.calendar.start)).total_seconds()
+        allowed = proc.working_days * working_day
+        if rng.random() < self.sim.on_time_share:
+            resolves = self._add_working_seconds(t, allowed * rng.uniform(0.02, 0.8))
+            resolves = max(t + 60, min(resolves, due - 60 * rng.uniform(1, 60)))
+        else:  # late: up to three more working days after the due date
+            resolves = self._add_working_seconds(due, working_day * rng.uniform(0.05, 3))
+        self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+
+    def _consultations(self, s: float, local: datetime, working_day: bool,
+                       out: list[Record]) -> None:
+        if not working_day or not self.rhythms.in_clinic_hours(local.time()):
+            return
+        rng = self.rng
+        clinic_seconds = sum((datetime.combine(local.date(), b) - datetime.combine(local.date(), a))
+                             .total_seconds() for a, b in self.rhythms.clinic_hours)
+        lam = (self.sim.consultations_per_hospital_per_day * len(self.links)
+               * SLOT_SECONDS / clinic_seconds)
+        down = self._active(LinkDown, s, s + SLOT_SECONDS)
+        for _ in range(poisson(rng, lam)):
+            t = s + rng.random() * SLOT_SECONDS
+            link = self.links[int(rng.random() * len(self.links))]
+            if any(a.target == link["hospital"] and a.covers(t) for a in down):
+                continue
+            session = self._id("hc")
+            specialty = SPECIALTIES[int(rng.random() * len(SPECIALTIES))]
+            data = (f'"data":{{"session_id":"{session}","link_id":"{link["id"]}",'
+                    f'"hospital_code":"{link["code"]}","hub_code":"{link["hub"]}",'
+                    f'"specialty":"{specialty}"}}')
+            out.append(self._consultation(t, "consultation.started", link, data))
+            self._schedule(t + rng.uniform(10, 40) * 60, "end_session", (link, data))
+
+    def _consultation(self, t: float, event_type: str, link: dict, data: str) -> Record:
+        value = (f'{{"feed":"telemedicine","event_type":"{event_type}","schema_version":'
+                 f'{SCHEMA_VERSION},"unit_codes":["{link["unit"]}"],{data},'
+                 f'"event_id":"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
+        return Record("telemedicine", link["key"], value.encode(), t)
+
+    def _payments(self, s: float, hour: int, day, working_day: bool,
+                  out: list[Record]) -> None:
+        sim, rh, rng = self.sim, self.rhythms, self.rng
+        rnd, iso, eid = rng.random, self.clock.iso, self._eid
+        hour_share = rh.hourly.payments[hour]
+        gateways = self._active(PaymentGatewayFailure, s, s + SLOT_SECONDS)
+        units, channels = self.unit_pool, self.channels
+        n_units, n_channels = len(units), len(channels)
+        for category in self.categories:
+            lam = (sim.payments_per_day * self.multiplier * self.mix[category] * hour_share
+                   * rh.month_factor(category, day) * SLOT_SECONDS / 3600)
+            if not working_day:
+                lam *= rh.off_day_volume.payments.get(category, 1.0) * self._holiday
+            mu = math.log(MEDIAN_AMOUNT.get(category, 200_000))
+            for _ in range(poisson(rng, lam)):
+                t = s + rnd() * SLOT_SECONDS
+                unit = units[int(rnd() * n_units)]
+                channel = channels[int(rnd() * n_channels)]
+                success, reason = sim.payment_success_ratio, "insufficient_funds"
+                for a in gateways:
+                    if a.covers(t) and a.incident.channel in (None, channel):
+                        success, reason = a.incident.success_ratio, "gateway_error"
+                amount = int(math.exp(mu + 0.6 * rng.gauss(0, 1)) // 1000 * 1000) + 1000
+                if rnd() < success:
+                    tail = '"status":"succeeded"}'
+                else:
+                    tail = f'"status":"failed","failure_reason":"{reason}"}}'
+                value = (f'{{"feed":"payments","event_type":"payment.completed",'
+                         f'"schema_version":{SCHEMA_VERSION},"unit_codes":["{unit}"],'
+                         f'"data":{{"payment_id":"{self._id("tt")}","category":"{category}",'
+                         f'"channel":"{channel}","amount_vnd":{amount},{tail},'
+                         f'"event_id":"{eid()}","occurred_at":"{iso(t)}"}}')
+                out.append(Record("payments", unit.encode(), value.encode(), t))
+
+    # --- scheduled events (resolutions, session ends) -------------------------------------
+    def _schedule(self, t: float, kind: str, payload: tuple) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, (t, self._seq, kind, payload))
+
+    def _scheduled(self, e: float, out: list[Record]) -> None:
+        while self._due and self._due[0][0] < e:
+            t, _, kind, payload = heapq.heappop(self._due)
+            if kind == "end_session":
+                link, data = payload
+                out.append(self._consultation(t, "consultation.ended", link, data))
+                continue
+            dossier, unit, procedure, agency, due_iso = payload
+            for a in self._active(AgencyBacklog, t, t + 1):
+                if a.target == agency and a.covers(t):
+                    # the agency is stuck: this one waits and is cleared after the incident
+                    later = a.end + self.rng.random() * a.incident.recovery
+                    self._schedule(self._snap_to_working_time(later), kind, payload)
+                    break
+            else:
+                result = "approved" if self.rng.random() < self.sim.approval_share \
+                    else "rejected"
+                value = (f'{{"feed":"portal","event_type":"dossier.resolved","schema_version":'
+                         f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":'
+                         f'"{dossier}","procedure_code":"{procedure}","agency_code":"{agency}",'
+                         f'"due_at":"{due_iso}","result":"{result}"}},"event_id":'
+                         f'"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
+                out.append(Record("portal", dossier.encode(), value.encode(), t))
+
+    # --- incidents that act on whole records -------------------------------------------
+    def _silence(self, s: float, e: float, out: list[Record]) -> list[Record]:
+        silences = self._active(FeedSilence, s, e)
+        for a in silences:
+            key = id(a)
+            kept = []
+            for r in out:
+                if r.feed == a.target and a.covers(r.send_time):
+                    if a.incident.then == "resend":
+                        self._held[key].append(r)
+                else:
+                    kept.append(r)
+            out = kept
+        for a in self.incidents:
+            held = self._held.get(id(a))
+            if held and s <= a.end < e + 1e-9:
+                # the producer is back: what it held goes out at once, in its order
+                out.extend(r._replace(sent_at=max(a.end, r.event_time)) for r in held)
+                del self._held[id(a)]
         return out
 
-    def _dossiers(self, start: datetime, end: datetime) -> list[Outgoing]:
-        out = []
-        seconds = (end - start).total_seconds()
-        for _ in range(self._count(self.rates.dossiers_per_second, seconds, start)):
-            proc = self.rng.choice(self.province.procedures)
-            unit = self.rng.choice(self.province.units).code
-            at = self._at(start, seconds)
-            due = self.calendar.add_working_days(at, proc.working_days)
-            received = c.DossierReceived(
-                **self._envelope(self._event_id(), at, unit), feed="portal",
-                event_type="dossier.received",
-                data=c.DossierReceivedData(
-                    dossier_id=self._id("hs"), procedure_code=proc.code,
-                    agency_code=proc.agency, service_level=proc.service_level,
-                    channel="online" if self.rng.random() < 0.9 else "in_person", due_at=due))
-            out.append(Outgoing("portal", received.data.dossier_id, received))
-            # most dossiers are resolved well before their due date; a few run late
-            share = self.rng.uniform(0.02, 0.3) if self.rng.random() < 0.97 else 1.1
-            self._open_dossiers.append((at + (due - at) * share, received))
-        for resolves, rec in [d for d in self._open_dossiers if d[0] < end]:
-            self._open_dossiers.remove((resolves, rec))
-            out.append(Outgoing("portal", rec.data.dossier_id, c.DossierResolved(
-                **self._envelope(self._event_id(), resolves, rec.unit_codes[0]),
-                feed="portal", event_type="dossier.resolved",
-                data=c.DossierResolvedData(
-                    dossier_id=rec.data.dossier_id, procedure_code=rec.data.procedure_code,
-                    agency_code=rec.data.agency_code, due_at=rec.data.due_at,
-                    result="approved" if self.rng.random() < 0.95 else "rejected"))))
+    def _bad_data(self, s: float, e: float, out: list[Record]) -> None:
+        for a in self._active(BadDataBurst, s, e):
+            inc = a.incident
+            lo, hi = max(s, a.start), min(e, a.end)
+            for _ in range(poisson(self.rng, inc.per_second * (hi - lo))):
+                t = lo + self.rng.random() * (hi - lo)
+                kind = inc.kinds[int(self.rng.random() * len(inc.kinds))]
+                out.append(Record(a.target, b"bad-" + kind.encode(),
+                                  self.malformed(kind, a.target, t), t))
+
+    def malformed(self, kind: str, feed: str, t: float) -> bytes:
+        """One invalid event of `kind` (see scenarios.BAD_KINDS) for `feed`'s topic."""
+        good = self._valid_sample(feed, t)
+        body = json.loads(good)
+        if kind == "not_json":
+            return b"\xff\xfe{not json" + good[:20]
+        if kind == "wrong_type":
+            body["occurred_at"] = int(t)  # a time as a number, not RFC 3339 text
+        elif kind == "missing_field":
+            del body["data"]
+        elif kind == "unknown_version":
+            body["schema_version"] = 99
+        elif kind == "future_time":
+            body["occurred_at"] = self.clock.iso(t + 86_400)
+        elif kind == "oversize":
+            body["padding"] = "x" * (MAX_EVENT_BYTES + 1)
+        elif kind == "wrong_feed":
+            return self._valid_sample("payments" if feed != "payments" else "portal", t)
+        elif kind == "unknown_type":
+            body["event_type"] = "something.else"
+        elif kind == "control_chars":
+            body["unit_codes"] = ["bad\u0000unit"]
+        return json.dumps(body, ensure_ascii=False).encode()
+
+    def _valid_sample(self, feed: str, t: float) -> bytes:
+        if feed == "telemedicine":
+            link = self.links[0]
+            data = (f'"data":{{"link_id":"{link["id"]}","hospital_code":"{link["code"]}",'
+                    f'"hub_code":"{link["hub"]}","status":"up"}}')
+            value = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
+                     f'{SCHEMA_VERSION},"unit_codes":["{link["unit"]}"],{data},'
+                     f'"event_id":"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
+            return value.encode()
+        if feed == "portal":
+            portal = self.portals[0]
+            value = (f'{portal["head"]}"requests":1,"errors":0,"p95_latency_ms":1.0}},'
+                     f'"event_id":"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
+            return value.encode()
+        value = (f'{{"feed":"payments","event_type":"payment.completed","schema_version":'
+                 f'{SCHEMA_VERSION},"unit_codes":["{self.unit_pool[0]}"],"data":{{'
+                 f'"payment_id":"{self._id("tt")}","category":"{self.categories[0]}",'
+                 f'"channel":"{self.channels[0]}","amount_vnd":1000,"status":"succeeded"}},'
+                 f'"event_id":"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
+        return value.encode()
+
+    # --- the public API ------------------------------------------------------------------
+    def records_until(self, end: float) -> list[Record]:
+        """Every record sent before `end` (Unix seconds) not returned yet, in send order."""
+        if self._origin is None:
+            raise RuntimeError("call start(t) first")
+        while self._slot < end:
+            self._ready.extend(self._generate_slot(self._slot))
+            self._slot += SLOT_SECONDS
+        cut = 0
+        for cut, r in enumerate(self._ready):  # noqa: B007 - the index is the result
+            if r.send_time >= end:
+                break
+        else:
+            cut = len(self._ready)
+        out, self._ready = self._ready[:cut], self._ready[cut:]
         return out
 
-    def _portal_health(self, start: datetime, end: datetime) -> list[Outgoing]:
-        out = []
-        capital = self.province.units[0].code
-        for portal in self.province.portals:
-            at = self._next_health.setdefault(portal.code, start)
-            while at < end:
-                requests = self._count(40.0, PORTAL_HEALTH_SECONDS, at)
-                out.append(Outgoing("portal", portal.code, c.PortalHealth(
-                    **self._envelope(self._event_id(), at, capital), feed="portal",
-                    event_type="portal.health",
-                    data=c.PortalHealthData(
-                        portal_code=portal.code, window_seconds=int(PORTAL_HEALTH_SECONDS),
-                        requests=requests, errors=sum(self.rng.random() < 0.005
-                                                      for _ in range(min(requests, 2000))),
-                        p95_latency_ms=round(max(50.0, self.rng.gauss(400, 80)), 1)))))
-                at += timedelta(seconds=PORTAL_HEALTH_SECONDS)
-            self._next_health[portal.code] = at
-        return out
+    def start(self, t: float) -> None:
+        """Begin at Unix time `t` (slots are aligned to it)."""
+        self._origin = self._slot = t
+        for source in self.links + self.portals:
+            source["next"] = t + source["phase"]
 
-    def _payments(self, start: datetime, end: datetime) -> list[Outgoing]:
-        out = []
-        seconds = (end - start).total_seconds()
-        for _ in range(self._count(self.rates.payments_per_second, seconds, start)):
-            unit = self.rng.choice(self.province.units).code
-            ok = self.rng.random() < 0.99
-            category = self.rng.choice(self.province.payment_categories)
-            out.append(Outgoing("payments", unit, c.Payment(
-                **self._envelope(self._event_id(), self._at(start, seconds), unit),
-                feed="payments", event_type="payment.completed",
-                data=c.PaymentData(
-                    payment_id=self._id("tt"), category=category,
-                    channel=self.rng.choice(self.province.payment_channels),
-                    amount_vnd=int(self.rng.lognormvariate(12.5, 1.0)) + 1000,
-                    status="succeeded" if ok else "failed",
-                    failure_reason=None if ok else "gateway_timeout"))))
-        return out
+    def events_between(self, start: datetime, end: datetime) -> list[Record]:
+        """Records sent in [start, end); the first call fixes the origin (must be contiguous)."""
+        if self._origin is None:
+            self.start(start.timestamp())
+        return self.records_until(end.timestamp())
 
-    def events_between(self, start: datetime, end: datetime) -> list[Outgoing]:
-        """Every event that occurs in [start, end), in event-time order."""
-        out = (self._heartbeats(start, end) + self._consultations(start, end)
-               + self._dossiers(start, end) + self._portal_health(start, end)
-               + self._payments(start, end))
-        out.sort(key=lambda o: o.event.occurred_at)
-        return out

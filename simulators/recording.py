@@ -1,52 +1,39 @@
-"""Recordings: exactly what a simulation sent (feed, key, value bytes, event time), as
-gzip-compressed JSON lines, and reading them back for `ioc replay`.
+"""Recordings: exactly what a simulation sent (topic, key, value bytes, event time), as
+gzip-compressed JSON lines (times as Unix seconds), and reading them back for `ioc replay`.
 
 The first line is a header describing the run; the file is byte-for-byte reproducible
 for the same seed (gzip without a timestamp), so recordings can be compared and versioned.
+Values are kept as text when they are UTF-8 (every valid event), else base64 (`value_b64`),
+so malformed input from a bad-data burst replays byte for byte too.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ioc import contract
 from ioc.errors import SettingsError
-from simulators.generator import Outgoing
+from ioc.settings import Settings
+from simulators.generator import Record
 
 FORMAT = "ioc-recording"
-VERSION = 1
-
-
-@dataclass(frozen=True)
-class Record:
-    """One message as sent: its feed (topic without prefix), key, value bytes, event time."""
-
-    feed: str
-    key: bytes
-    value: bytes
-    event_time: datetime
-
-
-def to_records(batch: Iterable[Outgoing]) -> list[Record]:
-    """Encode generated events once, so what is sent and what is recorded are the same bytes."""
-    return [Record(o.feed, o.key.encode(), contract.encode(o.event), o.event.occurred_at)
-            for o in batch]
+VERSION = 2
 
 
 class RecordingWriter:
-    """Appends records to a recording file."""
+    """Appends records to a recording file (an emitter, like the producer)."""
 
-    def __init__(self, path: Path, header: dict[str, Any]):
+    def __init__(self, path: Path, header: dict[str, Any], settings: Settings):
         self.path = path
+        self._topics = {feed: settings.topic(feed) for feed in ("portal", "telemedicine",
+                                                                  "payments")}
         raw = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3)
         self._raw = raw
         self._out = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
         self._out.write(json.dumps({"format": FORMAT, "version": VERSION, **header},
@@ -54,11 +41,19 @@ class RecordingWriter:
         self.written = 0
 
     def send(self, records: list[Record]) -> int:
+        lines = []
         for r in records:
-            self._out.write(json.dumps({
-                "feed": r.feed, "key": r.key.decode(), "value": r.value.decode(),
-                "event_time": r.event_time.isoformat(),
-            }, ensure_ascii=False) + "\n")
+            row = {"topic": self._topics[r.feed], "feed": r.feed, "key": r.key.decode(),
+                   "event_time": r.event_time}  # Unix seconds: exact through JSON
+            if r.sent_at is not None:
+                row["sent_at"] = r.sent_at
+            try:
+                row["value"] = r.value.decode()
+            except UnicodeDecodeError:
+                row["value_b64"] = base64.b64encode(r.value).decode()
+            lines.append(json.dumps(row, ensure_ascii=False))
+        if lines:
+            self._out.write("\n".join(lines) + "\n")
         self.written += len(records)
         return len(records)
 
@@ -90,7 +85,9 @@ def read_records(path: Path) -> Iterator[Record]:
         for n, line in enumerate(f, start=2):
             try:
                 row = json.loads(line)
-                yield Record(row["feed"], row["key"].encode(), row["value"].encode(),
-                             datetime.fromisoformat(row["event_time"]))
+                value = (row["value"].encode() if "value" in row
+                         else base64.b64decode(row["value_b64"], validate=True))
+                yield Record(row["feed"], row["key"].encode(), value,
+                             float(row["event_time"]), row.get("sent_at"))
             except (KeyError, ValueError, TypeError) as exc:
                 raise SettingsError(f"{path}: line {n} is not a record ({exc})") from None

@@ -1,35 +1,50 @@
-"""`ioc replay`: re-send a recording in its order, paced by its event times.
+"""`ioc replay`: re-send a recording in its order, paced by its send times.
 
 Order is the recording's order, so every key keeps its order on its partition. With
 `rebase_to`, every time in the events moves by the same amount so the first event
 happens at `rebase_to` (a recorded incident replayed as if it were happening now).
+Replays go to the replay namespace (`Settings.for_replay()`); `ReplayRuns` keeps the
+run's progress in that schema's `replay_runs` table for the wall.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
-from simulators.recording import Record
+import psycopg
+from psycopg import sql
+
+from simulators.generator import Record
 from simulators.run import Emitter
 
+log = logging.getLogger(__name__)
+
 _TIME_FIELDS = ("due_at",)
+# tables that describe the replay itself, not replayed data
+_KEEP_TABLES = {"replay_runs", "schema_migrations"}
 
 
-def rebase(record: Record, shift: timedelta) -> Record:
-    """The record with its event time and every time inside its value moved by `shift`."""
-    body = json.loads(record.value)
-    body["occurred_at"] = (datetime.fromisoformat(body["occurred_at"]) + shift).isoformat()
-    for name in _TIME_FIELDS:
-        if name in body.get("data", {}):
-            body["data"][name] = (datetime.fromisoformat(body["data"][name]) + shift).isoformat()
-    return replace(record, value=json.dumps(body, separators=(",", ":"),
-                                           ensure_ascii=False).encode(),
-                   event_time=record.event_time + shift)
+def rebase(record: Record, shift: float) -> Record:
+    """The record with its times and every time inside its value moved by `shift` seconds."""
+    moved = record._replace(event_time=record.event_time + shift,
+                            sent_at=None if record.sent_at is None else record.sent_at + shift)
+    try:
+        body = json.loads(record.value)
+        delta = timedelta(seconds=shift)
+        body["occurred_at"] = (datetime.fromisoformat(body["occurred_at"]) + delta).isoformat()
+        for name in _TIME_FIELDS:
+            if name in body.get("data", {}):
+                body["data"][name] = (datetime.fromisoformat(body["data"][name])
+                                      + delta).isoformat()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return moved  # malformed input is replayed as it was recorded
+    return moved._replace(value=json.dumps(body, separators=(",", ":"),
+                                           ensure_ascii=False).encode())
 
 
 def replay(
@@ -37,33 +52,95 @@ def replay(
     emitter: Emitter,
     stop: threading.Event,
     speed: float | None,
-    rebase_to: datetime | None = None,
+    rebase_to: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
+    progress: Callable[[int, float, float], None] | None = None,
 ) -> int:
-    """Send `records`; return how many. `speed` None sends as fast as possible."""
-    first: datetime | None = None
+    """Send `records`; return how many. `speed` None sends as fast as possible.
+
+    `progress(sent, first_event_time, last_event_time)` is called after every batch sent.
+    """
+    first: float | None = None
+    first_event = 0.0
     wall0 = monotonic()
-    shift = timedelta(0)
+    shift = 0.0
     batch: list[Record] = []
     sent = 0
+
+    def flush() -> None:
+        nonlocal sent, batch
+        if batch:
+            sent += emitter.send(batch)
+            if progress:
+                progress(sent, first_event, batch[-1].event_time)
+            batch = []
+
     for record in records:
         if stop.is_set():
             break
         if first is None:
-            first = record.event_time
-            shift = (rebase_to - first) if rebase_to else timedelta(0)
+            first = record.send_time
+            shift = (rebase_to - first) if rebase_to is not None else 0.0
+            first_event = record.event_time + shift
         if speed is not None:
-            due = wall0 + (record.event_time - first).total_seconds() / speed
-            wait = due - monotonic()
+            wait = wall0 + (record.send_time - first) / speed - monotonic()
             if wait > 0:
-                sent += emitter.send(batch)
-                batch = []
+                flush()
                 if stop.wait(wait):
                     break
-        batch.append(rebase(record, shift) if rebase_to else record)
+        batch.append(rebase(record, shift) if rebase_to is not None else record)
         if len(batch) >= batch_size:
-            sent += emitter.send(batch)
-            batch = []
-    sent += emitter.send(batch)
+            flush()
+    flush()
     return sent
+
+
+class ReplayRuns:
+    """The `replay_runs` rows of one replay (owner connection to the replay schema)."""
+
+    def __init__(self, conn: psycopg.Connection, every_seconds: float = 1.0):
+        self.conn = conn
+        self.run_id: int | None = None
+        self._every = every_seconds
+        self._next = 0.0
+
+    def clear_replayed_data(self) -> list[str]:
+        """Empty the replay schema's data tables so one replay never mixes with the last."""
+        tables = [r[0] for r in self.conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            if r[0] not in _KEEP_TABLES]
+        if tables:
+            self.conn.execute(sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in sorted(tables))))
+        self.conn.commit()
+        return tables
+
+    def begin(self, recording: str, seed: int | None, speed: float | None,
+              rebased: bool) -> int:
+        self.run_id = self.conn.execute(
+            "INSERT INTO replay_runs (recording, seed, speed, rebased) VALUES (%s, %s, %s, %s) "
+            "RETURNING run_id", (recording, seed, speed, rebased)).fetchone()[0]
+        self.conn.commit()
+        return self.run_id
+
+    def progress(self, sent: int, first_event_time: float, last_event_time: float) -> None:
+        """Record progress, at most once per `every_seconds` (the wall polls it)."""
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self._every
+        self._update(sent, first_event_time, last_event_time)
+
+    def finish(self, sent: int, first_event_time: float | None,
+               last_event_time: float | None) -> None:
+        self._update(sent, first_event_time, last_event_time, finished=True)
+
+    def _update(self, sent: int, first: float | None, last: float | None,
+                finished: bool = False) -> None:
+        self.conn.execute(
+            "UPDATE replay_runs SET events_sent = %s, "
+            "first_event_at = coalesce(first_event_at, to_timestamp(%s)), "
+            "last_event_at = coalesce(to_timestamp(%s), last_event_at), "
+            "finished_at = CASE WHEN %s THEN now() END WHERE run_id = %s",
+            (sent, first, last, finished, self.run_id))
+        self.conn.commit()

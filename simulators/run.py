@@ -11,15 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
 from typing import Protocol
 
-from simulators.generator import ProvinceSimulator
-from simulators.recording import Record, to_records
+from simulators.generator import ProvinceSimulator, Record
 
 log = logging.getLogger(__name__)
 
-MAX_SPEED_STEP = timedelta(seconds=60)
+MAX_SPEED_STEP = 60.0
 
 
 class Emitter(Protocol):
@@ -30,18 +28,19 @@ def run_simulation(
     simulator: ProvinceSimulator,
     emitters: Sequence[Emitter],
     stop: threading.Event,
-    start: datetime,
+    start: float,
     duration: float | None,
     speed: float | None = 1.0,
     tick_seconds: float = 1.0,
     monotonic: Callable[[], float] = time.monotonic,
-    progress: Callable[[datetime, int], None] | None = None,
+    progress: Callable[[float, int], None] | None = None,
 ) -> int:
-    """Simulate from `start` for `duration` simulated seconds (None: until `stop`)."""
+    """Simulate from Unix time `start` for `duration` simulated seconds (None: until `stop`)."""
     if speed is None and duration is None:
         raise ValueError("--speed max needs a --duration")
-    end = None if duration is None else start + timedelta(seconds=duration)
+    end = None if duration is None else start + duration
     wall0 = monotonic()
+    simulator.start(start)
     sim_now = start
     total = 0
     while not stop.is_set() and (end is None or sim_now < end):
@@ -49,15 +48,15 @@ def run_simulation(
             target = sim_now + MAX_SPEED_STEP
         else:
             stop.wait(tick_seconds)
-            target = start + timedelta(seconds=(monotonic() - wall0) * speed)
+            target = start + (monotonic() - wall0) * speed
         if end is not None:
             target = min(target, end)
-        records = to_records(simulator.events_between(sim_now, target))
+        records = simulator.records_until(target)
         for emitter in emitters:
             emitter.send(records)
         total += len(records)
         sim_now = target
         if progress:
             progress(sim_now, total)
-    log.info("simulation sent %d events, simulated %s to %s", total, start, sim_now)
+    log.info("simulation sent %d events in %.0f simulated seconds", total, sim_now - start)
     return total

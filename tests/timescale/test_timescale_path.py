@@ -12,11 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ioc import contract
 from ioc.db import connect
 from ioc.migrate import migrate
 from ioc.province import load_province
 from ioc_dashboard.data import DEAD_LETTERS, FEED_STATS
-from simulators.generator import ProvinceSimulator, Rates
+from simulators.generator import ProvinceSimulator
 from streams.sink import _SHARED, TABLE_COLUMNS, rows_by_table
 
 pytestmark = pytest.mark.timescale
@@ -63,8 +64,10 @@ def timescale_url() -> Iterator[str]:
 
 def _rows() -> dict[str, list[tuple]]:
     province = load_province(Path(__file__).resolve().parents[2] / "ioc/provinces/thanh-hoa.yaml")
-    sim = ProvinceSimulator(province, seed=21, rates=Rates(multiplier=2))
-    events = [o.event for o in sim.events_between(START, START + timedelta(minutes=40))]
+    sim = ProvinceSimulator(province, seed=21, multiplier=2)
+    now = START + timedelta(hours=1)
+    events = [contract.decode(r.value, r.feed, now)
+              for r in sim.events_between(START, START + timedelta(minutes=40))]
     return rows_by_table(events)
 
 

@@ -1,54 +1,165 @@
-"""The simulated province: valid events, deterministic, with working-hour rhythm."""
+"""The simulated province: valid events, deterministic, with the rhythms of a real one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
-from ioc import contract as c
+import pytest
+
+from ioc import contract
 from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR
-from simulators.generator import HEARTBEAT_SECONDS, ProvinceSimulator
+from simulators.generator import SLOT_SECONDS, ProvinceSimulator, poisson
 
 MONDAY_9AM = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)     # 09:00 in Vietnam
+THANH_HOA = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
 
 
-def _sim(seed=1):
-    return ProvinceSimulator(load_province(PROVINCES_DIR / "thanh-hoa.yaml"), seed=seed)
+def _span(start: datetime, seconds: float, seed: int = 1, province=THANH_HOA, **kw):
+    sim = ProvinceSimulator(province, seed=seed, **kw)
+    return sim.events_between(start, start + timedelta(seconds=seconds))
 
 
-def _hour(sim, start):
-    return sim.events_between(start, start + timedelta(hours=1))
+def _decoded(records):
+    return [contract.decode(r.value, r.feed, datetime.fromtimestamp(r.event_time + 1, UTC))
+            for r in records]
 
 
-def test_same_seed_same_events():
-    a = [c.encode(o.event) for o in _hour(_sim(5), MONDAY_9AM)]
-    b = [c.encode(o.event) for o in _hour(_sim(5), MONDAY_9AM)]
-    assert a == b and a != [c.encode(o.event) for o in _hour(_sim(6), MONDAY_9AM)]
+def test_same_seed_same_bytes_and_another_seed_differs():
+    a = _span(MONDAY_9AM, 3600, seed=5)
+    assert a == _span(MONDAY_9AM, 3600, seed=5)
+    assert [r.value for r in a] != [r.value for r in _span(MONDAY_9AM, 3600, seed=6)]
 
 
-def test_every_event_is_valid_and_on_its_feed():
-    for o in _hour(_sim(), MONDAY_9AM):
-        raw = c.encode(o.event)
-        assert c.decode(raw, o.feed, o.event.occurred_at) == o.event
+def test_events_do_not_depend_on_how_time_is_cut():
+    # a live run (one call a second) sends what a --speed max run (big steps) sends
+    whole = _span(MONDAY_9AM, 600, seed=4)
+    sim = ProvinceSimulator(THANH_HOA, seed=4)
+    pieces, t = [], MONDAY_9AM
+    for step in (1, 0.5, 7, 33, 59, 120, 379.5):
+        pieces += sim.events_between(t, t + timedelta(seconds=step))
+        t += timedelta(seconds=step)
+    assert pieces == whole
 
 
-def test_every_link_beats_every_few_seconds():
-    events = _hour(_sim(), MONDAY_9AM)
-    beats = [o for o in events if o.event.event_type == "link.heartbeat"]
-    links = {o.key for o in beats}
-    assert len(links) == 27
-    assert len(beats) == 27 * int(3600 / HEARTBEAT_SECONDS)
+def test_every_event_is_valid_on_its_feed_with_its_key():
+    records = _span(MONDAY_9AM, 3 * 3600)
+    events = _decoded(records)
+    kinds = Counter(e.event_type for e in events)
+    assert set(kinds) == set(contract.EVENT_TYPES), kinds
+    for r, e in zip(records, events, strict=True):
+        assert r.event_time == pytest.approx(e.occurred_at.timestamp(), abs=1e-6)
+        key = (e.unit_codes[0] if e.event_type == "payment.completed" else
+               getattr(e.data, "link_id", None) or getattr(e.data, "portal_code", None)
+               or e.data.dossier_id)
+        assert r.key == key.encode()
 
 
-def test_nights_are_quieter_than_working_hours():
-    night = MONDAY_9AM - timedelta(hours=12)  # 21:00 Sunday in Vietnam
-    day_payments = sum(o.feed == "payments" for o in _hour(_sim(), MONDAY_9AM))
-    night_payments = sum(o.feed == "payments" for o in _hour(_sim(), night))
-    assert night_payments * 4 < day_payments
+def test_every_link_beats_every_few_seconds_around_the_clock():
+    for start in (MONDAY_9AM, MONDAY_9AM + timedelta(hours=14)):  # 09:00 and 23:00
+        beats = [r for r in _span(start, 600) if b'"link.heartbeat"' in r.value]
+        assert {r.key for r in beats} == {h.link_id.encode() for h in THANH_HOA.hospitals}
+        period = THANH_HOA.simulation.heartbeat_seconds
+        assert len(beats) == pytest.approx(27 * 600 / period, abs=27)
 
 
-def test_events_are_in_time_order_and_inside_the_span():
-    events = _hour(_sim(), MONDAY_9AM)
-    times = [o.event.occurred_at for o in events]
+def test_link_quality_is_realistic():
+    beats = [e for e in _decoded(_span(MONDAY_9AM, 600)) if e.event_type == "link.heartbeat"]
+    latencies = sorted(e.data.latency_ms for e in beats)
+    assert 20 < latencies[len(latencies) // 2] < 120
+    assert all(e.data.loss_pct < 2 and e.data.jitter_ms < 10 for e in beats)
+
+
+def test_events_are_in_send_order_and_inside_the_span():
+    records = _span(MONDAY_9AM, 3600)
+    times = [r.send_time for r in records]
     assert times == sorted(times)
-    assert times[0] >= MONDAY_9AM and times[-1] < MONDAY_9AM + timedelta(hours=1)
+    assert times[0] >= MONDAY_9AM.timestamp()
+    assert times[-1] < (MONDAY_9AM + timedelta(hours=1)).timestamp()
+
+
+def _count(records, marker: bytes) -> int:
+    return sum(marker in r.value for r in records)
+
+
+def test_nights_weekends_and_tet_are_quieter_than_working_hours():
+    day = _span(MONDAY_9AM, 3600)
+    night = _span(MONDAY_9AM - timedelta(hours=12), 3600)          # 21:00 Sunday
+    tet = _span(datetime(2026, 2, 18, 2, 0, tzinfo=UTC), 3600)      # Wednesday of Tết, 09:00
+    for quiet in (night, tet):
+        assert _count(quiet, b'"payments"') * 2 < _count(day, b'"payments"')
+        assert _count(quiet, b'"dossier.received"') * 3 < _count(day, b'"dossier.received"')
+    assert _count(night, b'"consultation.started"') == 0 < _count(day, b'"consultation.started"')
+
+
+def test_a_working_day_matches_the_calibration():
+    records = _span(datetime(2026, 3, 11, 17, 0, tzinfo=UTC), 86400)  # Thu 12/3 (VN)
+    day = _decoded([r for r in records if b'"link.heartbeat"' not in r.value])
+    kinds = Counter(e.event_type for e in day)
+    sim = THANH_HOA.simulation
+    assert kinds["dossier.received"] == pytest.approx(sim.dossiers_per_working_day, rel=0.1)
+    # payments_per_day is an average day; 12/3 is after the utility bills' early-month peak
+    from simulators.rhythms import load_rhythms
+    rhythms, total = load_rhythms(), sum(sim.payment_mix.values())
+    expected = sum(sim.payments_per_day * share / total * rhythms.month_factor(c, date(2026, 3, 12))
+                   for c, share in sim.payment_mix.items())
+    assert kinds["payment.completed"] == pytest.approx(expected, rel=0.05)
+    assert kinds["consultation.started"] == pytest.approx(
+        sim.consultations_per_hospital_per_day * 27, rel=0.35)
+    received = [e for e in day if e.event_type == "dossier.received"]
+    online = sum(e.data.channel == "online" for e in received) / len(received)
+    assert online == pytest.approx(sim.online_share, abs=0.03)
+    payments = [e for e in day if e.event_type == "payment.completed"]
+    ok = sum(e.data.status == "succeeded" for e in payments) / len(payments)
+    assert ok == pytest.approx(sim.payment_success_ratio, abs=0.01)
+
+
+def test_dossiers_are_due_in_working_days_and_mostly_resolved_on_time():
+    # a week from Monday: long enough for most dossiers of the first day to be resolved
+    records = _span(datetime(2026, 3, 1, 17, 0, tzinfo=UTC), 7 * 86400, feeds=("portal",))
+    events = _decoded([r for r in records if b'"portal.health"' not in r.value])
+    received = {e.data.dossier_id: e for e in events if e.event_type == "dossier.received"}
+    resolved = [e for e in events if e.event_type == "dossier.resolved"]
+    assert len(resolved) > 1000
+    on_time = sum(e.occurred_at <= e.data.due_at for e in resolved) / len(resolved)
+    assert on_time == pytest.approx(THANH_HOA.simulation.on_time_share, abs=0.02)
+    for e in resolved:
+        r = received[e.data.dossier_id]
+        assert e.occurred_at > r.occurred_at and e.data.due_at == r.data.due_at
+        assert e.data.due_at.astimezone(r.occurred_at.tzinfo).weekday() < 5
+
+
+def test_utility_bills_come_early_in_the_month_and_tuition_at_term_start():
+    def category_counts(start):
+        return Counter(e.data.category
+                       for e in _decoded(_span(start, 3600, feeds=("payments",))))
+    early = category_counts(datetime(2026, 9, 3, 2, 0, tzinfo=UTC))   # Thu 3/9, 09:00
+    late = category_counts(datetime(2026, 10, 22, 2, 0, tzinfo=UTC))  # Thu 22/10, 09:00
+    assert early["electricity"] > 2 * late["electricity"]
+    assert early["tuition"] > 4 * late["tuition"]
+
+
+def test_rate_multiplier_scales_counts_and_replicates_periodic_sources():
+    base = _span(MONDAY_9AM, 600)
+    big = _span(MONDAY_9AM, 600, multiplier=10)
+    assert _count(big, b'"payments"') == pytest.approx(10 * _count(base, b'"payments"'), rel=0.2)
+    links = {r.key for r in big if b'"link.heartbeat"' in r.value}
+    assert len(links) == 270
+    assert len(_decoded(big[:2000])) == 2000
+
+
+def test_hung_yen_generates_its_own_units():
+    hung_yen = load_province(PROVINCES_DIR / "hung-yen.yaml")
+    units = {u.code for u in hung_yen.units}
+    events = _decoded(_span(MONDAY_9AM, 600, province=hung_yen))
+    assert events and all(e.unit_codes[0] in units for e in events)
+
+
+def test_poisson_draws_have_the_right_mean():
+    import random
+    rng = random.Random(1)
+    for lam in (0.2, 3.0, 50.0):
+        mean = sum(poisson(rng, lam) for _ in range(20_000)) / 20_000
+        assert mean == pytest.approx(lam, rel=0.05)
+    assert poisson(rng, 0) == 0 and SLOT_SECONDS > 0

@@ -12,9 +12,9 @@ import pytest
 from ioc import contract
 from ioc.errors import SettingsError
 from ioc.province import load_province
-from ioc.settings import PROVINCES_DIR
-from simulators.generator import ProvinceSimulator
-from simulators.recording import RecordingWriter, read_header, read_records, to_records
+from ioc.settings import PROVINCES_DIR, Settings
+from simulators.generator import ProvinceSimulator, Record
+from simulators.recording import RecordingWriter, read_header, read_records
 from simulators.replay import rebase, replay
 from simulators.run import run_simulation
 
@@ -32,10 +32,11 @@ class Collect:
 
 def _record(path, seed=9, minutes=20):
     sim = ProvinceSimulator(load_province(PROVINCES_DIR / "thanh-hoa.yaml"), seed=seed)
-    writer = RecordingWriter(path, {"seed": seed})
+    writer = RecordingWriter(path, {"seed": seed}, Settings())
     seen = Collect()
     try:
-        n = run_simulation(sim, [writer, seen], threading.Event(), START, minutes * 60, None)
+        n = run_simulation(sim, [writer, seen], threading.Event(), START.timestamp(),
+                           minutes * 60, None)
     finally:
         writer.close()
     return n, seen.records
@@ -55,19 +56,21 @@ def test_recording_reads_back_exactly_what_was_sent(tmp_path):
     assert read_header(tmp_path / "a.gz")["seed"] == 9
     assert list(read_records(tmp_path / "a.gz")) == sent
     assert len(sent) == n
-    times = [r.event_time for r in sent]
-    assert times == sorted(times) and times[0] >= START and times[-1] < START + timedelta(
-        minutes=20)
+    times = [r.send_time for r in sent]
+    assert times == sorted(times) and times[0] >= START.timestamp()
+    assert times[-1] < (START + timedelta(minutes=20)).timestamp()
 
 
 def test_rebase_moves_every_time_and_keeps_events_valid(tmp_path):
     _, sent = _record(tmp_path / "a.gz")
     received = next(r for r in sent if b'"dossier.received"' in r.value)
     shift = timedelta(days=30, minutes=7)
-    moved = rebase(received, shift)
-    before = contract.decode(received.value, "portal", received.event_time)
-    after = contract.decode(moved.value, "portal", moved.event_time)
-    assert after.occurred_at == before.occurred_at + shift == moved.event_time
+    moved = rebase(received, shift.total_seconds())
+    now = datetime.fromtimestamp(moved.event_time + 1, UTC)
+    before = contract.decode(received.value, "portal", now)
+    after = contract.decode(moved.value, "portal", now)
+    assert after.occurred_at == before.occurred_at + shift
+    assert moved.event_time == pytest.approx(after.occurred_at.timestamp(), abs=1e-6)
     assert after.data.due_at == before.data.due_at + shift
     assert after.event_id == before.event_id
 
@@ -75,7 +78,7 @@ def test_rebase_moves_every_time_and_keeps_events_valid(tmp_path):
 def test_replay_keeps_order_and_paces_by_event_time():
     t0 = datetime(2026, 3, 2, tzinfo=UTC)
     sim = ProvinceSimulator(load_province(PROVINCES_DIR / "hung-yen.yaml"), seed=2)
-    records = to_records(sim.events_between(t0, t0 + timedelta(seconds=10)))
+    records = sim.events_between(t0, t0 + timedelta(seconds=10))
     out = Collect()
     started = time.monotonic()
     assert replay(records, out, threading.Event(), speed=20) == len(records)
@@ -96,3 +99,13 @@ def test_a_file_that_is_not_a_recording_is_refused(tmp_path):
         f.write('{"format": "ioc-recording", "version": 99}\n')
     with pytest.raises(SettingsError, match="version 99 is not supported"):
         read_header(other)
+
+
+def test_malformed_bytes_are_recorded_and_read_back_exactly(tmp_path):
+    bad = [Record("payments", b"bad", b"\xff\xfe{not json", 1.5),
+           Record("portal", b"k", '{"ok":"\u0111"}'.encode(), 2.5, sent_at=3.0)]
+    writer = RecordingWriter(tmp_path / "bad.gz", {"seed": 1}, Settings())
+    writer.send(bad)
+    writer.close()
+    assert list(read_records(tmp_path / "bad.gz")) == bad
+    assert rebase(bad[0], 10).value == bad[0].value  # malformed input replays as recorded

@@ -1,0 +1,83 @@
+"""Country-wide activity shapes (rhythms.yaml): how a day's volume spreads over hours,
+weekends, holidays and the month. Validated on load like every data file."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ioc.contract import PaymentData
+from ioc.datafile import load_yaml
+
+RHYTHMS_FILE = Path(__file__).resolve().parent / "rhythms.yaml"
+PaymentCategory = PaymentData.model_fields["category"].annotation
+Hours = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
+Factor = Annotated[float, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hourly(_Model):
+    dossiers_online_working_day: Hours
+    dossiers_online_off_day: Hours
+    dossiers_in_person: Hours
+    payments: Hours
+    portal_requests: Hours
+
+    @field_validator("*")
+    @classmethod
+    def _normalised(cls, weights: list[float]) -> list[float]:
+        total = sum(weights)
+        if total <= 0:
+            raise ValueError("at least one hour needs a weight above 0")
+        return [w / total for w in weights]
+
+
+class OffDay(_Model):
+    dossiers_online: Factor
+    portal_requests: Factor
+    payments: dict[PaymentCategory, Factor]  # type: ignore[valid-type]
+
+
+class Window(_Model):
+    months: list[Annotated[int, Field(ge=1, le=12)]]
+    days: Annotated[list[Annotated[int, Field(ge=1, le=31)]], Field(min_length=2, max_length=2)]
+    factor: Factor
+
+
+class Monthly(_Model):
+    windows: list[Window]
+    otherwise: Factor = 1.0
+
+
+class Rhythms(_Model):
+    """Hour weights (each list sums to 1), off-day volumes, clinic hours, monthly cycles."""
+
+    schema_version: Literal[1]
+    hourly: Hourly
+    off_day_volume: OffDay
+    holiday_volume: Factor = 1.0
+    clinic_hours: list[Annotated[list[time], Field(min_length=2, max_length=2)]]
+    monthly: dict[PaymentCategory, Monthly] = {}  # type: ignore[valid-type]
+
+    def month_factor(self, category: str, day: date) -> float:
+        cycle = self.monthly.get(category)
+        if cycle is None:
+            return 1.0
+        for w in cycle.windows:
+            if day.month in w.months and w.days[0] <= day.day <= w.days[1]:
+                return w.factor
+        return cycle.otherwise
+
+    def in_clinic_hours(self, at: time) -> bool:
+        return any(start <= at < end for start, end in self.clinic_hours)
+
+
+def load_rhythms(path: Path = RHYTHMS_FILE) -> Rhythms:
+    """Read and validate a rhythms file; `SettingsError` names file, path and problem."""
+    return load_yaml(path, Rhythms, "rhythms file")
