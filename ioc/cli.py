@@ -29,7 +29,11 @@ def _embedded_urls(settings: Settings) -> tuple[str, str]:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.stack import run_up
 
-    return run_up(settings, args.for_seconds)
+    if args.scenario:  # fail now, not in a child part
+        from simulators.scenarios import load_scenario, scenario_path
+
+        load_scenario(scenario_path(args.scenario))
+    return run_up(settings, args.for_seconds, scenario=args.scenario)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,6 +42,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.topics import ensure_topics
     from streams.app import create_app
 
+    if args.replay:
+        settings = settings.for_replay()
     _, bootstrap = _embedded_urls(settings)
     ensure_topics(settings, bootstrap)  # real producers may come before any simulator
     app = create_app(settings.with_(kafka_bootstrap=bootstrap))
@@ -73,31 +79,47 @@ class _Progress:
         self._every = every
         self._next = self._time() + every
 
-    def __call__(self, sim_now, total: int) -> None:
+    def __call__(self, sim_now: float, total: int) -> None:
+        from datetime import UTC, datetime
+
         if self._time() >= self._next:
             self._next = self._time() + self._every
-            print(f"  simulated up to {sim_now.isoformat()}: {total} events", file=sys.stderr,
-                  flush=True)
+            print(f"  simulated up to {datetime.fromtimestamp(sim_now, UTC).isoformat()}: "
+                  f"{total} events", file=sys.stderr, flush=True)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
+    import time
     from datetime import UTC, datetime
 
     from ioc.province import load_province
-    from simulators.generator import ProvinceSimulator, Rates
+    from simulators.generator import ProvinceSimulator
     from simulators.recording import RecordingWriter
     from simulators.run import run_simulation
+    from simulators.scenarios import load_scenario, resolve, scenario_path
 
     if args.speed is None and args.duration is None:
         raise SettingsError("--speed max needs --duration (simulated seconds)")
+    if args.rate_multiplier <= 0:
+        raise SettingsError(f"--rate-multiplier {args.rate_multiplier}: expected a number > 0")
     province_file = args.province or settings.province_file
     province = load_province(province_file)
     # runs without --seed get a fresh seed, so a restart never re-sends old event ids
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    start = args.start or datetime.now(UTC)
-    simulator = ProvinceSimulator(province, seed=seed,
-                                  rates=Rates(multiplier=args.rate_multiplier))
+    start = (args.start or datetime.now(UTC)).timestamp()
+    incidents, scenario_name = [], None
+    if args.scenario:
+        path = scenario_path(args.scenario)
+        scenario = load_scenario(path)
+        scenario_name = scenario.name
+        incidents = resolve(scenario, province, start, path)
+        for a in incidents:
+            log.info("scenario %s: %s on %s from %s for %.0f s", scenario.name,
+                     a.incident.kind, a.target,  # type: ignore[attr-defined]
+                     datetime.fromtimestamp(a.start, UTC).isoformat(), a.end - a.start)
+    simulator = ProvinceSimulator(province, seed=seed, multiplier=args.rate_multiplier,
+                                  incidents=incidents)
     emitters: list = []
     producer = None
     if not args.record_only:
@@ -111,40 +133,89 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     writer = None
     if args.record:
         writer = RecordingWriter(args.record, {
-            "province": province.province.code, "seed": seed, "start": start.isoformat(),
-            "duration": args.duration, "rate_multiplier": args.rate_multiplier})
+            "province": province.province.code, "seed": seed,
+            "start": datetime.fromtimestamp(start, UTC).isoformat(),
+            "duration": args.duration, "rate_multiplier": args.rate_multiplier,
+            "scenario": scenario_name, "topic_prefix": settings.topic_prefix}, settings)
         emitters.append(writer)
     if not emitters:
         raise SettingsError("--record-only needs --record FILE")
+    began = time.perf_counter()
     try:
         sent = run_simulation(simulator, emitters, _stop_on_signals(), start, args.duration,
                               args.speed, progress=_Progress())
+        if producer:
+            producer.flush()
     finally:
         if writer:
             writer.close()
-    if producer:
-        producer.flush()
-    print(json.dumps({"events": sent, "seed": seed, "start": start.isoformat(),
-                      "recording": str(args.record) if args.record else None}))
+    seconds = time.perf_counter() - began
+    print(json.dumps({"events": sent, "seed": seed, "scenario": scenario_name,
+                      "start": datetime.fromtimestamp(start, UTC).isoformat(),
+                      "recording": str(args.record) if args.record else None,
+                      "seconds": round(seconds, 3),
+                      "events_per_second": round(sent / seconds) if seconds else None}))
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
+    from simulators.scenarios import SCENARIOS_DIR, known_scenarios, load_scenario
+
+    for name in known_scenarios():
+        scenario = load_scenario(SCENARIOS_DIR / f"{name}.yaml")
+        kinds = ", ".join(i.kind for i in scenario.incidents)
+        print(f"{name:<26} {scenario.title_vi}\n{'':<26} {scenario.title_en} [{kinds}]")
     return 0
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    import time
     from datetime import UTC, datetime
 
+    from ioc.db import connect
+    from ioc.stack import migrate_database
     from ioc.topics import ensure_topics
     from simulators.producer import FeedProducer
     from simulators.recording import read_header, read_records
-    from simulators.replay import replay
+    from simulators.replay import ReplayRuns, replay
 
     header = read_header(args.file)
-    _, bootstrap = _embedded_urls(settings)
-    ensure_topics(settings, bootstrap)
-    producer = FeedProducer(settings, bootstrap)
-    sent = replay(read_records(args.file), producer, _stop_on_signals(), args.speed,
-                  rebase_to=datetime.now(UTC) if args.rebase else None)
-    producer.flush()
-    print(json.dumps({"events": sent, "recording": str(args.file), "seed": header.get("seed")}))
+    target = settings.for_replay()  # replayed data never mixes with live data
+    db, bootstrap = _embedded_urls(settings)
+    migrate_database(target, db)
+    ensure_topics(target, bootstrap)
+    producer = FeedProducer(target, bootstrap)
+    span: dict[str, float | None] = {"first": None, "last": None}
+    with connect(db, target.db_schema) as conn:
+        runs = ReplayRuns(conn)
+        if not args.keep:
+            runs.clear_replayed_data()
+        runs.begin(str(args.file), header.get("seed"), args.speed, args.rebase)
+
+        def progress(sent: int, first: float, last: float) -> None:
+            span.update(first=first, last=last)
+            runs.progress(sent, first, last)
+
+        began = time.perf_counter()
+        sent = 0
+        try:
+            sent = replay(read_records(args.file), producer, _stop_on_signals(), args.speed,
+                          rebase_to=time.time() if args.rebase else None, progress=progress)
+            producer.flush()
+        finally:
+            runs.finish(sent, span["first"], span["last"])
+    seconds = time.perf_counter() - began
+
+    def iso(t: float | None) -> str | None:
+        return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+    print(json.dumps({
+        "events": sent, "recording": str(args.file), "seed": header.get("seed"),
+        "topic_prefix": target.topic_prefix, "db_schema": target.db_schema,
+        "run_id": runs.run_id, "seconds": round(seconds, 3),
+        "events_per_second": round(sent / seconds) if seconds else None,
+        "first_event_at": iso(span["first"]), "last_event_at": iso(span["last"]),
+    }))
     return 0
 
 
@@ -247,9 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="run everything: services, migrations, worker, simulator, wall")
     p.add_argument("--for", dest="for_seconds", type=float, metavar="SECONDS",
                    help="stop by itself after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--scenario", metavar="NAME|FILE",
+                   help="layer a scenario's incidents on the live simulation (`ioc scenarios`)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("worker", help="run the stream processor (Faust) that stores the feeds")
+    p.add_argument("--replay", action="store_true",
+                   help="serve the replay namespace (topics <prefix>.replay.*, "
+                        "schema <schema>_replay)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("dashboard", help="serve the wall (Dash) on IOC_DASHBOARD_PORT")
@@ -271,7 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write what is sent to FILE (gzip JSON lines)")
     p.add_argument("--record-only", action="store_true",
                    help="write the recording without sending anything to Kafka")
+    p.add_argument("--scenario", metavar="NAME|FILE",
+                   help="layer a scenario's timed incidents on the normal day (`ioc scenarios`)")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("scenarios", help="list the shipped incident scenarios")
+    p.set_defaults(func=cmd_scenarios)
 
     p = sub.add_parser("replay", help="re-send a recording in order, paced by its event times")
     p.add_argument("file", type=Path, metavar="FILE", help="a recording made with --record")
@@ -279,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="event-time seconds per second, or max (default 1)")
     p.add_argument("--rebase", action="store_true",
                    help="move every event time so the first event happens now")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the previous replay's data (default: the replay schema is emptied)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("bench", help="measure speed on loopback and print the figures as JSON")

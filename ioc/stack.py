@@ -56,6 +56,7 @@ class Stack:
     """Services and parts started by `ioc up`, stopped in reverse order."""
 
     settings: Settings
+    scenario: str | None = None
     services: list = field(default_factory=list)
     parts: list[ManagedProcess] = field(default_factory=list)
 
@@ -77,9 +78,10 @@ class Stack:
             s = s.with_(kafka_bootstrap=broker.bootstrap)
         else:
             wait_for_kafka(s.kafka_bootstrap, timeout=15)
-        applied = migrate_database(s, s.database_url)
-        log.info("database schema %s: %s", s.db_schema,
-                 f"applied {', '.join(applied)}" if applied else "up to date")
+        for namespace in (s, s.for_replay()):
+            applied = migrate_database(namespace, s.database_url)
+            log.info("database schema %s: %s", namespace.db_schema,
+                     f"applied {', '.join(applied)}" if applied else "up to date")
         self.settings = s
         return s
 
@@ -98,8 +100,13 @@ class Stack:
         s = self.settings
         check_port_free(s.worker_host, s.worker_port, "IOC_WORKER_PORT")
         check_port_free(s.dashboard_host, s.dashboard_port, "IOC_DASHBOARD_PORT")
+        replay = s.for_replay()
+        check_port_free(replay.worker_host, replay.worker_port, "IOC_WORKER_PORT (+1: replay)")
         self.start_part("worker", "worker")
-        self.start_part("simulator", "simulate")
+        # stores what `ioc replay` sends, apart from live data
+        self.start_part("replay-worker", "worker", "--replay")
+        self.start_part("simulator", "simulate",
+                        *(("--scenario", self.scenario) if self.scenario else ()))
         self.start_part("dashboard", "dashboard")
         # alert rules on event time (live, and the replay namespace: that one never notifies)
         self.start_part("alerter", "alerter")
@@ -128,12 +135,13 @@ class Stack:
         self.services.clear()
 
 
-def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout) -> int:
+def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout,
+           scenario: str | None = None) -> int:
     """Everything, until Ctrl-C, SIGTERM, `for_seconds` or a part dying."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    stack = Stack(settings)
+    stack = Stack(settings, scenario)
     started = time.monotonic()
     try:
         s = stack.start_services()
