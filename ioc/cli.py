@@ -376,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pipeline: steady events/s of the latency run (default 2000)")
     p.add_argument("--latency-seconds", type=float, default=10.0, metavar="S",
                    help="pipeline: length of the latency run in seconds (default 10)")
+    p.add_argument("--rounds", type=int, default=2, metavar="R",
+                   help="pipeline: alternate Faust and plain-consumer runs R times (default 2)")
     from ioc_dashboard.bench import add_arguments as add_wall_bench_arguments
 
     add_wall_bench_arguments(p)  # wall: --days, --refreshes, --walls, --keep-schema
