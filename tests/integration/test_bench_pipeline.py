@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 def test_short_pipeline_bench_prints_sane_figures(settings):
     run = subprocess.run(
         [sys.executable, "-m", "ioc.cli", "bench", "--suite", "pipeline", "--json",
-         "--events", "3000", "--latency-rate", "400", "--latency-seconds", "1.5"],
+         "--events", "3000", "--latency-rate", "400", "--latency-seconds", "1.5",
+         "--rounds", "2"],
         env=child_env(settings), cwd=REPO, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(run.stdout)
@@ -30,6 +31,8 @@ def test_short_pipeline_bench_prints_sane_figures(settings):
     for path in ("faust", "plain_aiokafka"):
         assert figures[path]["stored"] == 3000, path
         assert figures[path]["events_per_s"] > 0 and figures[path]["seconds"] > 0
+        assert figures[path]["events_per_s"] == max(figures[path]["rounds_events_per_s"])
+        assert len(figures[path]["rounds_events_per_s"]) == 2
     assert figures["raw_copy"]["rows"] == 3000 and figures["raw_copy"]["rows_per_s"] > 0
     assert figures["ratio_faust_to_plain"] == round(
         figures["faust"]["events_per_s"] / figures["plain_aiokafka"]["events_per_s"], 3)
