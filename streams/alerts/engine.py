@@ -47,9 +47,9 @@ def render(template: str, labels: dict[str, str], value: float | None,
            threshold: float | None) -> str:
     """A rule's summary with its labels, value and threshold filled in."""
     try:
-        return template.format(**labels, value=value if value is not None else float("nan"),
-                               threshold=threshold if threshold is not None else float("nan"),
-                               unit_name=labels.get("unit", ""))
+        return template.format(**{"unit_name": labels.get("unit", ""), **labels},
+                               value=value if value is not None else float("nan"),
+                               threshold=threshold if threshold is not None else float("nan"))
     except (KeyError, ValueError, IndexError):
         return template
 

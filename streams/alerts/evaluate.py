@@ -65,8 +65,10 @@ class Evaluator:
         self.calendar = calendar
         self.agencies = {a.code: a.name_vi for a in province.agencies}
         self.portals = {p.code: p.name_vi for p in province.portals}
+        units = {u.code: u.name_vi for u in province.units}
         self.links = {h.link_id: {"link_id": h.link_id, "hospital": h.code,
-                                  "hospital_name": h.name_vi, "unit": h.unit}
+                                  "hospital_name": h.name_vi, "unit": h.unit,
+                                  "unit_name": units.get(h.unit, h.unit)}
                       for h in province.hospitals}
 
     def _rows(self, query: str, params: tuple) -> list[tuple]:

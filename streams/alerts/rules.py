@@ -137,7 +137,7 @@ class AbsenceRule(_Rule):
     lookback_seconds: PositiveSeconds = 86400
 
     def entity_labels(self) -> set[str]:
-        return {"link_id", "hospital", "hospital_name", "unit"}
+        return {"link_id", "hospital", "hospital_name", "unit", "unit_name"}
 
 
 class LinkQualityRule(_Compared):
@@ -149,7 +149,7 @@ class LinkQualityRule(_Compared):
     min_count: Annotated[int, Field(ge=1)] = 1
 
     def entity_labels(self) -> set[str]:
-        return {"link_id", "hospital", "hospital_name", "unit"}
+        return {"link_id", "hospital", "hospital_name", "unit", "unit_name"}
 
 
 class StalenessRule(_Rule):
