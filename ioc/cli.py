@@ -381,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ioc_dashboard.bench import add_arguments as add_wall_bench_arguments
 
     add_wall_bench_arguments(p)  # wall: --days, --refreshes, --walls, --keep-schema
+    from simulators.bench import add_arguments as add_feeds_bench_arguments
+
+    add_feeds_bench_arguments(p)  # feeds: --sim-hours, --national-hours
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")

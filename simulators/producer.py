@@ -30,6 +30,7 @@ class FeedProducer:
             # a Python callback per message costs more than producing it: report failures only
             "delivery.report.only.error": True,
             "on_delivery": self._delivered,
+            "log.connection.close": False,  # the broker closing idle connections is normal
         })
         self.sent = 0
 
