@@ -22,6 +22,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -323,7 +324,7 @@ class Notifier:
             "SELECT DISTINCT ON (receiver) id, receiver, kind, payload, attempts, next_attempt_at"
             " FROM notification_outbox WHERE delivered_at IS NULL"
             " ORDER BY receiver, id").fetchall()
-        delivered = 0
+        due = []
         for row_id, receiver, kind, payload, attempts, next_at in heads:
             if next_at > now:
                 continue
@@ -333,9 +334,23 @@ class Notifier:
                 url = f"{self.alertmanager_url}/api/v2/alerts"
             else:
                 url = receiver
+            due.append((row_id, url, payload, attempts))
+        if not due:
+            return 0
+
+        def attempt(item: tuple) -> Exception | None:
             try:
-                self.post(url, payload, self.config.timeout_seconds)
+                self.post(item[1], item[2], self.config.timeout_seconds)
             except (OSError, ValueError) as exc:
+                return exc
+            return None
+
+        # receivers in parallel: one that hangs until its timeout does not delay the others
+        with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
+            outcomes = list(pool.map(attempt, due))
+        delivered = 0
+        for (row_id, url, _, attempts), exc in zip(due, outcomes, strict=True):
+            if exc is not None:
                 delay = min(self.config.retry_max_seconds,
                             self.config.retry_min_seconds * 2 ** attempts)
                 self.conn.execute(
@@ -352,7 +367,16 @@ class Notifier:
         return delivered
 
     def run(self, stop: threading.Event, tick_seconds: float = 0.25) -> None:
-        """Plan and deliver until `stop` is set."""
+        """Plan and deliver until `stop` is set. One notifier per schema is active: a second
+        one waits as a standby (a session lock) so two never deliver the same row."""
+        waiting = False
+        while not self.conn.execute("SELECT pg_try_advisory_lock(hashtext(current_schema()"
+                                    " || ':notifier'))").fetchone()[0]:
+            if not waiting:
+                log.info("another notifier is active on this schema: standing by")
+                waiting = True
+            if stop.wait(2):
+                return
         while not stop.is_set():
             try:
                 self.plan()
