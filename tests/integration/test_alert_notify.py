@@ -251,3 +251,10 @@ def test_ioc_alerts_commands_ack_silence_expire_list(migrated, owner):
     assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr
     audit = owner.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
     assert audit == [("Lan", "acknowledge"), ("Lan", "silence"), ("Lan", "expire")]
+    # ioc status --json lists the firing alerts
+    status = _ioc(migrated, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    (shown,) = json.loads(status.stdout)["alerts"]
+    assert (shown["rule"], shown["state"], shown["acknowledged_by"]) == (
+        "link_missing", "firing", "Lan")
+    assert shown["summary_vi"].startswith("Cảnh báo")
