@@ -177,7 +177,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.topics import ensure_topics
     from simulators.producer import FeedProducer
     from simulators.recording import read_header, read_records
-    from simulators.replay import ReplayRuns, replay
+    from simulators.replay import ReplayRuns, rebase_shift, replay
 
     header = read_header(args.file)
     target = settings.for_replay()  # replayed data never mixes with live data
@@ -196,11 +196,16 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             span.update(first=first, last=last)
             runs.progress(sent, first, last)
 
+        shift = None
+        if args.rebase:  # a first pass finds the recorded period
+            sends = [r.send_time for r in read_records(args.file)]
+            if sends:
+                shift = rebase_shift(sends[0], max(sends), time.time(), args.speed)
         began = time.perf_counter()
         sent = 0
         try:
             sent = replay(read_records(args.file), producer, _stop_on_signals(), args.speed,
-                          rebase_to=time.time() if args.rebase else None, progress=progress)
+                          shift=shift, progress=progress)
             producer.flush()
         finally:
             runs.finish(sent, span["first"], span["last"])
@@ -359,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_speed, default=1.0, metavar="X|max",
                    help="event-time seconds per second, or max (default 1)")
     p.add_argument("--rebase", action="store_true",
-                   help="move every event time so the first event happens now")
+                   help="move every event time so the recorded period ends as the replay "
+                        "does (at speed 1: the first event happens now)")
     p.add_argument("--keep", action="store_true",
                    help="keep the previous replay's data (default: the replay schema is emptied)")
     p.set_defaults(func=cmd_replay)

@@ -1,8 +1,9 @@
 """`ioc replay`: re-send a recording in its order, paced by its send times.
 
-Order is the recording's order, so every key keeps its order on its partition. With
-`rebase_to`, every time in the events moves by the same amount so the first event
-happens at `rebase_to` (a recorded incident replayed as if it were happening now).
+Order is the recording's order, so every key keeps its order on its partition. With a
+`shift` (`rebase_shift`), every time in the events moves by the same amount so the recorded
+period ends as the replay does: a recorded incident replayed as if it were happening now,
+and no event ever in the future when it is sent (the contract refuses those).
 Replays go to the replay namespace (`Settings.for_replay()`); `ReplayRuns` keeps the
 run's progress in that schema's `replay_runs` table for the wall.
 """
@@ -47,12 +48,23 @@ def rebase(record: Record, shift: float) -> Record:
                                            ensure_ascii=False).encode())
 
 
+def rebase_shift(first_send: float, last_send: float, now: float, speed: float | None) -> float:
+    """Seconds to add to every time so a replay starting at `now` ends at the present.
+
+    At speed 1 the first event happens now and each one at its send moment; faster (or at
+    max speed) the period is moved so its last event is the replay's end, so every event is
+    already past when it is sent.
+    """
+    span = last_send - first_send
+    return now + (span / speed if speed else 0.0) - last_send
+
+
 def replay(
     records: Iterable[Record],
     emitter: Emitter,
     stop: threading.Event,
     speed: float | None,
-    rebase_to: float | None = None,
+    shift: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     batch_size: int = 5000,
     progress: Callable[[int, float, float], None] | None = None,
@@ -64,7 +76,6 @@ def replay(
     first: float | None = None
     first_event = 0.0
     wall0 = monotonic()
-    shift = 0.0
     batch: list[Record] = []
     sent = 0
 
@@ -81,15 +92,14 @@ def replay(
             break
         if first is None:
             first = record.send_time
-            shift = (rebase_to - first) if rebase_to is not None else 0.0
-            first_event = record.event_time + shift
+            first_event = record.event_time + (shift or 0.0)
         if speed is not None:
             wait = wall0 + (record.send_time - first) / speed - monotonic()
             if wait > 0:
                 flush()
                 if stop.wait(wait):
                     break
-        batch.append(rebase(record, shift) if rebase_to is not None else record)
+        batch.append(rebase(record, shift) if shift is not None else record)
         if len(batch) >= batch_size:
             flush()
     flush()

@@ -31,6 +31,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A free port P with P + 1 free too: the replay worker listens on worker_port + 1."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
 def wait_http(url: str, timeout: float = 30.0, part: ManagedProcess | None = None) -> bytes:
     """GET `url` until it answers 200; fail with the part's log if it dies first."""
     deadline = time.monotonic() + timeout
@@ -100,6 +113,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 def settings(services: Services, tmp_path: Path) -> Settings:
     """Settings isolated to this test: own schema, topics, consumer group, ports, data dir."""
     tag = uuid.uuid4().hex[:10]
+    worker_port = free_port_pair()
+    dashboard_port = free_port()
+    while dashboard_port in (worker_port, worker_port + 1):  # +1: the replay worker's
+        dashboard_port = free_port()
     return Settings(
         database_url=services.database_url,
         kafka_bootstrap=services.bootstrap,
@@ -107,8 +124,8 @@ def settings(services: Services, tmp_path: Path) -> Settings:
         db_schema=f"t_{tag}",
         topic_prefix=f"t{tag}",
         consumer_group=f"g{tag}",
-        worker_port=free_port(),
-        dashboard_port=free_port(),
+        worker_port=worker_port,
+        dashboard_port=dashboard_port,
         refresh_seconds=1.0,
     )
 

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ioc.contract import FEEDS
 from ioc.db import connect
+from ioc.province import load_province
 from ioc.stack import migrate_database
 from ioc_dashboard.i18n import format_percent
 from tests.browser.conftest import console_errors
@@ -21,10 +23,11 @@ from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 pytestmark = pytest.mark.browser
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
-# Independent of the wall's code: links whose newest minute has no 'down' beat.
+# Independent of the wall's code: the province's links whose newest minute has no 'down' beat
+# (the simulator's --rate-multiplier adds links beyond the province's 27).
 LINKS_UP = f"""
 WITH newest AS (SELECT link_id, max(date_bin('1 minute', occurred_at, {ORIGIN})) AS b
-                  FROM link_heartbeats GROUP BY link_id)
+                  FROM link_heartbeats WHERE link_id = ANY(%s) GROUP BY link_id)
 SELECT count(*) FROM newest n
  WHERE NOT EXISTS (SELECT 1 FROM link_heartbeats h WHERE h.link_id = n.link_id
                      AND date_bin('1 minute', h.occurred_at, {ORIGIN}) = n.b
@@ -66,7 +69,8 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
     assert sum(counts.values()) == total
     assert all(counts[f] > 0 for f in FEEDS), counts
     with connect(migrated.database_url, migrated.db_schema) as conn:
-        links_up = conn.execute(LINKS_UP).fetchone()[0]
+        province_links = [h.link_id for h in load_province(migrated.province_file).hospitals]
+        links_up = conn.execute(LINKS_UP, (province_links,)).fetchone()[0]
         online, received = conn.execute(ONLINE).fetchone()
 
     wall = start_part(migrated, "dashboard", "dashboard")
@@ -75,16 +79,17 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         assert json.loads(wait_http(f"{base}/healthz", 30, wall)) == {
             "ok": True, "database": "reachable"}
         browser.get(base + "/")
-        wait = WebDriverWait(browser, 30)
+        # panels are re-rendered every refresh: re-find an element that went stale
+        wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
         # tile values equal what the database holds
         wait.until(lambda d: d.find_element(By.ID, "kpi-links-value").text == f"{links_up}/27")
         if received:
-            assert browser.find_element(By.ID, "kpi-online-value").text == \
-                format_percent(online / received)
+            wait.until(lambda d: d.find_element(By.ID, "kpi-online-value").text
+                       == format_percent(online / received))
         fresh = browser.find_element(By.ID, "kpi-links-fresh").text
         assert fresh.startswith("Dữ liệu mới nhất:"), fresh
         assert "stale" not in browser.find_element(By.ID, "kpi-links-card").get_attribute("class")
-        assert browser.find_element(By.ID, "live-badge").text == "Trực tiếp"
+        wait.until(lambda d: d.find_element(By.ID, "live-badge").text == "Trực tiếp")
         assert "Trung tâm điều hành thông minh" in browser.title
 
         shots = request.config.getoption("--screenshot-dir")
@@ -100,11 +105,11 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
                              ("/replay", "replay-none"), ("/?lang=en", "kpi-pay-value")):
             browser.get(base + path)
             wait.until(lambda d, m=marker: d.find_elements(By.ID, m))
-        assert browser.find_element(By.ID, "nav-overview").text == "Overview"
+        wait.until(lambda d: d.find_element(By.ID, "nav-overview").text == "Overview")
         browser.get(base + "/payments?source=replay")
         wait.until(lambda d: d.find_elements(By.ID, "replay-marker"))
-        assert browser.find_element(By.ID, "replay-marker").text == "PHÁT LẠI / REPLAY"
-        assert browser.find_element(By.ID, "payments-fresh").text == "Chưa có dữ liệu"
+        wait.until(lambda d: d.find_element(By.ID, "replay-marker").text == "PHÁT LẠI / REPLAY")
+        wait.until(lambda d: d.find_element(By.ID, "payments-fresh").text == "Chưa có dữ liệu")
         assert console_errors(browser) == []
 
         # kiosk: no navigation, and the playlist moves on by itself

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.db import WRITER_ROLE, connect, connect_async, role_url
 from ioc import contract
+from ioc.db import WRITER_ROLE, connect, connect_async, role_url
 from streams.bench import make_events
 from streams.sink import DeadLetter, EventSink
 
