@@ -241,6 +241,18 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_chaos(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.chaos import run
+
+    return run(args, settings)
+
+
+def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.soak import run
+
+    return run(args, settings)
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.stack import migrate_database
 
@@ -347,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="SECONDS",
                    help="simulated seconds to run (default: until Ctrl-C; required with max)")
     p.add_argument("--rate-multiplier", type=float, default=1.0, metavar="M",
-                   help="scale every event rate by M (default 1)")
+                   help="scale the province: dossier and payment rates x M; links, portals "
+                        "(with their consultations and requests) copied round(M) times "
+                        "(default 1)")
     p.add_argument("--record", type=Path, metavar="FILE",
                    help="also write what is sent to FILE (gzip JSON lines)")
     p.add_argument("--record-only", action="store_true",
@@ -391,6 +405,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_feeds_bench_arguments(p)  # feeds: --sim-hours, --national-hours
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "chaos", help="fault runs: kills, rebalances, outages, poison, notifier; JSON figures",
+        description="Fault runs on loopback with their own embedded PostgreSQL and broker: "
+                    "prove nothing is lost, doubled or stuck. One JSON object per scenario; "
+                    "exit code 1 when any scenario misses its bar (docs/reliability.md).")
+    from streams.chaos import add_arguments as add_chaos_arguments
+
+    add_chaos_arguments(p)
+    p.set_defaults(func=cmd_chaos)
+
+    p = sub.add_parser(
+        "soak", help="steady load at 10x the province for a while: worker RSS and lag",
+        description="A real worker under the simulator at --multiplier times the province's "
+                    "rates, in real time; samples RSS and consumer lag; exit code 1 when RSS "
+                    "grows over 10 %% after the warm-up or the lag is unbounded "
+                    "(docs/reliability.md).")
+    from streams.soak import add_arguments as add_soak_arguments
+
+    add_soak_arguments(p)
+    p.set_defaults(func=cmd_soak)
 
     p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
     p.set_defaults(func=cmd_migrate)

@@ -34,8 +34,10 @@ def high_watermarks(consumer: KafkaConsumer, tps: list[TopicPartition],
     return {tp: max(listed[tp], consumer.highwater(tp) or 0) for tp in tps}
 
 
-def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
-    """Per feed: messages in its topic not yet committed by the worker group (None: unknown)."""
+def partition_positions(settings: Settings, bootstrap: str
+                        ) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+    """Per feed: (topic, partition) -> (end offset, offset committed by the worker group, 0
+    when none)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-status",
                              request_timeout_ms=5000)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="ioc-status",
@@ -48,16 +50,18 @@ def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
                           sorted(consumer.partitions_for_topic(settings.topic(feed)) or ())]
                    for feed in FEEDS}
         ends = high_watermarks(consumer, [tp for tps in by_feed.values() for tp in tps])
-        lag: dict[str, int | None] = {}
-        for feed, tps in by_feed.items():
-            lag[feed] = sum(
-                max(0, ends[tp] - (committed[tp].offset if tp in committed and
-                                   committed[tp].offset >= 0 else 0))
-                for tp in tps) if tps else None
-        return lag
+        return {feed: {(tp.topic, tp.partition): (
+            ends[tp], committed[tp].offset if tp in committed and committed[tp].offset >= 0
+            else 0) for tp in tps} for feed, tps in by_feed.items()}
     finally:
         consumer.close()
         admin.close()
+
+
+def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:
+    """Per feed: messages in its topic not yet committed by the worker group (None: unknown)."""
+    return {feed: sum(max(0, end - done) for end, done in tps.values()) if tps else None
+            for feed, tps in partition_positions(settings, bootstrap).items()}
 
 
 def firing_alerts(conn: psycopg.Connection) -> list[dict[str, Any]]:

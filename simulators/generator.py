@@ -18,16 +18,17 @@ import heapq
 import json
 import math
 import random
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from ioc.calendar import WorkCalendar, load_calendar
 from ioc.contract import FEEDS, MAX_EVENT_BYTES, SCHEMA_VERSION
-from ioc.province import Province
+from ioc.province import Procedure, Province
 from simulators.rhythms import Rhythms, load_rhythms
 from simulators.scenarios import (
     Active,
@@ -130,6 +131,76 @@ class _Clock:
         return prefix.format(f"{micro:06d}")
 
 
+class _WorkingTime:
+    """Working periods of the calendar as sorted Unix-time intervals, for the due dates and
+    processing times of hundreds of thousands of dossiers (a bisect instead of a walk through
+    local dates). Same answers as `WorkCalendar`; covers more days as it is asked about them.
+    """
+
+    MARGIN_DAYS = 400
+
+    def __init__(self, calendar: WorkCalendar, tz: ZoneInfo):
+        self.cal, self.tz = calendar, tz
+        today = date(2000, 1, 3)
+        #: length of a working day's working period
+        self.day_seconds = (datetime.combine(today, calendar.end)
+                            - datetime.combine(today, calendar.start)).total_seconds()
+        self._lo = self._hi = 0            # ordinals covered: [lo, hi)
+        self._ords: list[int] = []         # working days, ascending
+        self._opens: list[float] = []
+        self._closes: list[float] = []
+
+    def _cover(self, lo: int, hi: int) -> None:
+        if self._ords and self._lo <= lo and hi <= self._hi:
+            return
+        if self._ords:
+            lo, hi = min(lo, self._lo), max(hi, self._hi)
+        lo, hi = lo - self.MARGIN_DAYS, hi + self.MARGIN_DAYS
+        cal, tz = self.cal, self.tz
+        days = [d for d in map(date.fromordinal, range(lo, hi)) if cal.is_working_day(d)]
+        self._ords = [d.toordinal() for d in days]
+        self._opens = [datetime.combine(d, cal.start, tz).timestamp() for d in days]
+        self._closes = [datetime.combine(d, cal.end, tz).timestamp() for d in days]
+        self._lo, self._hi = lo, hi
+
+    def _period(self, t: float) -> int:
+        """Index of the first working period that ends after `t`."""
+        day = datetime.fromtimestamp(t, self.tz).toordinal()
+        self._cover(day - 1, day + 60)
+        i = bisect_right(self._closes, t)
+        if i == len(self._closes):
+            self._cover(day, self._hi + 1)
+            i = bisect_right(self._closes, t)
+        return i
+
+    def next_opening(self, t: float) -> float:
+        """`t` if it is working time, else when the next working period opens."""
+        return max(t, self._opens[self._period(t)])
+
+    def add_seconds(self, t: float, seconds: float) -> float:
+        """The moment `seconds` of working time after `t` (nights, weekends, holidays skipped)."""
+        i = self._period(t)
+        start = max(t, self._opens[i])
+        while start + seconds >= self._closes[i]:
+            seconds -= self._closes[i] - start
+            i += 1
+            if i == len(self._closes):
+                self._cover(self._lo, self._hi + 1)
+            start = self._opens[i]
+        return start + seconds
+
+    def add_days(self, t: float, days: int) -> float:
+        """The same local time `days` working days after `t`."""
+        local = datetime.fromtimestamp(t, self.tz)
+        day = local.toordinal()
+        self._cover(day, day + 2 * days + 30)
+        j = bisect_right(self._ords, day) + days - 1
+        while j >= len(self._ords):
+            self._cover(self._lo, self._hi + days)
+            j = bisect_right(self._ords, day) + days - 1
+        return datetime.combine(date.fromordinal(self._ords[j]), local.timetz()).timestamp()
+
+
 class ProvinceSimulator:
     """Generates a province's feeds, one span of simulated time after another."""
 
@@ -144,6 +215,7 @@ class ProvinceSimulator:
         self.rhythms = rhythms or load_rhythms()
         self.tz = ZoneInfo(province.province.timezone)
         self.clock = _Clock(self.tz)
+        self.working = _WorkingTime(self.calendar, self.tz)
         self.rng = random.Random(seed)
         self.incidents = list(incidents)
         self.feeds = frozenset(feeds)
@@ -168,7 +240,8 @@ class ProvinceSimulator:
                 head = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
                         f'{SCHEMA_VERSION},"unit_codes":[{_q(h.unit)}],"data":{{"link_id":'
                         f'{_q(link)},"hospital_code":{_q(code)},"hub_code":{_q(h.hub)},')
-                # farther, hillier districts have slower links: spread the base latency
+                # links differ in quality: each draws its own base latency (at random, not
+                # from distance: the province file has no network data)
                 base = sim.link_latency_ms * rng.uniform(0.7, 1.6)
                 phase = rng.random() * sim.heartbeat_seconds
                 self.links.append({"id": link, "key": link.encode(), "head": head,
@@ -205,32 +278,8 @@ class ProvinceSimulator:
 
     def _snap_to_working_time(self, t: float) -> float:
         """`t` if it is working time, else a moment early in the next working period."""
-        opening = self._next_opening(t)
+        opening = self.working.next_opening(t)
         return t if opening == t else opening + self.rng.random() * 2 * 3600
-
-    def _next_opening(self, t: float) -> float:
-        """`t` if it is working time, else when the next working period opens."""
-        cal = self.calendar
-        local = self._local(t)
-        day = local.date()
-        if cal.is_working_day(day) and cal.start <= local.time() < cal.end:
-            return t
-        if not (cal.is_working_day(day) and local.time() < cal.start):
-            day += timedelta(days=1)
-            while not cal.is_working_day(day):
-                day += timedelta(days=1)
-        return datetime.combine(day, cal.start, self.tz).timestamp()
-
-    def _add_working_seconds(self, t: float, seconds: float) -> float:
-        """The moment `seconds` of working time after `t` (nights, weekends, holidays skipped)."""
-        cal = self.calendar
-        while True:
-            t = self._next_opening(t)
-            closing = datetime.combine(self._local(t).date(), cal.end, self.tz).timestamp()
-            if t + seconds < closing:
-                return t + seconds
-            seconds -= closing - t
-            t = closing
 
     def _active(self, kind: type, t0: float, t1: float) -> list[Active]:
         return [a for a in self.incidents if isinstance(a.incident, kind)
@@ -322,8 +371,9 @@ class ProvinceSimulator:
                 t += window
             portal["next"] = t
 
-    def _dossiers(self, s: float, hour: int, working_day: bool, out: list[Record]) -> None:
-        sim, rh, rng = self.sim, self.rhythms, self.rng
+    def _dossier_rates(self, hour: int, working_day: bool) -> tuple[float, float]:
+        """Dossiers an hour received online and at the desk, at this local hour and day."""
+        sim, rh = self.sim, self.rhythms
         per_hour = sim.dossiers_per_working_day * self.multiplier
         if working_day:
             online = per_hour * sim.online_share * rh.hourly.dossiers_online_working_day[hour]
@@ -332,6 +382,11 @@ class ProvinceSimulator:
             online = (per_hour * sim.online_share * rh.off_day_volume.dossiers_online
                       * rh.hourly.dossiers_online_off_day[hour])
             desk = 0.0
+        return online, desk
+
+    def _dossiers(self, s: float, hour: int, working_day: bool, out: list[Record]) -> None:
+        rng = self.rng
+        online, desk = self._dossier_rates(hour, working_day)
         blocked = [a for a in self._active(PortalOutage, s, s + SLOT_SECONDS)
                    if a.incident.stops_online_dossiers]
         for channel, lam in (("online", online), ("in_person", desk)):
@@ -341,31 +396,65 @@ class ProvinceSimulator:
                     continue
                 self._receive_dossier(t, channel, out)
 
-    def _receive_dossier(self, t: float, channel: str, out: list[Record]) -> None:
+    def _warm_up(self, t: float) -> None:
+        """Dossiers already in progress at `t`: received before it (not sent), their
+        resolutions scheduled after it, so the first simulated days resolve as many dossiers
+        as a province in its steady state, not only the few received since the start."""
+        rng, cal, procedures = self.rng, self.calendar, self.procedures
+        # a dossier may be open at t if received less than its working days + the late margin
+        # (3 working days, one more for the time of day) before t
+        opens = {p.working_days: self._working_days_before(t, p.working_days + 4)
+                 for p in procedures}
+        hour_start = min(opens.values())
+        while hour_start < t:
+            local = self._local(hour_start)
+            rates = self._dossier_rates(local.hour, cal.is_working_day(local.date()))
+            span = min(3600.0, t - hour_start)
+            for lam in rates:
+                for _ in range(poisson(rng, lam * span / 3600)):
+                    at = hour_start + rng.random() * span
+                    proc = procedures[int(rng.random() * len(procedures))]
+                    if at >= opens[proc.working_days]:
+                        self._receive_dossier(at, None, None, t, proc)
+            hour_start += 3600.0
+
+    def _working_days_before(self, t: float, days: int) -> float:
+        """Local midnight of the day `days` working days before the day of `t`."""
+        day = self._local(t).date()
+        while days > 0:
+            day -= timedelta(days=1)
+            days -= self.calendar.is_working_day(day)
+        return datetime.combine(day, datetime.min.time(), self.tz).timestamp()
+
+    def _receive_dossier(self, t: float, channel: str | None, out: list[Record] | None,
+                         open_at: float | None = None, proc: Procedure | None = None) -> None:
+        """A dossier received at `t`, sent to `out`, its resolution scheduled. Warming up
+        (`out` None) nothing is sent, and only resolutions after `open_at` are scheduled."""
         rng = self.rng
-        proc = self.procedures[int(rng.random() * len(self.procedures))]
+        if proc is None:
+            proc = self.procedures[int(rng.random() * len(self.procedures))]
         unit = self.unit_pool[int(rng.random() * len(self.unit_pool))]
-        at = datetime.fromtimestamp(t, self.tz)
-        due = self.calendar.add_working_days(at, proc.working_days).timestamp()
+        due = self.working.add_days(t, proc.working_days)
         dossier = self._id("hs")
         due_iso = self.clock.iso(due)
-        value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
-                 f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":"{dossier}",'
-                 f'"procedure_code":"{proc.code}","agency_code":"{proc.agency}",'
-                 f'"service_level":"{proc.service_level}","channel":"{channel}",'
-                 f'"due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
-                 f'"occurred_at":"{self.clock.iso(t)}"}}')
-        out.append(Record("portal", dossier.encode(), value.encode(), t))
+        if out is not None:
+            value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
+                     f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":'
+                     f'"{dossier}","procedure_code":"{proc.code}","agency_code":'
+                     f'"{proc.agency}","service_level":"{proc.service_level}","channel":'
+                     f'"{channel}","due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
+                     f'"occurred_at":"{self.clock.iso(t)}"}}')
+            out.append(Record("portal", dossier.encode(), value.encode(), t))
         # processing happens in working time: a share of the statutory working time
-        working_day = (datetime.combine(at.date(), self.calendar.end)
-                       - datetime.combine(at.date(), self.calendar.start)).total_seconds()
+        working_day = self.working.day_seconds
         allowed = proc.working_days * working_day
         if rng.random() < self.sim.on_time_share:
-            resolves = self._add_working_seconds(t, allowed * rng.uniform(0.02, 0.8))
+            resolves = self.working.add_seconds(t, allowed * rng.uniform(0.02, 0.8))
             resolves = max(t + 60, min(resolves, due - 60 * rng.uniform(1, 60)))
         else:  # late: up to three more working days after the due date
-            resolves = self._add_working_seconds(due, working_day * rng.uniform(0.05, 3))
-        self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+            resolves = self.working.add_seconds(due, working_day * rng.uniform(0.05, 3))
+        if open_at is None or resolves >= open_at:
+            self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
 
     def _consultations(self, s: float, local: datetime, working_day: bool,
                        out: list[Record]) -> None:
@@ -557,6 +646,8 @@ class ProvinceSimulator:
         self._origin = self._slot = t
         for source in self.links + self.portals:
             source["next"] = t + source["phase"]
+        if "portal" in self.feeds:
+            self._warm_up(t)
 
     def events_between(self, start: datetime, end: datetime) -> list[Record]:
         """Records sent in [start, end); the first call fixes the origin (must be contiguous)."""

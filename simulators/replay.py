@@ -49,14 +49,15 @@ def rebase(record: Record, shift: float) -> Record:
 
 
 def rebase_shift(first_send: float, last_send: float, now: float, speed: float | None) -> float:
-    """Seconds to add to every time so a replay starting at `now` ends at the present.
+    """Seconds to add to every time of a replay starting at `now`, so no event is in the future
+    when it is sent and the recorded period ends as late as that allows.
 
     At speed 1 the first event happens now and each one at its send moment; faster (or at
-    max speed) the period is moved so its last event is the replay's end, so every event is
-    already past when it is sent.
+    max speed) the last event is the replay's end; slower, the first event happens now (the
+    period then ends before the replay does, since event time runs slower than the clock).
     """
     span = last_send - first_send
-    return now + (span / speed if speed else 0.0) - last_send
+    return now + (span * min(1.0, 1.0 / speed) if speed else 0.0) - last_send
 
 
 def replay(

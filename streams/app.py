@@ -2,7 +2,8 @@
 
 The path of a batch (see docs/performance.md for why it is not Faust's per-message path):
 1. `BatchConsumer` (streams/consumer.py) polls Kafka and hands the records of one poll, per
-   feed topic, to that feed's channel; a full channel blocks the poll (back-pressure).
+   feed topic, to that feed's channel; a feed whose channel is full is paused alone
+   (back-pressure) while the other feeds go on.
 2. The feed's Faust agent takes the batch, decodes and validates every record against the
    event contract (`contract.decode`); invalid ones become dead letters with their reason
    and source topic/partition/offset.
@@ -31,7 +32,7 @@ from ioc.db import WRITER_ROLE, connect_async, role_url
 from ioc.errors import ContractError
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
-from streams.consumer import BatchConsumer, BatchTransport
+from streams.consumer import BatchConsumer, BatchHandler, BatchTransport
 from streams.health import StallDetector
 from streams.metrics import LagCollector, StreamMetrics, dead_letter_reason_label
 from streams.sink import DeadLetter, EventSink
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 # write carries thousands of rows under load; at low rates a poll returns what has arrived
 MAX_POLL_RECORDS = 10_000
 MAX_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
-CHANNEL_BATCHES = 2          # batches queued per feed before the poll loop waits
+CHANNEL_BATCHES = 2          # batches handed to a feed's agent before that feed is paused
 HEALTH_INTERVAL_SECONDS = 1.0
 DLQ_PUBLISH_TIMEOUT_SECONDS = 10.0
 
@@ -56,8 +57,8 @@ def writer_url(settings: Settings) -> str:
 class WorkerApp(faust.App):
     """A Faust app whose consumer delivers batches per topic (`BatchTransport`)."""
 
-    #: topic -> coroutine taking one poll's records (read by `BatchConsumer`)
-    batch_handlers: dict[str, Callable]
+    #: topic -> where one poll's records go (read by `BatchConsumer`)
+    batch_handlers: dict[str, BatchHandler]
 
     def _new_transport(self):  # noqa: ANN202 - Faust's signature
         return BatchTransport(self.conf.broker_consumer, self)
@@ -164,20 +165,27 @@ def create_app(
         store = BatchStore(sinks[feed], feed,
                            on_retry=lambda exc, delay: metrics.write_errors.labels(feed).inc())
 
-        async def handler(records: Sequence[Any]) -> None:
+        in_flight = [0]  # batches handed to the agent and not finished yet
+
+        async def put(records: Sequence[Any]) -> None:
+            in_flight[0] += 1
             await channel.put(records)
 
-        app.batch_handlers[settings.topic(feed)] = handler
+        app.batch_handlers[settings.topic(feed)] = BatchHandler(
+            put, has_room=lambda: in_flight[0] < CHANNEL_BATCHES)
 
         async def agent(stream: faust.StreamT) -> None:
             async for records in stream:
-                items, dead = decode_records(records, feed, clock())
-                started = time.perf_counter()
-                outcome = await store.store(items, dead)
-                seconds = time.perf_counter() - started
-                await publish_dead_letters(feed, outcome.new_dead)
-                ack(records)
-                account(feed, len(records), items, dead, outcome, seconds)
+                try:
+                    items, dead = decode_records(records, feed, clock())
+                    started = time.perf_counter()
+                    outcome = await store.store(items, dead)
+                    seconds = time.perf_counter() - started
+                    await publish_dead_letters(feed, outcome.new_dead)
+                    ack(records)
+                    account(feed, len(records), items, dead, outcome, seconds)
+                finally:
+                    in_flight[0] -= 1
 
         agent.__name__ = f"store_{feed}"
         app.agent(channel, name=f"ioc.store.{feed}")(agent)

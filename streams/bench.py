@@ -17,152 +17,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ioc import contract
 from ioc.db import WRITER_ROLE, connect, connect_async, role_url
 from ioc.errors import ServiceError
-from ioc.settings import REPO_DIR, Settings
+from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS, ensure_topics
+from streams.harness import (
+    Producer,
+    free_port,
+    make_event,
+    make_events,
+    peak_rss_mb,
+    scrape_metrics,
+    services,
+    start_worker,
+    stored_count,
+    wait_for,
+)
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_LATENCY_RATE = 2000.0
 DEFAULT_LATENCY_SECONDS = 10.0
 DEFAULT_ROUNDS = 2
 UNITS = [f"bench-unit-{i:02d}" for i in range(27)]
-
-
-# --- synthetic events --------------------------------------------------------------------
-
-
-def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None = None
-               ) -> tuple[str, bytes, bytes]:
-    """One valid contract event of a random type: (feed, key, wire bytes)."""
-    unit = rng.choice(UNITS)
-    envelope = {"event_id": event_id or uuid.uuid4().hex, "schema_version": 1,
-                "occurred_at": occurred_at.isoformat(), "unit_codes": [unit]}
-    kind = rng.random()
-    if kind < 0.40:
-        feed, key = "payments", f"pay-{rng.randrange(10**9)}"
-        body = {"feed": feed, "event_type": "payment.completed", "data": {
-            "payment_id": key, "category": rng.choice(["admin_fee", "hospital_fee", "tuition"]),
-            "channel": rng.choice(["qr_code", "e_wallet", "card"]),
-            "amount_vnd": rng.randrange(10_000, 5_000_000),
-            "status": "succeeded" if rng.random() < 0.97 else "failed"}}
-    elif kind < 0.70:
-        feed, key = "telemedicine", f"link-{unit}"
-        body = {"feed": feed, "event_type": "link.heartbeat", "data": {
-            "link_id": key, "hospital_code": f"bv-{unit}", "hub_code": "bach-mai",
-            "status": "up", "latency_ms": round(rng.uniform(5, 80), 1),
-            "jitter_ms": round(rng.uniform(0, 9), 1), "loss_pct": round(rng.uniform(0, 2), 2)}}
-    elif kind < 0.75:
-        feed, key = "telemedicine", f"session-{rng.randrange(10**6)}"
-        body = {"feed": feed, "event_type": rng.choice(["consultation.started",
-                                                         "consultation.ended"]), "data": {
-            "session_id": key, "link_id": f"link-{unit}", "hospital_code": f"bv-{unit}",
-            "hub_code": "bach-mai", "specialty": "cardiology"}}
-    elif kind < 0.95:
-        feed, key = "portal", f"hs-{rng.randrange(10**9)}"
-        due = (occurred_at + timedelta(days=5)).isoformat()
-        if rng.random() < 0.6:
-            body = {"feed": feed, "event_type": "dossier.received", "data": {
-                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
-                "service_level": rng.choice(["partial", "full"]),
-                "channel": rng.choice(["online", "in_person"]), "due_at": due}}
-        else:
-            body = {"feed": feed, "event_type": "dossier.resolved", "data": {
-                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
-                "due_at": due, "result": "approved"}}
-    else:
-        feed, key = "portal", "portal-dvc"
-        body = {"feed": feed, "event_type": "portal.health", "data": {
-            "portal_code": "dvc-thanh-hoa", "window_seconds": 60,
-            "requests": rng.randrange(100, 5000), "errors": rng.randrange(0, 20),
-            "p95_latency_ms": round(rng.uniform(50, 900), 1)}}
-    return feed, key.encode(), json.dumps({**envelope, **body}, separators=(",", ":")).encode()
-
-
-def make_events(n: int, seed: int = 1, start: datetime | None = None,
-                step: timedelta = timedelta(milliseconds=1)) -> list[tuple[str, bytes, bytes]]:
-    """`n` valid events across the feeds, `step` of event time apart."""
-    rng = random.Random(seed)
-    start = start or datetime.now(UTC) - timedelta(hours=1)
-    return [make_event(rng, start + i * step, f"bench-{seed}-{i:08d}") for i in range(n)]
-
-
-class Producer:
-    """A fast confluent-kafka producer (lz4, large batches), as the simulator uses."""
-
-    def __init__(self, bootstrap: str):
-        from confluent_kafka import Producer as _Producer
-
-        self._p = _Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
-                             "compression.type": "lz4", "batch.num.messages": 10000,
-                             "queue.buffering.max.messages": 1_000_000, "acks": "all"})
-        self.errors: list[str] = []
-
-    def _done(self, err, msg) -> None:  # noqa: ANN001 - librdkafka callback
-        if err is not None:
-            self.errors.append(str(err))
-
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        while True:
-            try:
-                self._p.produce(topic, value=value, key=key, on_delivery=self._done)
-                return
-            except BufferError:
-                self._p.poll(0.01)
-
-    def poll(self) -> None:
-        self._p.poll(0)
-
-    def flush(self) -> None:
-        if self._p.flush(60) or self.errors:
-            raise ServiceError(f"the broker did not take every event: {self.errors[:1]}")
-
-
-# --- services ----------------------------------------------------------------------------
-
-
-@contextmanager
-def services(settings: Settings, data_dir: Path) -> Iterator[Settings]:
-    """The configured database and broker, else embedded ones on free loopback ports."""
-    from ioc.services.broker import EmbeddedBroker
-    from ioc.services.postgres import EmbeddedPostgres
-
-    started = []
-    try:
-        if settings.database_url is None:
-            pg = EmbeddedPostgres(data_dir, _free_port()).start()
-            started.append(pg)
-            settings = settings.with_(database_url=pg.url)
-        if settings.kafka_bootstrap is None:
-            broker = EmbeddedBroker(data_dir, _free_port(), settings.tansu_bin).start()
-            started.append(broker)
-            settings = settings.with_(kafka_bootstrap=broker.bootstrap)
-        yield settings
-    finally:
-        for service in reversed(started):
-            service.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- the measurements ----------------------------------------------------------------------
@@ -186,75 +73,25 @@ def _first_stored_at(settings: Settings) -> float:
             "UNION ALL SELECT min(stored_at) FROM payments) s").fetchone()[0])
 
 
-def _stored_count(settings: Settings) -> int:
-    with connect(settings.database_url, settings.db_schema) as conn:
-        return int(conn.execute("SELECT sum(rows_stored) FROM feed_stats").fetchone()[0])
-
-
-def _scrape(url: str) -> dict[str, float]:
-    """Sum each metric family's samples (over labels); max for *_timestamp_seconds."""
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        value = float(line.rsplit(" ", 1)[1])
-        if name.endswith("_timestamp_seconds"):
-            out[name] = max(out.get(name, 0.0), value)
-        else:
-            out[name] = out.get(name, 0.0) + value
-    return out
-
-
-def _wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise ServiceError(f"bench: timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a live process, in MB."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise ServiceError(f"no VmHWM for pid {pid}")
-
-
-def _start_worker(settings: Settings, data_dir: Path):  # noqa: ANN202
-    from ioc.services.process import ManagedProcess
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(settings.to_env())
-    env["PYTHONUNBUFFERED"] = "1"
-    return ManagedProcess("bench-worker", [sys.executable, "-m", "ioc.cli", "worker"],
-                          data_dir / "logs" / "bench-worker.log", env=env, cwd=REPO_DIR).start()
-
-
 def measure_faust(settings: Settings, n: int, data_dir: Path) -> tuple[dict, object]:
     """(a): start the worker on a backlog of `n` events; return figures and the live worker."""
     metrics_url = f"http://127.0.0.1:{settings.worker_port}/metrics"
-    worker = _start_worker(settings, data_dir)
+    worker = start_worker(settings, data_dir)
 
     def done() -> dict | None:
         worker.raise_if_exited()
         try:
-            m = _scrape(metrics_url)
+            m = scrape_metrics(metrics_url)
         except OSError:
             return None
         seen = m.get("ioc_events_stored_total", 0) + m.get("ioc_events_duplicate_total", 0)
         return m if seen >= n else None
 
-    m = _wait_for(done, 120 + n / 2000, "the worker to store the backlog")
+    m = wait_for(done, 120 + n / 2000, "the worker to store the backlog")
     end = m["ioc_last_batch_timestamp_seconds"]
     seconds = end - _first_stored_at(settings)
     return {"events": n, "seconds": round(seconds, 3), "events_per_s": round(n / seconds),
-            "stored": _stored_count(settings),
+            "stored": stored_count(settings),
             "batches": int(m.get("ioc_batch_events_count", 0)),
             "db_write_seconds_total": round(m.get("ioc_db_write_seconds_sum", 0.0), 3)}, worker
 
@@ -303,7 +140,7 @@ def measure_plain(settings: Settings, n: int) -> dict:
     end = asyncio.run(_plain_consumer(settings, n))
     seconds = end - _first_stored_at(settings)
     return {"events": n, "seconds": round(seconds, 3), "events_per_s": round(n / seconds),
-            "stored": _stored_count(settings)}
+            "stored": stored_count(settings)}
 
 
 def measure_copy(settings: Settings, events: list[tuple[str, bytes, bytes]]) -> dict:
@@ -347,8 +184,8 @@ def measure_latency(settings: Settings, rate: float, duration: float, already: i
         producer.poll()
     producer.flush()
     metrics_url = f"http://127.0.0.1:{settings.worker_port}/metrics"
-    _wait_for(lambda: _scrape(metrics_url).get("ioc_events_stored_total", 0) >= already + total,
-              60, "the latency events to be stored", 0.25)
+    wait_for(lambda: scrape_metrics(metrics_url).get("ioc_events_stored_total", 0)
+             >= already + total, 60, "the latency events to be stored", 0.25)
     with connect(settings.database_url, settings.db_schema) as conn:
         p50, p99, worst, count = conn.execute(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s), "
@@ -368,7 +205,7 @@ def measure_idle_latency(settings: Settings, rate: float, duration: float, data_
                          ) -> tuple[dict, float]:
     """Latency through a fresh worker on empty topics (the steady state, not the aftermath of
     a bulk load); returns the figures and that worker's peak RSS in MB."""
-    worker = _start_worker(settings, data_dir)
+    worker = start_worker(settings, data_dir)
     try:
         metrics_url = f"http://127.0.0.1:{settings.worker_port}/metrics"
 
@@ -380,8 +217,8 @@ def measure_idle_latency(settings: Settings, rate: float, duration: float, data_
                 return False
             return text.count(f'topic="{settings.topic_prefix}.') >= 3 * FEED_PARTITIONS
 
-        _wait_for(assigned, 120, "the latency worker to hold every partition", 0.2)
-        return measure_latency(settings, rate, duration, 0), _peak_rss_mb(worker.pid)
+        wait_for(assigned, 120, "the latency worker to hold every partition", 0.2)
+        return measure_latency(settings, rate, duration, 0), peak_rss_mb(worker.pid)
     finally:
         worker.stop()
 
@@ -409,7 +246,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
 
         def fresh(name: str, **changes: object) -> Settings:
             each = base.with_(db_schema=f"bench_{tag}_{name}",
-                              consumer_group=f"bench-{tag}-{name}", worker_port=_free_port(),
+                              consumer_group=f"bench-{tag}-{name}", worker_port=free_port(),
                               **changes)
             made.append(each)
             migrate_database(each, s.database_url)
@@ -429,7 +266,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
             rss = [latency_rss]
             for r in range(rounds):
                 figures, worker = measure_faust(fresh(f"faust{r}"), n, Path(tmp))
-                rss.append(_peak_rss_mb(worker.pid))
+                rss.append(peak_rss_mb(worker.pid))
                 worker.stop()
                 faust_runs.append(figures)
                 plain_runs.append(measure_plain(fresh(f"plain{r}"), n))

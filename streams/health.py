@@ -72,6 +72,12 @@ class StallDetector:
         self.last = Assessment(now, lag, reasons)
         return self.last
 
+    def stalled_seconds(self) -> dict[Hashable, float]:
+        """Per partition with lag at the last look: for how long its stored position has not
+        moved (the alerter's backlog-stall rule reads this from the outside)."""
+        return {tp: self.last.at - self._waiting_since[tp]
+                for tp, behind in self.last.lag.items() if behind > 0}
+
 
 def _name(tp: Hashable) -> str:
     if isinstance(tp, tuple) and len(tp) == 2:

@@ -140,6 +140,15 @@ class ManagedProcess:
                 f"last lines of {self.log_file}:\n{self.log_tail()}"
             )
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a crash would (fault runs)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        log.info("killed %s", self.name)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Signal the whole process group, then SIGKILL what is left after `timeout`."""
         if self.proc is None:

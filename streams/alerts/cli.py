@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect, role_url
@@ -53,24 +54,31 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
                  application_name="ioc-alerter") as conn:
         if not _wait_for_schema(conn, stop):
             return 0
-        lag = None if args.replay else LagProbe(settings, stop)
+        probe = None if args.replay else LagProbe(settings, stop)
         engine = Engine(conn, rules, province, load_calendar(), replay=args.replay,
                         name="replay" if args.replay else "alerter",
-                        lag=lag.value if lag else None)
+                        lag=probe.value if probe else None,
+                        stalled=probe.stalled_seconds if probe else None)
         engine.run(stop)
     return 0
 
 
 class LagProbe:
     """The workers' consumer lag, measured in the background every few seconds (a
-    measurement opens Kafka clients and takes about a second: not on the engine's path)."""
+    measurement opens Kafka clients and takes about a second: not on the engine's path),
+    and per feed how long its backlog has waited with nothing committed (a stalled agent,
+    a frozen or dead worker: seen from the outside, whatever the worker says of itself)."""
 
     def __init__(self, settings: Settings, stop: threading.Event, every: float = 5.0):
         from ioc.cli import _embedded_urls
+        from streams.health import StallDetector
 
         self.settings = settings
         self.bootstrap = _embedded_urls(settings)[1]
         self.latest: int | None = None
+        self.stalled: dict[str, float] | None = None
+        # stall_seconds is unused here: only the per-partition waiting times are read
+        self._detector = StallDetector(stall_seconds=float("inf"), started_at=time.time())
         self.stop = stop
         self.every = every
         threading.Thread(target=self._loop, name="lag-probe", daemon=True).start()
@@ -78,20 +86,31 @@ class LagProbe:
     def _loop(self) -> None:
         from kafka.errors import KafkaError
 
-        from ioc.status import consumer_lag
+        from ioc.status import partition_positions
 
         while not self.stop.is_set():
             try:
-                lags = [v for v in consumer_lag(self.settings, self.bootstrap).values()
-                        if v is not None]
-                self.latest = sum(lags) if lags else None
+                self._look(partition_positions(self.settings, self.bootstrap), time.time())
             except (KafkaError, OSError) as exc:
                 log.warning("consumer lag unknown: %s", exc)
-                self.latest = None
+                self.latest = self.stalled = None
             self.stop.wait(self.every)
+
+    def _look(self, positions: dict[str, dict[tuple[str, int], tuple[int, int]]],
+              now: float) -> None:
+        flat = {tp: pos for tps in positions.values() for tp, pos in tps.items()}
+        self.latest = sum(max(0, end - done) for end, done in flat.values()) if flat else None
+        self._detector.assess(now, {tp: end for tp, (end, _) in flat.items()},
+                              {tp: done for tp, (_, done) in flat.items()}, last_poll=now)
+        waiting = self._detector.stalled_seconds()
+        self.stalled = {feed: max((waiting.get(tp, 0.0) for tp in tps), default=0.0)
+                        for feed, tps in positions.items()}
 
     def value(self) -> int | None:
         return self.latest
+
+    def stalled_seconds(self) -> dict[str, float] | None:
+        return self.stalled
 
 
 def _wait_for_schema(conn, stop) -> bool:  # noqa: ANN001

@@ -65,12 +65,13 @@ class Engine:
     def __init__(self, conn: psycopg.Connection, rules: RulesFile, province: Province,
                  calendar: WorkCalendar, *, replay: bool = False, name: str = "alerter",
                  wall_clock: Callable[[], float] = time.monotonic,
-                 lag: Callable[[], int | None] | None = None):
+                 lag: Callable[[], int | None] | None = None,
+                 stalled: Callable[[], dict[str, float] | None] | None = None):
         self.conn = conn
         self.rules = rules
         self.replay = replay
         self.name = name
-        self.evaluator = Evaluator(conn, province, calendar, lag)
+        self.evaluator = Evaluator(conn, province, calendar, lag, stalled)
         self.wall_clock = wall_clock
         self._pipeline_due: dict[str, float] = {}
         self.step = timedelta(seconds=rules.evaluation.step_seconds)

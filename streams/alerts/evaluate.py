@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from ioc.calendar import WorkCalendar
+from ioc.contract import FEEDS
 from ioc.province import Province
 from streams.alerts.lifecycle import Observation
 from streams.alerts.rules import (
@@ -58,9 +59,11 @@ class Evaluator:
     """Computes each rule's observations at a step; entity names come from the province."""
 
     def __init__(self, conn: psycopg.Connection, province: Province, calendar: WorkCalendar,
-                 lag: Callable[[], int | None] | None = None):
+                 lag: Callable[[], int | None] | None = None,
+                 stalled: Callable[[], dict[str, float] | None] | None = None):
         self.conn = conn
         self.lag = lag  # the workers' consumer lag (messages), when a broker is known
+        self.stalled = stalled  # per feed: seconds its backlog has waited with no progress
         self.province = province
         self.calendar = calendar
         self.agencies = {a.code: a.name_vi for a in province.agencies}
@@ -195,6 +198,11 @@ class Evaluator:
                                (at - timedelta(seconds=rule.window_seconds),))[0][0]
         elif rule.measure == "consumer_lag":
             value = self.lag() if self.lag else None
+        elif rule.measure == "backlog_stalled_seconds":  # one alert per feed
+            stalled = self.stalled() if self.stalled else None
+            return [compare(rule, self.province, {"feed": feed},
+                            None if stalled is None else stalled.get(feed, 0.0))
+                    for feed in FEEDS]
         else:
             newest = newest_stored(self.conn)
             value = (at - newest).total_seconds() if newest else None

@@ -167,12 +167,17 @@ class StalenessRule(_Rule):
 
 class PipelineRule(_Compared):
     """Health of the pipeline itself, on wall time (not replayed): dead letters in a window,
-    seconds since anything was stored, the workers' consumer lag (messages not yet stored).
-    Evaluated every `every_seconds` of wall time (default 5)."""
+    seconds since anything was stored, the workers' consumer lag (messages not yet stored),
+    per feed the seconds its backlog has waited with nothing committed (a stalled agent or
+    worker). Evaluated every `every_seconds` of wall time (default 5)."""
 
     kind: Literal["pipeline"]
-    measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag"]
+    measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag",
+                     "backlog_stalled_seconds"]
     window_seconds: PositiveSeconds = 300
+
+    def entity_labels(self) -> set[str]:
+        return {"feed"} if self.measure == "backlog_stalled_seconds" else set()
 
 
 class WatchdogRule(_Rule):

@@ -286,7 +286,11 @@ def test_pipeline_rules_on_wall_time_and_never_on_replays(migrated, owner, tmp_p
                 "op": ">", "threshold": 100, "clear": 10, "summary_vi": "x", "summary_en": "x"},
         "stalled": {"kind": "pipeline", "severity": "critical",
                     "measure": "ingest_stalled_seconds", "op": ">", "threshold": 60,
-                    "clear": 5, "summary_vi": "x", "summary_en": "x"}})
+                    "clear": 5, "summary_vi": "x", "summary_en": "x"},
+        "backlog": {"kind": "pipeline", "severity": "critical",
+                    "measure": "backlog_stalled_seconds", "op": ">", "threshold": 25,
+                    "clear": 0, "summary_vi": "Luồng {feed}: {value:.0f} giây",
+                    "summary_en": "{feed}"}})
     for offset in range(3):
         owner.execute("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, feed,"
                       " reason, raw) VALUES ('t.portal', 0, %s, 'portal', 'bad', '\\x00')",
@@ -295,16 +299,28 @@ def test_pipeline_rules_on_wall_time_and_never_on_replays(migrated, owner, tmp_p
     owner.execute("UPDATE payments SET stored_at = now() - interval '5 minutes'")
     lag = [500]
     clock = [0.0]
-    engine, conn = engine_for(migrated, path, lag=lambda: lag[0], wall_clock=lambda: clock[0])
+    stalled = [{"portal": 0.0, "telemedicine": 0.0, "payments": 40.0}]
+    engine, conn = engine_for(migrated, path, lag=lambda: lag[0], wall_clock=lambda: clock[0],
+                              stalled=lambda: stalled[0])
     engine.run_once()
     firing = dict(conn.execute("SELECT rule, value FROM alerts WHERE state = 'firing'"))
-    assert firing == {"dead": 3, "lag": 500, "stalled": pytest.approx(300, abs=5)}
+    assert firing == {"dead": 3, "lag": 500, "stalled": pytest.approx(300, abs=5),
+                      "backlog": 40}
+    # one alert per feed: only the stalled feed fires, and its summary names it
+    backlog = conn.execute("SELECT labels, state, summary_vi FROM alerts WHERE rule = 'backlog'"
+                           " ORDER BY labels->>'feed'").fetchall()
+    assert backlog == [({"feed": "payments"}, "firing", "Luồng payments: 40 giây")]
     lag[0] = 50
     engine.run_once()  # hysteresis: 50 is above clear (10): still firing; and throttled
     clock[0] = 10.0
     lag[0] = 5
     engine.run_once()
     assert conn.execute("SELECT state FROM alerts WHERE rule = 'lag'").fetchone()[0] == "resolved"
+    stalled[0] = {"portal": 0.0, "telemedicine": 0.0, "payments": 0.0}  # progress again
+    clock[0] = 20.0
+    engine.run_once()
+    assert conn.execute("SELECT state FROM alerts WHERE rule = 'backlog'").fetchone()[0] \
+        == "resolved"
     replay, conn2 = engine_for(migrated, path, replay=True, name="replay")
     assert replay.pipeline_rules == {}
     conn.close()

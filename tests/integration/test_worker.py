@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ioc import contract
 from ioc.db import connect
-from streams.bench import Producer, make_events
+from streams.harness import Producer, make_events
 from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration

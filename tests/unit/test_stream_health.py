@@ -45,3 +45,16 @@ def test_revoked_partitions_are_forgotten():
     assert not look.stalled and look.lag == {}
     # reassigned later: the clock starts again, not from the first sighting
     assert not d.assess(35, {TP: 100}, {TP: 0}, last_poll=35).stalled
+
+
+def test_stalled_seconds_counts_how_long_a_backlog_waits_without_progress():
+    other = ("ioc.portal", 0)
+    d = StallDetector(stall_seconds=float("inf"), started_at=0)
+    d.assess(0, {TP: 100, other: 10}, {TP: 100, other: 10}, last_poll=0)
+    assert d.stalled_seconds() == {}                      # no lag: nothing waits
+    d.assess(5, {TP: 180, other: 30}, {TP: 100, other: 30}, last_poll=5)
+    d.assess(20, {TP: 300, other: 40}, {TP: 100, other: 38}, last_poll=20)
+    # payments[0] has not moved since it was last caught up (t=0); portal[0] has lag but moves
+    assert d.stalled_seconds() == {TP: 20, other: 0}
+    d.assess(25, {TP: 300, other: 40}, {TP: 150, other: 40}, last_poll=25)
+    assert d.stalled_seconds() == {TP: 0}  # it moved: the wait starts again

@@ -1,0 +1,745 @@
+"""`ioc chaos`: fault runs proving that the stream processors and the notifier lose nothing,
+double nothing and do not get stuck, whatever breaks.
+
+One process tree on loopback: its own embedded PostgreSQL and Tansu broker (in a temporary
+folder, on free ports), real `ioc worker` / `ioc alerter` / `ioc notifier` child processes,
+each scenario in its own schema, topics and consumer group. The scenarios:
+
+- worker_kill: a worker SIGKILLed every few seconds while events arrive, restarted each time;
+- rebalance: a second worker joins mid-run, then the first one leaves (two rebalances);
+- database_outage: PostgreSQL stopped mid-run, started again after a while;
+- poison: 1 event in 100 broken in each way the contract refuses (streams/harness.py);
+- notifier: the webhook receiver down for a while, then the notifier SIGKILLed while it
+  delivers (alerts are written to the alerts table as the alerter would);
+- stalled_agent: one feed's writes blocked (a table lock) while its backlog grows: the
+  worker's /healthz and the `backlog_stalled` alert must both say so within a minute.
+
+Each prints one JSON object with its figures and `ok` (its bar met); `ioc chaos` exits 1
+when any scenario fails its bar. Bars: stored distinct = valid events produced, no
+duplicate rows, every invalid event dead-lettered with its reason, every notification
+delivered with at most one duplicate per transition, recovery within the stated seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+
+from ioc.db import connect
+from ioc.errors import ServiceError
+from ioc.services.broker import EmbeddedBroker
+from ioc.services.postgres import EmbeddedPostgres
+from ioc.services.process import ManagedProcess
+from ioc.settings import Settings
+from ioc.stack import migrate_database
+from ioc.topics import ensure_topics
+from streams.harness import (
+    POISON_KINDS,
+    Producer,
+    free_port,
+    make_event,
+    poison_event,
+    start_part,
+    start_worker,
+)
+from streams.metrics import dead_letter_reason_label
+from streams.sink import TABLE_COLUMNS
+
+log = logging.getLogger(__name__)
+
+RESUME_BAR_SECONDS = 10.0      # database back -> the worker stores again
+DETECT_BAR_SECONDS = 60.0      # a stalled agent -> /healthz fails and the alert fires
+MAX_COPIES_PER_TRANSITION = 2  # a notification delivered at most twice
+
+
+@dataclass(frozen=True)
+class ChaosOptions:
+    """Sizes and durations of the fault runs (`QUICK` is the short run of the test suite)."""
+
+    events: int = 100_000
+    rate: float = 5_000.0            # events/s produced while faults happen
+    kills: int = 5
+    kill_every: float = 3.0          # mean seconds between kills (0.5x to 1.5x, seeded)
+    outage_seconds: float = 30.0
+    poison_ratio: float = 0.01
+    receiver_down_seconds: float = 120.0
+    alerts: int = 20
+    stall_seconds: float = 30.0      # the worker's IOC_WORKER_STALL_SECONDS
+    stall_alert_seconds: float = 25.0
+    stall_alert_for: float = 10.0
+    settle_seconds: float = 180.0    # the most a scenario waits for everything to be stored
+    seed: int = 1
+
+
+QUICK = ChaosOptions(events=3_000, rate=300.0, kills=2, kill_every=2.5, outage_seconds=5.0,
+                     receiver_down_seconds=10.0, alerts=6, stall_seconds=5.0,
+                     stall_alert_seconds=5.0, stall_alert_for=2.0, settle_seconds=90.0)
+
+
+# --- what every scenario shares -----------------------------------------------------------
+
+
+class Tally:
+    """What a scenario's schema holds: rows and distinct event ids over every event table,
+    and dead letters."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def read(self) -> tuple[int, int, int] | None:
+        """(rows, distinct event ids, dead letters), or None while the database is away."""
+        union = " UNION ALL ".join(f"SELECT event_id FROM {t}" for t in TABLE_COLUMNS)
+        try:
+            with connect(self.settings.database_url, self.settings.db_schema) as conn:
+                rows, distinct = conn.execute(
+                    f"SELECT count(*), count(DISTINCT event_id) FROM ({union}) e").fetchone()
+                dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        except (psycopg.Error, ServiceError):
+            return None
+        return int(rows), int(distinct), int(dead)
+
+
+class Feed(threading.Thread):
+    """Produces `n` events at `rate`/s in the background, every 1/`poison_ratio`-th one
+    broken (each poison kind in turn), and remembers where every poison event landed."""
+
+    def __init__(self, settings: Settings, n: int, rate: float, seed: int,
+                 poison_ratio: float = 0.0):
+        super().__init__(name="chaos-feed", daemon=True)
+        self.settings, self.n, self.rate, self.seed = settings, n, rate, seed
+        # every k-th event is poison, the kinds in turn: each kind as often as the others
+        self._every = round(1 / poison_ratio) if poison_ratio else 0
+        self.valid = 0
+        self.poison: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> kind
+        self.poison_sent = 0
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self.halt = threading.Event()  # set: stop producing early
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            self._produce()
+        except BaseException as exc:  # reported by the scenario that waits for it
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def _produce(self) -> None:
+        rng = random.Random(self.seed)
+        producer = Producer(self.settings.kafka_bootstrap)
+        kinds = list(POISON_KINDS)
+        tag = uuid.uuid4().hex[:8]
+        started = time.monotonic()
+        for i in range(self.n):
+            if self.halt.is_set():
+                break
+            ahead = started + i / self.rate - time.monotonic()
+            if ahead > 0.005:
+                time.sleep(ahead)
+            now = datetime.now(UTC)
+            if self._every and i % self._every == self._every // 2:
+                kind = kinds[self.poison_sent % len(kinds)]
+                self.poison_sent += 1
+                feed, key, value = poison_event(kind, rng, now, f"poison-{tag}-{i:08d}")
+                producer.send(self.settings.topic(feed), key, value,
+                              on_delivery=lambda err, msg, kind=kind: self._landed(err, msg, kind))
+            else:
+                feed, key, value = make_event(rng, now, f"chaos-{tag}-{i:08d}")
+                producer.send(self.settings.topic(feed), key, value)
+                self.valid += 1
+            if i % 500 == 0:
+                producer.poll()
+        producer.flush()
+
+    def _landed(self, err: Any, msg: Any, kind: str) -> None:
+        if err is None:
+            with self._lock:
+                self.poison[(msg.topic(), msg.partition(), msg.offset())] = kind
+
+    def wait(self, timeout: float) -> None:
+        if not self.finished.wait(timeout):
+            raise ServiceError(f"chaos: producing {self.n} events took over {timeout:.0f} s")
+        if self.error is not None:
+            raise ServiceError(f"chaos: producing failed: {self.error}") from self.error
+
+    @property
+    def seconds(self) -> float:
+        return self.n / self.rate
+
+
+@dataclass
+class Run:
+    """The services of one `ioc chaos` run and the namespaces its scenarios made."""
+
+    options: ChaosOptions
+    data_dir: Path
+    postgres: EmbeddedPostgres
+    bootstrap: str
+    made: list[Settings]
+
+    @property
+    def base(self) -> Settings:
+        return Settings(database_url=self.postgres.url, kafka_bootstrap=self.bootstrap,
+                        data_dir=self.data_dir, log_level="INFO")  # the parts' logs
+
+    def namespace(self, name: str, **changes: Any) -> Settings:
+        """Fresh schema, topics, consumer group and worker port for one scenario."""
+        tag = uuid.uuid4().hex[:6]
+        s = self.base.with_(db_schema=f"chaos_{tag}_{name}"[:63], topic_prefix=f"chaos{tag}",
+                            consumer_group=f"chaos-{tag}-{name}", worker_port=free_port(),
+                            **changes)
+        migrate_database(s, s.database_url)
+        ensure_topics(s, s.kafka_bootstrap)
+        self.made.append(s)
+        return s
+
+
+def _until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` passes
+    (None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def _healthz(port: int) -> int | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
+
+
+def _ready(worker: ManagedProcess, port: int, timeout: float = 60.0) -> None:
+    def up() -> bool:
+        worker.raise_if_exited()
+        return _healthz(port) is not None
+    if not _until(up, timeout):
+        raise ServiceError(f"chaos: {worker.name} did not answer /healthz in {timeout:.0f} s")
+
+
+def _settle(tally: Tally, valid: int, dead: int, timeout: float) -> tuple[int, int, int]:
+    """Wait until every valid event is stored and every poison event dead-lettered (or the
+    timeout); return the last (rows, distinct, dead letters)."""
+    last = [(0, 0, 0)]
+
+    def done() -> bool:
+        now = tally.read()
+        if now is not None:
+            last[0] = now
+        return now is not None and now[1] >= valid and now[2] >= dead
+    _until(done, timeout, 0.25)
+    return last[0]
+
+
+def _stored_figures(feed: Feed, counts: tuple[int, int, int]) -> dict[str, Any]:
+    rows, distinct, dead = counts
+    return {"produced": feed.valid, "stored_rows": rows, "stored_distinct": distinct,
+            "duplicates": rows - distinct, "lost": feed.valid - distinct,
+            "dead_lettered": dead}
+
+
+def _exact(figures: dict[str, Any]) -> bool:
+    return figures["lost"] == 0 and figures["duplicates"] == 0 and \
+        figures["stored_distinct"] == figures["produced"]
+
+
+# --- the scenarios -------------------------------------------------------------------------
+
+
+def worker_kill(run: Run) -> dict[str, Any]:
+    opts = run.options
+    s = run.namespace("kill")
+    rng = random.Random(opts.seed)
+    worker = start_worker(s, run.data_dir, "kill-worker-0")
+    _ready(worker, s.worker_port)
+    feed = Feed(s, opts.events, opts.rate, opts.seed)
+    feed.start()
+    kills, last_start = 0, time.monotonic()
+    try:
+        for kills in range(1, opts.kills + 1):  # noqa: B007 - the count is a figure
+            time.sleep(opts.kill_every * rng.uniform(0.5, 1.5))
+            worker.kill()
+            log.info("chaos worker_kill: SIGKILL %d/%d", kills, opts.kills)
+            worker = start_worker(s, run.data_dir, f"kill-worker-{kills}")
+            last_start = time.monotonic()
+        feed.wait(feed.seconds + 120)
+        counts = _settle(Tally(s), feed.valid, 0, opts.settle_seconds)
+        recovery = time.monotonic() - last_start
+    finally:
+        worker.stop()
+    figures = _stored_figures(feed, counts)
+    return {**figures, "kills": kills, "recovery_seconds": round(recovery, 1),
+            "ok": _exact(figures) and kills == opts.kills}
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
+def _assigned(settings: Settings) -> int:
+    """Feed partitions a worker holds (its lag gauge has one sample each)."""
+    return sum(1 for line in _scrape(settings.worker_port).splitlines()
+               if line.startswith("ioc_consumer_lag{")
+               and f'topic="{settings.topic_prefix}.' in line)
+
+
+def rebalance(run: Run) -> dict[str, Any]:
+    opts = run.options
+    first = run.namespace("rebalance")
+    second = first.with_(worker_port=free_port())
+    tally = Tally(first)
+    workers = [start_worker(first, run.data_dir, "rebalance-worker-a")]
+    _ready(workers[0], first.worker_port)
+    feed = Feed(first, opts.events, opts.rate, opts.seed + 1)
+    feed.start()
+    all_partitions = 3 * 4
+    try:
+        _until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
+        workers.append(start_worker(second, run.data_dir, "rebalance-worker-b"))
+        joined = time.monotonic()
+        # both hold partitions: the group rebalanced over two members
+        shared = _until(lambda: 0 < _assigned(second) < all_partitions
+                        and _assigned(first) > 0, 60)
+        join_seconds = time.monotonic() - joined
+        log.info("chaos rebalance: second worker joined (%.1f s)", join_seconds)
+        workers[0].stop()   # leaves the group cleanly: its partitions move to the second
+        left = time.monotonic()
+        took_over = _until(lambda: _assigned(second) == all_partitions, 60)
+        handover_seconds = time.monotonic() - left
+        log.info("chaos rebalance: first worker left, handover %.1f s", handover_seconds)
+        feed.wait(feed.seconds + 120)
+        counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
+        recovery = time.monotonic() - left
+        crashed = workers[1].exit_code() is not None
+    finally:
+        for w in workers:
+            w.stop()
+    figures = _stored_figures(feed, counts)
+    return {**figures, "rebalances": 2, "partitions_shared": bool(shared),
+            "join_seconds": round(join_seconds, 1),
+            "handover_seconds": round(handover_seconds, 1) if took_over else None,
+            "recovery_seconds": round(recovery, 1),
+            "ok": _exact(figures) and not crashed and bool(shared) and bool(took_over)}
+
+
+def database_outage(run: Run) -> dict[str, Any]:
+    opts = run.options
+    s = run.namespace("dbout", worker_stall_seconds=max(2.0, opts.outage_seconds / 3))
+    tally = Tally(s)
+    worker = start_worker(s, run.data_dir, "outage-worker")
+    _ready(worker, s.worker_port)
+    feed = Feed(s, opts.events, opts.rate, opts.seed + 2)
+    feed.start()
+    stall_seen = False
+    try:
+        time.sleep(feed.seconds / 3)
+        before = tally.read()
+        run.postgres.stop()
+        log.info("chaos database_outage: PostgreSQL stopped for %.0f s", opts.outage_seconds)
+        down_until = time.monotonic() + opts.outage_seconds
+        while time.monotonic() < down_until:
+            stall_seen = stall_seen or _healthz(s.worker_port) == 503
+            time.sleep(0.5)
+        run.postgres.start()
+        back = time.monotonic()
+        log.info("chaos database_outage: PostgreSQL back")
+        stored_before = before[1] if before else 0
+        moved = _until(lambda: (t := tally.read()) is not None and t[1] > stored_before,
+                       opts.settle_seconds, 0.1)
+        resumed = time.monotonic() - back if moved else None
+        feed.wait(feed.seconds + 120)
+        counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
+        recovery = time.monotonic() - back
+        crashed = worker.exit_code() is not None
+    finally:
+        worker.stop()
+    figures = _stored_figures(feed, counts)
+    return {**figures, "outage_seconds": opts.outage_seconds,
+            "resume_seconds": None if resumed is None else round(resumed, 2),
+            "recovery_seconds": round(recovery, 1), "worker_exited": crashed,
+            "stall_reported_during_outage": stall_seen,
+            "ok": _exact(figures) and not crashed and resumed is not None
+            and resumed <= RESUME_BAR_SECONDS}
+
+
+def poison(run: Run) -> dict[str, Any]:
+    opts = run.options
+    s = run.namespace("poison")
+    worker = start_worker(s, run.data_dir, "poison-worker")
+    _ready(worker, s.worker_port)
+    # at least two of every kind, even in a short run
+    ratio = max(opts.poison_ratio, 2 * len(POISON_KINDS) / opts.events)
+    feed = Feed(s, opts.events, opts.rate, opts.seed + 3, poison_ratio=ratio)
+    feed.start()
+    try:
+        feed.wait(feed.seconds + 120)
+        counts = _settle(Tally(s), feed.valid, len(feed.poison), opts.settle_seconds)
+        with connect(s.database_url, s.db_schema) as conn:
+            letters = {(t, p, o): r for t, p, o, r in conn.execute(
+                "SELECT topic, kafka_partition, kafka_offset, reason FROM dead_letters")}
+        on_topic = _count_topic(s, s.topic("deadletter"), len(letters))
+    finally:
+        worker.stop()
+    figures = _stored_figures(feed, counts)
+    wrong = {}
+    for where, kind in feed.poison.items():
+        reason = letters.get(where)
+        if reason is None or dead_letter_reason_label(reason) != POISON_KINDS[kind]:
+            wrong[kind] = reason or "not dead-lettered"
+    kinds = Counter(feed.poison.values())
+    return {**figures, "poison_sent": feed.poison_sent, "poison_by_kind": dict(kinds),
+            "dead_letter_topic_messages": on_topic, "wrong_reason": wrong,
+            "ok": _exact(figures) and not wrong and len(letters) == len(feed.poison)
+            == feed.poison_sent and on_topic == len(letters)
+            and set(kinds) == set(POISON_KINDS)}
+
+
+def _count_topic(settings: Settings, topic: str, expected: int, timeout: float = 20.0) -> int:
+    """Messages on `topic` (read from the start until `expected` or `timeout`)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"chaos-count-{uuid.uuid4().hex[:6]}",
+                         "enable.auto.commit": False})
+    seen = 0
+    try:
+        # assigned, not subscribed: no consumer-group join to wait for
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + timeout
+        while seen < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                seen += 1
+    except KafkaException as exc:
+        log.warning("chaos: cannot read %s: %s", topic, exc)
+    finally:
+        consumer.close()
+    return seen
+
+
+class Receiver:
+    """A webhook receiver that can go down (its port closed) and come back, and answers
+    slowly enough that a notifier can be killed in the middle of a delivery."""
+
+    def __init__(self, delay: float = 0.2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.delay = delay
+        self.received: list[tuple[float, dict]] = []
+        self.in_flight = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    def up(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                receiver.in_flight += 1
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                    time.sleep(receiver.delay)
+                    receiver.received.append((time.monotonic(), body))
+                    self.send_response(200)
+                    self.end_headers()
+                finally:
+                    receiver.in_flight -= 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def transitions(self) -> Counter:
+        return Counter((a["labels"]["link_id"], a["status"])
+                       for _, body in self.received for a in body["alerts"])
+
+
+def _rules_file(path: Path, base: Path, **changes: Any) -> Path:
+    """A copy of the rules file `base` with `changes` on top (notifications, rules)."""
+    doc = yaml.safe_load(base.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if isinstance(value, dict) and key == "notifications":
+            doc[key] = {**doc.get(key, {}), **value}
+        else:
+            doc[key] = value
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _put_alert(conn: psycopg.Connection, link: str, state: str, starts: datetime,
+               ends: datetime | None = None) -> None:
+    conn.execute(
+        "INSERT INTO alerts (fingerprint, rule, labels, severity, state, value, threshold,"
+        " summary_vi, summary_en, starts_at, ends_at, updated_at)"
+        " VALUES (%s, 'chaos_link_missing', %s, 'critical', %s, 95, 60, %s, %s, %s, %s, now())"
+        " ON CONFLICT (fingerprint) DO UPDATE SET state = EXCLUDED.state,"
+        " ends_at = EXCLUDED.ends_at, updated_at = now()",
+        (f"chaos-{link}", json.dumps({"link_id": link}), state,
+         f"Mất kết nối {link}", f"{link} lost", starts, ends))
+
+
+def notifier(run: Run) -> dict[str, Any]:
+    opts = run.options
+    receiver = Receiver()
+    rules = _rules_file(run.data_dir / "chaos-notifier-rules.yaml", run.base.alert_rules,
+                        notifications={"group_by": ["alertname", "link_id"],
+                                       "group_wait_seconds": 0, "group_interval_seconds": 0,
+                                       "repeat_interval_seconds": 86400,
+                                       "retry_min_seconds": 0.5, "retry_max_seconds": 2,
+                                       "timeout_seconds": 2})
+    s = run.namespace("notify", webhook_urls=(receiver.url,), alert_rules=rules)
+    links = [f"chaos-link-{i:02d}" for i in range(opts.alerts)]
+    resolved = links[: len(links) // 2]
+    expected = {(link, "firing") for link in links} | {(link, "resolved") for link in resolved}
+    starts = datetime.now(UTC) - timedelta(minutes=1)
+    parts: list[ManagedProcess] = []
+    killed_in_flight = False
+    try:
+        with connect(s.database_url, s.db_schema, autocommit=True) as conn:
+            for link in links:      # the receiver is down from the start
+                _put_alert(conn, link, "firing", starts)
+            parts.append(start_part(s, run.data_dir, "notifier-0", "notifier"))
+            time.sleep(opts.receiver_down_seconds / 2)
+            for link in resolved:   # transitions while the receiver is still down
+                _put_alert(conn, link, "resolved", starts, datetime.now(UTC))
+            time.sleep(opts.receiver_down_seconds / 2)
+        receiver.up()
+        back = time.monotonic()
+        log.info("chaos notifier: receiver back after %.0f s", opts.receiver_down_seconds)
+        # kill the notifier while a delivery is under way (after the first one landed)
+        _until(lambda: receiver.received and receiver.in_flight, 30, 0.01)
+        killed_in_flight = receiver.in_flight > 0
+        parts[-1].kill()
+        parts.append(start_part(s, run.data_dir, "notifier-1", "notifier"))
+        done = _until(lambda: expected <= set(receiver.transitions()), opts.settle_seconds, 0.1)
+        recovery = time.monotonic() - back if done else None
+        time.sleep(1.0)  # anything repeated would arrive now
+    finally:
+        for p in parts:
+            p.stop()
+        receiver.down()
+    got = receiver.transitions()
+    copies = max(got.values(), default=0)
+    return {"notifications_expected": len(expected),
+            "notifications_delivered": len(expected & set(got)),
+            "duplicates": sum(n - 1 for n in got.values()), "max_copies": copies,
+            "unexpected": sorted(f"{k[0]}:{k[1]}" for k in set(got) - expected),
+            "receiver_down_seconds": opts.receiver_down_seconds,
+            "killed_during_delivery": killed_in_flight,
+            "recovery_seconds": None if recovery is None else round(recovery, 1),
+            "ok": bool(done) and copies <= MAX_COPIES_PER_TRANSITION
+            and set(got) <= expected and killed_in_flight}
+
+
+def stalled_agent(run: Run) -> dict[str, Any]:
+    opts = run.options
+    rules = _rules_file(run.data_dir / "chaos-stall-rules.yaml", run.base.alert_rules, rules={
+        "backlog_stalled": {
+            "kind": "pipeline", "severity": "critical", "measure": "backlog_stalled_seconds",
+            "op": ">", "threshold": opts.stall_alert_seconds, "clear": 0,
+            "for_seconds": opts.stall_alert_for, "summary_vi": "Luồng {feed} dừng",
+            "summary_en": "Feed {feed} stalled"}}, inhibit=[])
+    s = run.namespace("stall", worker_stall_seconds=opts.stall_seconds, alert_rules=rules)
+    tally = Tally(s)
+    worker = start_worker(s, run.data_dir, "stall-worker")
+    alerter = start_part(s, run.data_dir, "stall-alerter", "alerter")
+    # a steady trickle through the stall and the recovery (stopped once both are seen)
+    feed = Feed(s, 200 * 600, 200.0, opts.seed + 4)
+    health_after = alert_after = healthy_after = cleared_after = None
+
+    def firing() -> list[str]:
+        with connect(s.database_url, s.db_schema) as conn:
+            return [lab["feed"] for (lab,) in conn.execute(
+                "SELECT labels FROM alerts WHERE rule = 'backlog_stalled' AND state = 'firing'")]
+    try:
+        _ready(worker, s.worker_port)
+        feed.start()
+        _until(lambda: (t := tally.read()) is not None and t[1] > 200, 30)
+        with connect(s.database_url, s.db_schema) as lock:
+            # writes to payments wait (SELECTs do not: the alerter and the wall still read)
+            lock.execute("LOCK TABLE payments IN SHARE MODE")
+            stalled = time.monotonic()
+            log.info("chaos stalled_agent: payments writes blocked")
+            while time.monotonic() - stalled < DETECT_BAR_SECONDS + 10 and (
+                    health_after is None or alert_after is None):
+                if health_after is None and _healthz(s.worker_port) == 503:
+                    health_after = time.monotonic() - stalled
+                if alert_after is None and "payments" in firing():
+                    alert_after = time.monotonic() - stalled
+                time.sleep(0.5)
+            false_alarms = [f for f in firing() if f != "payments"]
+            lock.rollback()
+        released = time.monotonic()
+        log.info("chaos stalled_agent: payments writes released")
+        if _until(lambda: _healthz(s.worker_port) == 200, 60):
+            healthy_after = time.monotonic() - released
+        if _until(lambda: not firing(), 60):
+            cleared_after = time.monotonic() - released
+        feed.halt.set()
+        feed.wait(60)
+        counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
+    finally:
+        feed.halt.set()
+        alerter.stop()
+        worker.stop()
+    figures = _stored_figures(feed, counts)
+
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, 1)
+    detected = health_after is not None and alert_after is not None and \
+        max(health_after, alert_after) <= DETECT_BAR_SECONDS
+    return {**figures, "health_failed_after_seconds": r(health_after),
+            "alert_fired_after_seconds": r(alert_after), "false_alarms": false_alarms,
+            "healthy_again_after_seconds": r(healthy_after),
+            "alert_resolved_after_seconds": r(cleared_after),
+            "ok": _exact(figures) and detected and not false_alarms
+            and healthy_after is not None and cleared_after is not None}
+
+
+SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
+    "worker_kill": worker_kill,
+    "rebalance": rebalance,
+    "database_outage": database_outage,
+    "poison": poison,
+    "notifier": notifier,
+    "stalled_agent": stalled_agent,
+}
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _services(data_dir: Path, tansu_bin: Path | None) -> Iterator[tuple[EmbeddedPostgres, str]]:
+    pg = EmbeddedPostgres(data_dir, free_port()).start()
+    try:
+        broker = EmbeddedBroker(data_dir, free_port(), tansu_bin).start()
+        try:
+            yield pg, broker.bootstrap
+        finally:
+            broker.stop()
+    finally:
+        pg.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = ChaosOptions()
+    parser.add_argument("--json", action="store_true",
+                        help="one line of JSON per scenario (default: indented)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the short run of the test suite ({QUICK.events} events, "
+                             f"{QUICK.outage_seconds:.0f} s outage, "
+                             f"{QUICK.receiver_down_seconds:.0f} s receiver down)")
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+                        metavar="NAME", help="run only these (repeatable): "
+                        + ", ".join(SCENARIOS))
+    parser.add_argument("--events", type=int, metavar="N",
+                        help=f"events per stream scenario (default {d.events})")
+    parser.add_argument("--rate", type=float, metavar="EPS",
+                        help=f"events/s produced during the faults (default {d.rate:.0f})")
+    parser.add_argument("--kills", type=int, metavar="K",
+                        help=f"worker_kill: SIGKILLs (default {d.kills})")
+    parser.add_argument("--outage-seconds", type=float, metavar="S",
+                        help=f"database_outage: seconds PostgreSQL is down "
+                             f"(default {d.outage_seconds:.0f})")
+    parser.add_argument("--receiver-down-seconds", type=float, metavar="S",
+                        help=f"notifier: seconds the webhook receiver is down "
+                             f"(default {d.receiver_down_seconds:.0f})")
+    parser.add_argument("--seed", type=int, help="seed of the kill times and the events")
+
+
+def options_from(args: argparse.Namespace) -> ChaosOptions:
+    opts = QUICK if args.quick else ChaosOptions()
+    changes = {k: v for k, v in (
+        ("events", args.events), ("rate", args.rate), ("kills", args.kills),
+        ("outage_seconds", args.outage_seconds),
+        ("receiver_down_seconds", args.receiver_down_seconds), ("seed", args.seed))
+        if v is not None}
+    for name, value in changes.items():
+        if name != "seed" and value <= 0:
+            raise ServiceError(f"chaos: --{name.replace('_', '-')} must be > 0 (got {value})")
+    return replace(opts, **changes)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the scenarios; print one JSON object each; 0 when all met their bars, else 1."""
+    opts = options_from(args)
+    names = args.scenario or list(SCENARIOS)
+    for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "kafka", "aiokafka"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    failed: list[str] = []
+    # under the data dir, not /tmp: the parts' logs stay there when a scenario fails
+    work = settings.data_dir.resolve() / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    work.mkdir(parents=True, exist_ok=True)
+    with _services(work, settings.tansu_bin) as (pg, bootstrap):
+        chaos = Run(opts, work, pg, bootstrap, [])
+        for name in names:
+            print(f"chaos: {name} ...", file=sys.stderr, flush=True)
+            began = time.monotonic()
+            try:
+                result = SCENARIOS[name](chaos)
+            except (ServiceError, psycopg.Error, OSError) as exc:
+                result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            result = {"scenario": name, **result,
+                      "seconds": round(time.monotonic() - began, 1)}
+            if not result["ok"]:
+                failed.append(name)
+            print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2),
+                  flush=True)
+            print(f"chaos: {name} {'ok' if result['ok'] else 'FAILED'} in "
+                  f"{result['seconds']} s", file=sys.stderr, flush=True)
+        with suppress(psycopg.Error), connect(pg.url, "public", autocommit=True) as conn:
+            for s in chaos.made:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE')
+    if failed:
+        print(f"chaos: failed: {', '.join(failed)}; logs of every part in {work / 'logs'}",
+              file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"chaos: {len(names) - len(failed)} of {len(names)} scenarios met their bars",
+          file=sys.stderr)
+    return 1 if failed else 0
+

@@ -1,0 +1,270 @@
+"""What the benches and the fault runs share: synthetic contract events, a fast producer,
+embedded services on free loopback ports, worker processes, and reading their /metrics.
+
+Used by `ioc bench` (streams/bench.py), `ioc chaos` (streams/chaos.py), `ioc soak`
+(streams/soak.py) and the integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ioc.db import connect
+from ioc.errors import ServiceError
+from ioc.services.process import ManagedProcess
+from ioc.settings import REPO_DIR, Settings
+
+UNITS = [f"bench-unit-{i:02d}" for i in range(27)]
+
+
+def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None = None
+               ) -> tuple[str, bytes, bytes]:
+    """One valid contract event of a random type: (feed, key, wire bytes)."""
+    unit = rng.choice(UNITS)
+    envelope = {"event_id": event_id or uuid.uuid4().hex, "schema_version": 1,
+                "occurred_at": occurred_at.isoformat(), "unit_codes": [unit]}
+    kind = rng.random()
+    if kind < 0.40:
+        feed, key = "payments", f"pay-{rng.randrange(10**9)}"
+        body = {"feed": feed, "event_type": "payment.completed", "data": {
+            "payment_id": key, "category": rng.choice(["admin_fee", "hospital_fee", "tuition"]),
+            "channel": rng.choice(["qr_code", "e_wallet", "card"]),
+            "amount_vnd": rng.randrange(10_000, 5_000_000),
+            "status": "succeeded" if rng.random() < 0.97 else "failed"}}
+    elif kind < 0.70:
+        feed, key = "telemedicine", f"link-{unit}"
+        body = {"feed": feed, "event_type": "link.heartbeat", "data": {
+            "link_id": key, "hospital_code": f"bv-{unit}", "hub_code": "bach-mai",
+            "status": "up", "latency_ms": round(rng.uniform(5, 80), 1),
+            "jitter_ms": round(rng.uniform(0, 9), 1), "loss_pct": round(rng.uniform(0, 2), 2)}}
+    elif kind < 0.75:
+        feed, key = "telemedicine", f"session-{rng.randrange(10**6)}"
+        body = {"feed": feed, "event_type": rng.choice(["consultation.started",
+                                                         "consultation.ended"]), "data": {
+            "session_id": key, "link_id": f"link-{unit}", "hospital_code": f"bv-{unit}",
+            "hub_code": "bach-mai", "specialty": "cardiology"}}
+    elif kind < 0.95:
+        feed, key = "portal", f"hs-{rng.randrange(10**9)}"
+        due = (occurred_at + timedelta(days=5)).isoformat()
+        if rng.random() < 0.6:
+            body = {"feed": feed, "event_type": "dossier.received", "data": {
+                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
+                "service_level": rng.choice(["partial", "full"]),
+                "channel": rng.choice(["online", "in_person"]), "due_at": due}}
+        else:
+            body = {"feed": feed, "event_type": "dossier.resolved", "data": {
+                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
+                "due_at": due, "result": "approved"}}
+    else:
+        feed, key = "portal", "portal-dvc"
+        body = {"feed": feed, "event_type": "portal.health", "data": {
+            "portal_code": "dvc-thanh-hoa", "window_seconds": 60,
+            "requests": rng.randrange(100, 5000), "errors": rng.randrange(0, 20),
+            "p95_latency_ms": round(rng.uniform(50, 900), 1)}}
+    return feed, key.encode(), json.dumps({**envelope, **body}, separators=(",", ":")).encode()
+
+
+def make_events(n: int, seed: int = 1, start: datetime | None = None,
+                step: timedelta = timedelta(milliseconds=1)) -> list[tuple[str, bytes, bytes]]:
+    """`n` valid events across the feeds, `step` of event time apart."""
+    rng = random.Random(seed)
+    start = start or datetime.now(UTC) - timedelta(hours=1)
+    return [make_event(rng, start + i * step, f"bench-{seed}-{i:08d}") for i in range(n)]
+
+
+# Every way the event contract refuses input (docs/events.md, "Validation and the
+# dead-letter topic"): kind -> the metric reason label its dead letter must carry.
+POISON_KINDS: dict[str, str] = {
+    "empty_value": "undecodable",
+    "not_json": "undecodable",
+    "not_utf8": "undecodable",
+    "oversize": "oversize",
+    "missing_event_type": "missing_event_type",
+    "unknown_event_type": "unknown_event_type",
+    "unknown_schema_version": "unknown_schema_version",
+    "missing_field": "invalid_field",
+    "wrong_type": "invalid_field",
+    "bad_value": "invalid_field",
+    "unknown_field": "invalid_field",
+    "control_chars": "invalid_field",
+    "future_timestamp": "future_timestamp",
+    "wrong_feed": "wrong_feed",
+}
+
+
+def poison_event(kind: str, rng: random.Random, occurred_at: datetime, event_id: str
+                 ) -> tuple[str, bytes, bytes]:
+    """A payment event broken in the way `kind` names: (feed topic to send it on, key, bytes).
+    Built independently of the simulator's bad-data burst, from a valid event of the bench."""
+    while True:
+        feed, key, value = make_event(rng, occurred_at, event_id)
+        if feed == "payments":
+            break
+    body = json.loads(value)
+    if kind == "empty_value":
+        return feed, key, b""
+    if kind == "not_json":
+        return feed, key, b"{not json " + value[:40]
+    if kind == "not_utf8":
+        return feed, key, value.replace(b'"payments"', b'"pay\xffments"', 1)
+    if kind == "oversize":
+        body["data"]["failure_reason"] = "x" * (70 * 1024)
+    elif kind == "missing_event_type":
+        del body["event_type"]
+    elif kind == "unknown_event_type":
+        body["event_type"] = "payment.refunded"
+    elif kind == "unknown_schema_version":
+        body["schema_version"] = 2
+    elif kind == "missing_field":
+        del body["data"]["amount_vnd"]
+    elif kind == "wrong_type":
+        body["data"]["amount_vnd"] = str(body["data"]["amount_vnd"])
+    elif kind == "bad_value":
+        body["data"]["amount_vnd"] = -1000
+    elif kind == "unknown_field":
+        body["data"]["discount"] = 5
+    elif kind == "control_chars":  # a NUL in free text: PostgreSQL would refuse the batch
+        body["data"].update(status="failed", failure_reason="gateway\u0000timeout")
+    elif kind == "future_timestamp":
+        body["occurred_at"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    elif kind == "wrong_feed":
+        return "portal", key, value  # a valid payment, on the portal topic
+    else:
+        raise ValueError(f"unknown poison kind {kind!r}")
+    return feed, key, json.dumps(body, separators=(",", ":")).encode()
+
+
+class Producer:
+    """A fast confluent-kafka producer (lz4, large batches), as the simulator uses."""
+
+    def __init__(self, bootstrap: str):
+        from confluent_kafka import Producer as _Producer
+
+        self._p = _Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                             "compression.type": "lz4", "batch.num.messages": 10000,
+                             "queue.buffering.max.messages": 1_000_000, "acks": "all"})
+        self.errors: list[str] = []
+
+    def _done(self, err, msg) -> None:  # noqa: ANN001 - librdkafka callback
+        if err is not None:
+            self.errors.append(str(err))
+
+    def send(self, topic: str, key: bytes | None, value: bytes,
+             on_delivery: Callable[[Any, Any], None] | None = None) -> None:
+        """Queue one message; `on_delivery(err, msg)` is called once the broker answered."""
+        done = self._done
+        if on_delivery is not None:
+            def done(err, msg) -> None:  # noqa: ANN001 - librdkafka callback
+                self._done(err, msg)
+                on_delivery(err, msg)
+        while True:
+            try:
+                self._p.produce(topic, value=value, key=key, on_delivery=done)
+                return
+            except BufferError:
+                self._p.poll(0.01)
+
+    def poll(self) -> None:
+        self._p.poll(0)
+
+    def flush(self) -> None:
+        if self._p.flush(60) or self.errors:
+            raise ServiceError(f"the broker did not take every event: {self.errors[:1]}")
+
+
+@contextmanager
+def services(settings: Settings, data_dir: Path) -> Iterator[Settings]:
+    """The configured database and broker, else embedded ones on free loopback ports."""
+    from ioc.services.broker import EmbeddedBroker
+    from ioc.services.postgres import EmbeddedPostgres
+
+    started = []
+    try:
+        if settings.database_url is None:
+            pg = EmbeddedPostgres(data_dir, free_port()).start()
+            started.append(pg)
+            settings = settings.with_(database_url=pg.url)
+        if settings.kafka_bootstrap is None:
+            broker = EmbeddedBroker(data_dir, free_port(), settings.tansu_bin).start()
+            started.append(broker)
+            settings = settings.with_(kafka_bootstrap=broker.bootstrap)
+        yield settings
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def free_port() -> int:
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stored_count(settings: Settings) -> int:
+    with connect(settings.database_url, settings.db_schema) as conn:
+        return int(conn.execute("SELECT sum(rows_stored) FROM feed_stats").fetchone()[0])
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """Sum each metric family's samples (over labels); max for *_timestamp_seconds."""
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        value = float(line.rsplit(" ", 1)[1])
+        if name.endswith("_timestamp_seconds"):
+            out[name] = max(out.get(name, 0.0), value)
+        else:
+            out[name] = out.get(name, 0.0) + value
+    return out
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise ServiceError(f"bench: timed out after {timeout:.0f} s waiting for {what}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process, in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise ServiceError(f"no VmHWM for pid {pid}")
+
+
+def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
+    """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
+    environment; its log is `data_dir/logs/<name>.log`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(settings.to_env())
+    env["PYTHONUNBUFFERED"] = "1"
+    return ManagedProcess(name, [sys.executable, "-m", "ioc.cli", *args],
+                          data_dir / "logs" / f"{name}.log", env=env, cwd=REPO_DIR).start()
+
+
+def start_worker(settings: Settings, data_dir: Path, name: str = "bench-worker") -> ManagedProcess:
+    """A real `ioc worker` process on `settings`' topics, group and schema."""
+    return start_part(settings, data_dir, name, "worker")
+
+

@@ -1,0 +1,58 @@
+"""The short fault runs, as `make test` runs them: `ioc chaos --quick` (every scenario with
+a few thousand events, real workers, a real outage, a real notifier) and a one-minute
+`ioc soak`. The full runs are commands (docs/reliability.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, child_env
+
+pytestmark = pytest.mark.integration
+
+SCENARIOS = {"worker_kill", "rebalance", "database_outage", "poison", "notifier",
+             "stalled_agent"}
+
+
+def _ioc(settings, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_quick_chaos_loses_nothing_doubles_nothing_and_notices_the_stall(settings):
+    # chaos starts its own embedded services: only the data dir comes from the settings
+    out = _ioc(settings.with_(database_url=None, kafka_bootstrap=None), "chaos", "--quick",
+               "--json", timeout=600)
+    results = {r["scenario"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(results) == SCENARIOS, out.stderr[-3000:]
+    failed = {name: r for name, r in results.items() if not r["ok"]}
+    assert not failed and out.returncode == 0, (failed, out.stderr[-3000:])
+    for name in ("worker_kill", "rebalance", "database_outage", "poison", "stalled_agent"):
+        r = results[name]
+        assert r["lost"] == 0 and r["duplicates"] == 0 and r["stored_distinct"] == r["produced"]
+    assert results["worker_kill"]["kills"] == 2
+    assert results["database_outage"]["resume_seconds"] <= 10
+    assert not results["database_outage"]["worker_exited"]
+    poison = results["poison"]
+    assert poison["dead_lettered"] == poison["poison_sent"] == \
+        poison["dead_letter_topic_messages"] and poison["wrong_reason"] == {}
+    notify = results["notifier"]
+    assert notify["notifications_delivered"] == notify["notifications_expected"]
+    assert notify["max_copies"] <= 2 and notify["killed_during_delivery"]
+    stall = results["stalled_agent"]
+    assert stall["health_failed_after_seconds"] <= 60 and stall["alert_fired_after_seconds"] <= 60
+    assert stall["false_alarms"] == []
+
+
+def test_one_minute_soak_keeps_memory_flat_and_lag_bounded(settings):
+    out = _ioc(settings, "soak", "--minutes", "1", "--sample-seconds", "3", "--json",
+               timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    figures = json.loads(out.stdout)
+    assert figures["ok"] and figures["rss_growth"] <= 0.10
+    assert figures["lag_max"] <= figures["lag_bound"]
+    assert len(figures["samples"]) >= 15 and figures["samples"][-1]["stored"] > 1000

@@ -1,0 +1,52 @@
+"""Pure parts of the fault runs: the poison events break the contract the way they say, and
+the soak's bars over RSS and lag samples."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ioc import contract
+from ioc.errors import ContractError
+from streams.harness import POISON_KINDS, poison_event
+from streams.metrics import dead_letter_reason_label
+from streams.soak import verdict
+
+
+@pytest.mark.parametrize("kind", sorted(POISON_KINDS))
+def test_each_poison_kind_is_refused_with_its_reason(kind):
+    now = datetime.now(UTC)
+    feed, _, raw = poison_event(kind, random.Random(3), now - timedelta(seconds=30), f"p-{kind}-1")
+    with pytest.raises(ContractError) as refused:
+        contract.decode(raw, feed, now)
+    assert dead_letter_reason_label(str(refused.value)) == POISON_KINDS[kind]
+
+
+def test_the_poison_kinds_cover_every_reason_of_the_contract():
+    reasons = {"undecodable", "oversize", "missing_event_type", "unknown_event_type",
+               "unknown_schema_version", "invalid_field", "future_timestamp", "wrong_feed"}
+    assert set(POISON_KINDS.values()) == reasons
+
+
+def _samples(rss: list[float], lag: list[int], every: float = 5.0, rate: float = 100.0):
+    return [{"t": i * every, "rss_mb": r, "lag": g, "stored": int(i * every * rate)}
+            for i, (r, g) in enumerate(zip(rss, lag, strict=True))]
+
+
+def test_soak_passes_flat_memory_and_small_lag():
+    figures = verdict(_samples([150, 180, 190, 192, 193, 194, 195, 195, 196, 196, 197, 197],
+                               [10, 40, 30, 20, 25, 30, 10, 15, 20, 10, 5, 0]), 60)
+    assert figures["ok"] and figures["warmup_seconds"] == 20
+    assert figures["rss_after_warmup_mb"] == 193 and figures["lag_bound"] == 1000
+
+
+def test_soak_fails_on_memory_growth_or_unbounded_lag():
+    growing = verdict(_samples([150, 180, 190, 200, 210, 220, 230, 240, 250, 260, 270, 280],
+                               [0] * 12), 60)
+    assert not growing["ok"] and growing["rss_growth"] > 0.10
+    lagging = verdict(_samples([190] * 12, [0, 100, 300, 600, 900, 1200, 1500, 1800, 2100,
+                                            2400, 2700, 3000]), 60)
+    assert not lagging["ok"] and lagging["lag_max"] > lagging["lag_bound"]
+    assert not verdict(_samples([190, 190], [0, 0]), 60)["ok"]  # too short to judge
