@@ -49,6 +49,7 @@ MEDIAN_AMOUNT = {"admin_fee": 50_000, "hospital_fee": 350_000, "tuition": 1_500_
 
 
 _EVENT_TIME = itemgetter(3)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class Record(NamedTuple):
@@ -149,6 +150,15 @@ class _WorkingTime:
         self._ords: list[int] = []         # working days, ascending
         self._opens: list[float] = []
         self._closes: list[float] = []
+        # zones without daylight saving (all of Vietnam): local days by arithmetic
+        offsets = {datetime(2026, month, 1, tzinfo=tz).utcoffset() for month in (1, 7)}
+        self._fixed = int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
+
+    def _day(self, t: float) -> int:
+        """Ordinal of the local date of `t`."""
+        if self._fixed is not None:
+            return int((t + self._fixed) // 86400) + _EPOCH_ORDINAL
+        return datetime.fromtimestamp(t, self.tz).toordinal()
 
     def _cover(self, lo: int, hi: int) -> None:
         if self._ords and self._lo <= lo and hi <= self._hi:
@@ -165,7 +175,7 @@ class _WorkingTime:
 
     def _period(self, t: float) -> int:
         """Index of the first working period that ends after `t`."""
-        day = datetime.fromtimestamp(t, self.tz).toordinal()
+        day = self._day(t)
         self._cover(day - 1, day + 60)
         i = bisect_right(self._closes, t)
         if i == len(self._closes):
@@ -191,13 +201,15 @@ class _WorkingTime:
 
     def add_days(self, t: float, days: int) -> float:
         """The same local time `days` working days after `t`."""
-        local = datetime.fromtimestamp(t, self.tz)
-        day = local.toordinal()
+        day = self._day(t)
         self._cover(day, day + 2 * days + 30)
         j = bisect_right(self._ords, day) + days - 1
         while j >= len(self._ords):
             self._cover(self._lo, self._hi + days)
             j = bisect_right(self._ords, day) + days - 1
+        if self._fixed is not None:
+            return t + (self._ords[j] - day) * 86400.0
+        local = datetime.fromtimestamp(t, self.tz)
         return datetime.combine(date.fromordinal(self._ords[j]), local.timetz()).timestamp()
 
 
@@ -399,8 +411,10 @@ class ProvinceSimulator:
     def _warm_up(self, t: float) -> None:
         """Dossiers already in progress at `t`: received before it (not sent), their
         resolutions scheduled after it, so the first simulated days resolve as many dossiers
-        as a province in its steady state, not only the few received since the start."""
-        rng, cal, procedures = self.rng, self.calendar, self.procedures
+        as a province in its steady state, not only the few received since the start.
+        (Lean: at 63x a province this draws over a million past dossiers.)"""
+        rng, cal, procedures, working = self.rng, self.calendar, self.procedures, self.working
+        on_time_share = self.sim.on_time_share
         # a dossier may be open at t if received less than its working days + the late margin
         # (3 working days, one more for the time of day) before t
         opens = {p.working_days: self._working_days_before(t, p.working_days + 4)
@@ -414,8 +428,17 @@ class ProvinceSimulator:
                 for _ in range(poisson(rng, lam * span / 3600)):
                     at = hour_start + rng.random() * span
                     proc = procedures[int(rng.random() * len(procedures))]
-                    if at >= opens[proc.working_days]:
-                        self._receive_dossier(at, None, None, t, proc)
+                    if at < opens[proc.working_days]:
+                        continue
+                    due = working.add_days(at, proc.working_days)
+                    on_time = rng.random() < on_time_share
+                    if on_time and due <= t:
+                        continue  # resolved before its due date, so before t
+                    resolves = self._resolution(at, due, proc, on_time)
+                    if resolves >= t:
+                        unit = self.unit_pool[int(rng.random() * len(self.unit_pool))]
+                        self._schedule(resolves, "resolve", (
+                            self._id("hs"), unit, proc.code, proc.agency, self.clock.iso(due)))
             hour_start += 3600.0
 
     def _working_days_before(self, t: float, days: int) -> float:
@@ -426,35 +449,35 @@ class ProvinceSimulator:
             days -= self.calendar.is_working_day(day)
         return datetime.combine(day, datetime.min.time(), self.tz).timestamp()
 
-    def _receive_dossier(self, t: float, channel: str | None, out: list[Record] | None,
-                         open_at: float | None = None, proc: Procedure | None = None) -> None:
-        """A dossier received at `t`, sent to `out`, its resolution scheduled. Warming up
-        (`out` None) nothing is sent, and only resolutions after `open_at` are scheduled."""
+    def _receive_dossier(self, t: float, channel: str, out: list[Record]) -> None:
+        """A dossier received at `t`, sent to `out`, its resolution scheduled."""
         rng = self.rng
-        if proc is None:
-            proc = self.procedures[int(rng.random() * len(self.procedures))]
+        proc = self.procedures[int(rng.random() * len(self.procedures))]
         unit = self.unit_pool[int(rng.random() * len(self.unit_pool))]
         due = self.working.add_days(t, proc.working_days)
         dossier = self._id("hs")
         due_iso = self.clock.iso(due)
-        if out is not None:
-            value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
-                     f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":'
-                     f'"{dossier}","procedure_code":"{proc.code}","agency_code":'
-                     f'"{proc.agency}","service_level":"{proc.service_level}","channel":'
-                     f'"{channel}","due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
-                     f'"occurred_at":"{self.clock.iso(t)}"}}')
-            out.append(Record("portal", dossier.encode(), value.encode(), t))
-        # processing happens in working time: a share of the statutory working time
-        working_day = self.working.day_seconds
-        allowed = proc.working_days * working_day
-        if rng.random() < self.sim.on_time_share:
-            resolves = self.working.add_seconds(t, allowed * rng.uniform(0.02, 0.8))
-            resolves = max(t + 60, min(resolves, due - 60 * rng.uniform(1, 60)))
-        else:  # late: up to three more working days after the due date
-            resolves = self.working.add_seconds(due, working_day * rng.uniform(0.05, 3))
-        if open_at is None or resolves >= open_at:
-            self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+        value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
+                 f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":"{dossier}",'
+                 f'"procedure_code":"{proc.code}","agency_code":"{proc.agency}",'
+                 f'"service_level":"{proc.service_level}","channel":"{channel}",'
+                 f'"due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
+                 f'"occurred_at":"{self.clock.iso(t)}"}}')
+        out.append(Record("portal", dossier.encode(), value.encode(), t))
+        resolves = self._resolution(t, due, proc, rng.random() < self.sim.on_time_share)
+        self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+
+    def _resolution(self, received: float, due: float, proc: Procedure, on_time: bool) -> float:
+        """When a dossier received at `received` is resolved. Processing happens in working
+        time: on time, a share of the statutory working time (and before the due moment);
+        late, up to three more working days after the due date."""
+        rng, working = self.rng, self.working
+        day = working.day_seconds
+        if on_time:
+            resolves = working.add_seconds(received,
+                                           proc.working_days * day * rng.uniform(0.02, 0.8))
+            return max(received + 60, min(resolves, due - 60 * rng.uniform(1, 60)))
+        return working.add_seconds(due, day * rng.uniform(0.05, 3))
 
     def _consultations(self, s: float, local: datetime, working_day: bool,
                        out: list[Record]) -> None:
@@ -642,7 +665,9 @@ class ProvinceSimulator:
         return out
 
     def start(self, t: float) -> None:
-        """Begin at Unix time `t` (slots are aligned to it)."""
+        """Begin at Unix time `t` (slots are aligned to it); again with the same `t`: nothing."""
+        if self._origin == t:
+            return
         self._origin = self._slot = t
         for source in self.links + self.portals:
             source["next"] = t + source["phase"]

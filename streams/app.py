@@ -165,17 +165,23 @@ def create_app(
         store = BatchStore(sinks[feed], feed,
                            on_retry=lambda exc, delay: metrics.write_errors.labels(feed).inc())
 
-        in_flight = [0]  # batches handed to the agent and not finished yet
+        busy = [False]  # the agent is storing a batch
+
+        def has_room() -> bool:
+            # batches waiting in the agent's queue, read from the queue itself: Faust clears
+            # agent queues in a rebalance, so a count of our own would drift. No subscriber
+            # yet (the agent not started): a put would go nowhere.
+            queues = [sub.queue for sub in channel._subscribers]
+            return bool(queues) and busy[0] + sum(q.qsize() for q in queues) < CHANNEL_BATCHES
 
         async def put(records: Sequence[Any]) -> None:
-            in_flight[0] += 1
             await channel.put(records)
 
-        app.batch_handlers[settings.topic(feed)] = BatchHandler(
-            put, has_room=lambda: in_flight[0] < CHANNEL_BATCHES)
+        app.batch_handlers[settings.topic(feed)] = BatchHandler(put, has_room)
 
         async def agent(stream: faust.StreamT) -> None:
             async for records in stream:
+                busy[0] = True
                 try:
                     items, dead = decode_records(records, feed, clock())
                     started = time.perf_counter()
@@ -185,7 +191,7 @@ def create_app(
                     ack(records)
                     account(feed, len(records), items, dead, outcome, seconds)
                 finally:
-                    in_flight[0] -= 1
+                    busy[0] = False
 
         agent.__name__ = f"store_{feed}"
         app.agent(channel, name=f"ioc.store.{feed}")(agent)
@@ -231,7 +237,8 @@ def create_app(
         metrics.stalled.set(1 if look.stalled else 0)
         metrics.last_poll.set(consumer.last_poll)
         if look.stalled:
-            log.warning("worker stalled: %s", "; ".join(look.reasons))
+            log.warning("worker stalled: %s (%s)", "; ".join(look.reasons),
+                        consumer.describe_flow())
 
     @app.page("/metrics")
     async def metrics_page(web, request):  # noqa: ANN001 - Faust's signature

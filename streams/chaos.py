@@ -295,18 +295,21 @@ def worker_kill(run: Run) -> dict[str, Any]:
         feed.wait(feed.seconds + 120)
         counts = _settle(Tally(s), feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - last_start
+        crashed = worker.exit_code() is not None  # the last one was never killed
     finally:
         worker.stop()
     figures = _stored_figures(feed, counts)
     return {**figures, "kills": kills, "recovery_seconds": round(recovery, 1),
-            "ok": _exact(figures) and kills == opts.kills}
+            "worker_crashed": crashed,
+            "ok": _exact(figures) and kills == opts.kills and not crashed}
 
 
 def _scrape(port: int) -> str:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        # a worker busy with a backlog may answer slowly
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             return resp.read().decode()
     except OSError:
         return ""
@@ -338,6 +341,7 @@ def rebalance(run: Run) -> dict[str, Any]:
                         and _assigned(first) > 0, 60)
         join_seconds = time.monotonic() - joined
         log.info("chaos rebalance: second worker joined (%.1f s)", join_seconds)
+        crashed = workers[0].exit_code() is not None  # it must live through the rebalance
         workers[0].stop()   # leaves the group cleanly: its partitions move to the second
         left = time.monotonic()
         took_over = _until(lambda: _assigned(second) == all_partitions, 60)
@@ -346,12 +350,13 @@ def rebalance(run: Run) -> dict[str, Any]:
         feed.wait(feed.seconds + 120)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - left
-        crashed = workers[1].exit_code() is not None
+        crashed = crashed or workers[1].exit_code() is not None
     finally:
         for w in workers:
             w.stop()
     figures = _stored_figures(feed, counts)
-    return {**figures, "rebalances": 2, "partitions_shared": bool(shared),
+    return {**figures, "rebalances": 2, "worker_crashed": crashed,
+            "partitions_shared": bool(shared),
             "join_seconds": round(join_seconds, 1),
             "handover_seconds": round(handover_seconds, 1) if took_over else None,
             "recovery_seconds": round(recovery, 1),
@@ -621,6 +626,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
         feed.halt.set()
         feed.wait(60)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
+        crashed = worker.exit_code() is not None or alerter.exit_code() is not None
     finally:
         feed.halt.set()
         alerter.stop()
@@ -634,8 +640,8 @@ def stalled_agent(run: Run) -> dict[str, Any]:
     return {**figures, "health_failed_after_seconds": r(health_after),
             "alert_fired_after_seconds": r(alert_after), "false_alarms": false_alarms,
             "healthy_again_after_seconds": r(healthy_after),
-            "alert_resolved_after_seconds": r(cleared_after),
-            "ok": _exact(figures) and detected and not false_alarms
+            "alert_resolved_after_seconds": r(cleared_after), "part_crashed": crashed,
+            "ok": _exact(figures) and detected and not false_alarms and not crashed
             and healthy_after is not None and cleared_after is not None}
 
 

@@ -177,8 +177,8 @@ def test_working_time_arithmetic_matches_the_calendar(seed):
     for _ in range(200):
         t = start + rng.random() * 400 * 86400
         days = rng.randrange(1, 40)
-        assert working.add_days(t, days) == cal.add_working_days(
-            datetime.fromtimestamp(t, cal.tz), days).timestamp()
+        assert working.add_days(t, days) == pytest.approx(cal.add_working_days(  # to the µs
+            datetime.fromtimestamp(t, cal.tz), days).timestamp(), abs=1e-5)
         seconds = rng.random() * 5 * working.day_seconds
         assert working.add_seconds(t, seconds) == pytest.approx(slow_add_seconds(t, seconds))
 
