@@ -188,8 +188,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     span: dict[str, float | None] = {"first": None, "last": None}
     with connect(db, target.db_schema) as conn:
         runs = ReplayRuns(conn)
-        if not args.keep:
-            runs.clear_replayed_data()
+        runs.clear_replayed_data(events=not args.keep)
         runs.begin(str(args.file), header.get("seed"), args.speed, args.rebase)
 
         def progress(sent: int, first: float, last: float) -> None:
@@ -381,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="move every event time so the recorded period ends as the replay "
                         "does (at speed 1: the first event happens now)")
     p.add_argument("--keep", action="store_true",
-                   help="keep the previous replay's data (default: the replay schema is emptied)")
+                   help="keep the previous replay's events (default: the replay schema is "
+                        "emptied; its alerts always are: they are evaluated again)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("bench", help="measure speed on loopback and print the figures as JSON")

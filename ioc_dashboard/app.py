@@ -248,9 +248,11 @@ def _register_server(app: Dash, ctx: WallContext) -> None:
             return None
         if current_user(request, settings):
             return None
+        if settings.wall_proxy_user_header:  # the proxy authenticates: a login form cannot
+            return Response(t("login.proxy", settings.wall_language), status=401)
         if request.method == "GET" and not request.path.startswith("/_dash"):
             return redirect("/login?next=" + request.full_path.rstrip("?"))
-        return Response("login required", status=401)
+        return Response(t("http.login_required", settings.wall_language), status=401)
 
     @server.after_request
     def headers(response: Response) -> Response:
@@ -268,10 +270,10 @@ def _register_server(app: Dash, ctx: WallContext) -> None:
     def metrics() -> Any:
         token = settings.wall_metrics_token
         if not token:
-            return Response("not found", status=404)
+            return Response(t("http.not_found", settings.wall_language), status=404)
         if not secrets.compare_digest(request.headers.get("Authorization", ""),
                                       f"Bearer {token}"):
-            return Response("unauthorized", status=401)
+            return Response(t("http.unauthorized", settings.wall_language), status=401)
         snap = ctx.live.snapshot()
         lines = [
             "# HELP ioc_wall_reads_total Snapshot reads of the database (shared by all walls).",
@@ -326,10 +328,14 @@ def serve(settings: Settings) -> None:
     """Run the wall until interrupted."""
     from waitress import serve as waitress_serve
 
-    app = create_app(settings, WallData.from_settings(settings),
-                     replay_data=WallData.from_settings(settings, replay=True),
+    config = load_wall_config()
+    hours = config.resolved_alerts_hours
+    app = create_app(settings, WallData.from_settings(settings, resolved_hours=hours),
+                     replay_data=WallData.from_settings(settings, replay=True,
+                                                        resolved_hours=hours),
                      operator=Operator.from_settings(settings),
-                     replay_operator=Operator.from_settings(settings, replay=True))
+                     replay_operator=Operator.from_settings(settings, replay=True),
+                     config=config)
     log.info("wall on http://%s:%d", settings.dashboard_host, settings.dashboard_port)
     waitress_serve(app.server, host=settings.dashboard_host, port=settings.dashboard_port,
                    threads=8, ident="ioc-wall")

@@ -14,7 +14,6 @@ import argparse
 import socket
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -157,9 +156,9 @@ def measure(settings: Settings, owner_url: str, province: Province, refreshes: i
     open_conn = lambda: connect(url, settings.db_schema, autocommit=True, timeout=3,  # noqa: E731
                                 application_name="ioc-wall-bench")
 
-    # 1. cost of one full refresh: a fresh read every time (max_age 0), timed around the
+    # 1. cost of one full refresh: a fresh read every time (interval 0), timed around the
     # callback exactly as Dash runs it for a browser.
-    data = WallData(open_conn, max_age=0, replay_schema=settings.for_replay().db_schema)
+    data = WallData(open_conn, interval=0, replay_schema=settings.for_replay().db_schema)
     app = create_app(settings, data, province=province, replay_data=None)
     refresh = app.callback_map[_overview_output(app)]["callback"]
     refresh.__wrapped__(1, "/", "")  # warm: connection, plans, imports
@@ -170,20 +169,23 @@ def measure(settings: Settings, owner_url: str, province: Province, refreshes: i
         server_ms.append((time.perf_counter() - started) * 1000)
         read_ms.append(data.last.read_ms or 0.0)
 
-    # 2. statements the database runs: 1 wall vs `walls` walls, same intervals
+    # 2. statements the database runs: 1 wall vs `walls` walls over the same intervals, the
+    # walls refreshing out of step (each at its own moment of the interval, as browsers
+    # opened at different times do)
     def statements_for(clients: int, intervals: int = 3) -> int:
-        shared = WallData(open_conn, max_age=settings.refresh_seconds / 2,
+        interval = settings.refresh_seconds
+        shared = WallData(open_conn, interval=interval,
                           replay_schema=settings.for_replay().db_schema)
         shared_app = create_app(settings, shared, province=province, replay_data=None)
         cb = shared_app.callback_map[_overview_output(shared_app)]["callback"]
+        # start at the beginning of a slot so both runs span the same number of slots
+        time.sleep(interval - time.monotonic() % interval)
+        start = time.monotonic()
         for i in range(intervals):
-            threads = [threading.Thread(target=cb.__wrapped__, args=(i, "/", ""))
-                       for _ in range(clients)]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
-            time.sleep(settings.refresh_seconds)
+            for wall in range(clients):
+                due = start + (i + wall / clients) * interval
+                time.sleep(max(0.0, due - time.monotonic()))
+                cb.__wrapped__(i, "/", "")
         return shared.statements
 
     one, many = statements_for(1), statements_for(walls)

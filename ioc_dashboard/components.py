@@ -72,8 +72,8 @@ def fresh_text(fresh: Freshness, lang: str) -> str:
     text = (f"{t('newest_event', lang)}: {format_time(fresh.newest, lang)}"
             f" ({format_age(fresh.age_seconds or 0, lang)})")
     if fresh.late:
-        text = t("late", lang, limit=format_age(fresh.limit_seconds, lang)
-                 .replace(" trước", "").replace(" ago", "")) + " · " + text
+        text = t("late", lang, limit=format_age(fresh.limit_seconds, lang, ago=False)) \
+            + " · " + text
     return text
 
 

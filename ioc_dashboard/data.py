@@ -298,38 +298,45 @@ def reader_url(settings: Settings) -> str:
 
 @dataclass
 class WallData:
-    """Reads snapshots at most once per `max_age` seconds, whatever the number of callers.
+    """Reads one snapshot per refresh `interval` (aligned slots of the monotonic clock),
+    whatever the number of callers and however their refreshes are staggered; 0: every call.
 
     `replay_schema` is where replay_runs live (the live wall reads it to announce a running
     replay; the replay wall reads its own schema).
     """
 
     connect: Callable[[], psycopg.Connection]
-    max_age: float
+    interval: float
     replay_schema: str = "ioc_replay"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
+    resolved_window: timedelta = timedelta(hours=6)  # resolved alerts still listed
     statements: int = 0  # queries run so far (the bench compares walls by it)
     reads: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _conn: psycopg.Connection | None = None
     _snapshot: Snapshot = field(default_factory=Snapshot)
-    _read_monotonic: float = -1e9
+    _read_slot: float | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, replay: bool = False) -> WallData:
+    def from_settings(cls, settings: Settings, replay: bool = False,
+                      resolved_hours: float = 6) -> WallData:
         """The live wall's reader, or (`replay`) the reader of the replay namespace."""
         target = settings.for_replay() if replay else settings
         url = reader_url(settings)
         return cls(lambda: connect(url, target.db_schema, autocommit=True, timeout=3,
                                    application_name="ioc-dashboard"),
-                   max_age=settings.refresh_seconds / 2,
-                   replay_schema=settings.for_replay().db_schema)
+                   interval=settings.refresh_seconds,
+                   replay_schema=settings.for_replay().db_schema,
+                   resolved_window=timedelta(hours=resolved_hours))
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            if time.monotonic() - self._read_monotonic >= self.max_age:
+            # a wall refreshing early in a slot and one refreshing late share one read
+            slot = self.monotonic() // self.interval if self.interval > 0 else None
+            if slot is None or slot != self._read_slot:
                 self._snapshot = self._read()
-                self._read_monotonic = time.monotonic()
+                self._read_slot = slot
             return self._snapshot
 
     @property
@@ -340,7 +347,7 @@ class WallData:
     def invalidate(self) -> None:
         """Read afresh at the next request (after an operator action changed something)."""
         with self._lock:
-            self._read_monotonic = -1e9
+            self._read_slot = None
 
     def ping(self) -> bool:
         """True when the database answers now (for /healthz)."""
@@ -366,7 +373,8 @@ class WallData:
         now = self.clock()
         started = time.perf_counter()
         try:
-            snap, statements = read_snapshot(self._connection(), self.replay_schema)
+            snap, statements = read_snapshot(self._connection(), self.replay_schema,
+                                             self.resolved_window)
             self.statements += statements
             self.reads += 1
             return replace(snap, read_at=now, read_ms=(time.perf_counter() - started) * 1000)

@@ -209,6 +209,60 @@ def unit_positions(province: Province, pad: float = 0.06) -> dict[str, tuple[flo
             for u in province.units}
 
 
+def short_name(name: str) -> str:
+    """A unit's name without its kind ("Huyện Nga Sơn" -> "Nga Sơn", "Bim Son Town" ->
+    "Bim Son"), to keep the map's labels short."""
+    for prefix in ("Thành phố ", "Thị xã ", "Huyện ", "Thị trấn "):
+        name = name.removeprefix(prefix)
+    for suffix in (" City", " Town", " District"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+# Sizes in percent of the map box (about 800 x 300 px on a 1920 x 1080 wall, labels at
+# 0.75vw; see 10-wall.css): a label's width per character and its height, a dot's size.
+LABEL_CHAR_WIDTH = 1.0
+LABEL_HEIGHT = 5.6
+DOT_WIDTH, DOT_HEIGHT = 2.5, 5.6
+
+
+def label_sides(positions: dict[str, tuple[float, float]],
+                names: dict[str, str]) -> dict[str, str]:
+    """Unit -> "right", "left", "below" or "above": the side of its dot its label goes on,
+    so that labels overlap each other and other dots as little as possible (greedy, west to
+    east; on a tie the earlier side in that order)."""
+    Box = tuple[float, float, float, float]
+
+    def box(code: str, side: str) -> Box:
+        x, y = positions[code]
+        width = len(names[code]) * LABEL_CHAR_WIDTH
+        if side in ("right", "left"):
+            x0 = x + DOT_WIDTH / 2 if side == "right" else x - DOT_WIDTH / 2 - width
+            return x0, y - LABEL_HEIGHT / 2, x0 + width, y + LABEL_HEIGHT / 2
+        y0 = y + DOT_HEIGHT / 2 if side == "below" else y - DOT_HEIGHT / 2 - LABEL_HEIGHT
+        return x - width / 2, y0, x + width / 2, y0 + LABEL_HEIGHT
+
+    def overlap(a: Box, b: Box) -> float:
+        return (max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+                * max(0.0, min(a[3], b[3]) - max(a[1], b[1])))
+
+    dots = {c: (x - DOT_WIDTH / 2, y - DOT_HEIGHT / 2, x + DOT_WIDTH / 2, y + DOT_HEIGHT / 2)
+            for c, (x, y) in positions.items()}
+    placed: dict[str, Box] = {}
+    sides: dict[str, str] = {}
+    for code in sorted(positions, key=lambda c: positions[c]):
+        def cost(side: str, code: str = code) -> float:
+            b = box(code, side)
+            # beyond the map's edge (its card's padding, about 2 %, still shows a label)
+            spill = (max(0.0, -2 - b[0]) + max(0.0, b[2] - 102)
+                     + max(0.0, -2 - b[1]) + max(0.0, b[3] - 102))
+            return (sum(overlap(b, o) for o in placed.values())
+                    + sum(overlap(b, d) for c, d in dots.items() if c != code) + 10 * spill)
+        sides[code] = min(("right", "left", "below", "above"), key=cost)
+        placed[code] = box(code, sides[code])
+    return sides
+
+
 def latest_run(snap: Snapshot) -> ReplayRun | None:
     return snap.replay_runs[0] if snap.replay_runs else None
 

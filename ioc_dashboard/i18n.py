@@ -19,6 +19,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "age_seconds": {"vi": "{n} giây trước", "en": "{n} s ago"},
     "age_minutes": {"vi": "{n} phút trước", "en": "{n} min ago"},
     "age_hours": {"vi": "{n} giờ trước", "en": "{n} h ago"},
+    "span_seconds": {"vi": "{n} giây", "en": "{n} s"},
+    "span_minutes": {"vi": "{n} phút", "en": "{n} min"},
+    "span_hours": {"vi": "{n} giờ", "en": "{n} h"},
     "dead_letters": {"vi": "Sự kiện lỗi (hàng đợi lỗi)", "en": "Dead-lettered events"},
     "updated_at": {"vi": "Cập nhật lúc", "en": "Updated at"},
     "connection_lost": {"vi": "Mất kết nối cơ sở dữ liệu từ {since}",
@@ -141,6 +144,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "logout": {"vi": "Đăng xuất", "en": "Log out"},
     "login.user": {"vi": "Tên đăng nhập", "en": "User name"},
     "login.password": {"vi": "Mật khẩu", "en": "Password"},
+    "http.login_required": {"vi": "Cần đăng nhập", "en": "Login required"},
+    "http.not_found": {"vi": "Không tìm thấy", "en": "Not found"},
+    "http.unauthorized": {"vi": "Không có quyền truy cập", "en": "Unauthorized"},
+    "login.proxy": {"vi": "Cần đăng nhập qua máy chủ xác thực (reverse proxy)",
+                    "en": "Sign in through the authenticating reverse proxy"},
     "login.failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu", "en": "Wrong user name or password"},
     "login.required": {"vi": "Cần đăng nhập để xác nhận hoặc tắt cảnh báo",
                        "en": "Log in to acknowledge or silence alerts"},
@@ -185,11 +193,13 @@ def format_time(at: datetime, lang: str = "vi") -> str:
     return local.strftime("%H:%M:%S %d/%m/%Y" if lang == "vi" else "%Y-%m-%d %H:%M:%S")
 
 
-def format_age(seconds: float, lang: str = "vi") -> str:
-    """How long ago, in the largest whole unit."""
+def format_age(seconds: float, lang: str = "vi", ago: bool = True) -> str:
+    """How long ago ("42 giây trước"), or how long (`ago=False`: "42 giây"), in the
+    largest whole unit."""
+    kind = "age" if ago else "span"
     n = max(0, int(seconds))
     if n < 120:
-        return t("age_seconds", lang, n=n)
+        return t(f"{kind}_seconds", lang, n=n)
     if n < 7200:
-        return t("age_minutes", lang, n=n // 60)
-    return t("age_hours", lang, n=n // 3600)
+        return t(f"{kind}_minutes", lang, n=n // 60)
+    return t(f"{kind}_hours", lang, n=n // 3600)

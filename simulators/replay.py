@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 _TIME_FIELDS = ("due_at",)
 # tables that describe the replay itself, not replayed data
 _KEEP_TABLES = {"replay_runs", "schema_migrations"}
+# The alert engine evaluates every replay run from its first event, so its history of the
+# previous run goes whatever `--keep` says (the engine's role may not delete history).
+ALERT_TABLES = ("alert_transitions", "alerts", "alert_engine_state", "notification_outbox",
+                "notification_groups")
 
 
 def rebase(record: Record, shift: float) -> Record:
@@ -116,11 +120,12 @@ class ReplayRuns:
         self._every = every_seconds
         self._next = 0.0
 
-    def clear_replayed_data(self) -> list[str]:
-        """Empty the replay schema's data tables so one replay never mixes with the last."""
+    def clear_replayed_data(self, events: bool = True) -> list[str]:
+        """Empty the replay schema's tables so one replay never mixes with the last: the
+        alert tables always, the events too unless `events` is False (`--keep`)."""
         tables = [r[0] for r in self.conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-            if r[0] not in _KEEP_TABLES]
+            if r[0] not in _KEEP_TABLES and (events or r[0] in ALERT_TABLES)]
         if tables:
             self.conn.execute(sql.SQL("TRUNCATE {}").format(
                 sql.SQL(", ").join(sql.Identifier(t) for t in sorted(tables))))

@@ -119,19 +119,22 @@ def create_app(
     newest: dict[str, float] = {}
     detector = StallDetector(settings.worker_stall_seconds, time.time())
 
+    async def publish_dead_letter(feed: str, d: DeadLetter) -> None:
+        try:
+            await asyncio.wait_for(app.producer.send_and_wait(
+                dlq_topic, feed.encode(), d.raw, None, None, [
+                    ("reason", d.reason.encode()), ("source_topic", d.topic.encode()),
+                    ("source_partition", str(d.partition).encode()),
+                    ("source_offset", str(d.offset).encode()),
+                ]), DLQ_PUBLISH_TIMEOUT_SECONDS)
+        except Exception as exc:  # the letter is in the dead_letters table; go on
+            metrics.dead_letter_publish_errors.labels(feed).inc()
+            log.error("%s: dead letter %s[%d]@%d kept in the database but not published: %s",
+                      feed, d.topic, d.partition, d.offset, exc)
+
     async def publish_dead_letters(feed: str, letters: Sequence[DeadLetter]) -> None:
-        for d in letters:
-            try:
-                await asyncio.wait_for(app.producer.send_and_wait(
-                    dlq_topic, feed.encode(), d.raw, None, None, [
-                        ("reason", d.reason.encode()), ("source_topic", d.topic.encode()),
-                        ("source_partition", str(d.partition).encode()),
-                        ("source_offset", str(d.offset).encode()),
-                    ]), DLQ_PUBLISH_TIMEOUT_SECONDS)
-            except Exception as exc:  # the letter is in the dead_letters table; go on
-                metrics.dead_letter_publish_errors.labels(feed).inc()
-                log.error("%s: dead letter %s[%d]@%d kept in the database but not published: %s",
-                          feed, d.topic, d.partition, d.offset, exc)
+        # all at once: a burst of bad events costs one round trip to the broker, not one each
+        await asyncio.gather(*(publish_dead_letter(feed, d) for d in letters))
 
     def account(feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
                 outcome: StoreOutcome, seconds: float) -> None:
@@ -223,7 +226,11 @@ def create_app(
             except Exception:  # not fetched yet
                 ends[key] = None
             committed = consumer._committed_offset.get(tp)
-            positions[key] = stored_next.get(key, committed)
+            stored = stored_next.get(key)
+            # a partition that came back after another worker moved it on: what that worker
+            # committed is ahead of what this one stored before
+            positions[key] = (committed if stored is None
+                              else stored if committed is None else max(stored, committed))
             if positions[key] is None:
                 unknown.append(tp)
         if unknown:  # nothing stored or committed yet: the partition's start is the position

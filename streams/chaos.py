@@ -315,6 +315,13 @@ def _scrape(port: int) -> str:
         return ""
 
 
+def _stored_metric(port: int) -> float | None:
+    """The worker's own count of events it stored (None when it does not answer)."""
+    samples = [float(line.rsplit(" ", 1)[1]) for line in _scrape(port).splitlines()
+               if line.startswith("ioc_events_stored_total")]
+    return sum(samples) if samples else None
+
+
 def _assigned(settings: Settings) -> int:
     """Feed partitions a worker holds (its lag gauge has one sample each)."""
     return sum(1 for line in _scrape(settings.worker_port).splitlines()
@@ -374,19 +381,22 @@ def database_outage(run: Run) -> dict[str, Any]:
     stall_seen = False
     try:
         time.sleep(feed.seconds / 3)
-        before = tally.read()
         run.postgres.stop()
         log.info("chaos database_outage: PostgreSQL stopped for %.0f s", opts.outage_seconds)
         down_until = time.monotonic() + opts.outage_seconds
+        stored_during = None
         while time.monotonic() < down_until:
             stall_seen = stall_seen or _healthz(s.worker_port) == 503
+            # what the worker itself counts as stored: the database cannot move it now, so
+            # the first rise after the restart is the worker writing again
+            stored_during = _stored_metric(s.worker_port) or stored_during
             time.sleep(0.5)
         run.postgres.start()
         back = time.monotonic()
         log.info("chaos database_outage: PostgreSQL back")
-        stored_before = before[1] if before else 0
-        moved = _until(lambda: (t := tally.read()) is not None and t[1] > stored_before,
-                       opts.settle_seconds, 0.1)
+        moved = stored_during is not None and _until(
+            lambda: (_stored_metric(s.worker_port) or 0) > stored_during,
+            opts.settle_seconds, 0.1)
         resumed = time.monotonic() - back if moved else None
         feed.wait(feed.seconds + 120)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)

@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.contract import FEEDS
+from ioc.province import Province
 from ioc_dashboard.components import (
     fresh_text,
     severity_badge,
@@ -25,8 +26,10 @@ from ioc_dashboard.data import Snapshot
 from ioc_dashboard.figures import (
     dossier_kpis,
     freshness,
+    label_sides,
     link_kpis,
     payment_kpis,
+    short_name,
     unit_positions,
     unit_severity,
 )
@@ -38,17 +41,26 @@ TILES = ("kpi-ontime", "kpi-online", "kpi-links", "kpi-pay")
 TILE_PARTS = ("value", "sub", "target", "fresh")
 
 
-def _short(name: str) -> str:
-    for prefix in ("Thành phố ", "Thị xã ", "Huyện ", "Thị trấn "):
-        name = name.removeprefix(prefix)
-    return name
+_MAPS: dict[tuple[int, str], tuple[dict, dict, dict]] = {}
+
+
+def _map(province: Province, lang: str) -> tuple[dict, dict, dict]:
+    """(positions, short names, label sides) of the units map, computed once per language."""
+    key = (id(province), lang)
+    if key not in _MAPS:
+        positions = unit_positions(province)
+        names = {u.code: short_name(u.name_vi if lang == "vi" else u.name_en)
+                 for u in province.units}
+        _MAPS[key] = positions, names, label_sides(positions, names)
+    return _MAPS[key]
 
 
 def layout(ctx: WallContext, lang: str) -> html.Div:
-    positions = unit_positions(ctx.province)
-    units = [html.Div([html.Span(className="unit-dot"), html.Span(_short(u.name_vi),
+    positions, names, sides = _map(ctx.province, lang)
+    units = [html.Div([html.Span(className="unit-dot"), html.Span(names[u.code],
                                                                   className="unit-name")],
-                      id={"type": "unit", "code": u.code}, className="unit unit-ok",
+                      id={"type": "unit", "code": u.code},
+                      className=f"unit label-{sides[u.code]} unit-ok",
                       title=u.name_vi if lang == "vi" else u.name_en,
                       style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
              for u in ctx.province.units]
@@ -129,7 +141,9 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
         spark_patch(p.trend))
 
     worst = unit_severity(snap.alerts, ctx.province)
-    out["units"] = [f"unit unit-{worst.get(u.code, 'ok')}" for u in ctx.province.units]
+    sides = _map(ctx.province, lang)[2]
+    out["units"] = [f"unit label-{sides[u.code]} unit-{worst.get(u.code, 'ok')}"
+                    for u in ctx.province.units]
     out["alerts"] = alert_rows(snap, now, lang, ctx.config.overview_alerts)
     out["pipe-delay"] = (t("seconds", lang, n=format_float(snap.ingest_delay_s, lang))
                          if snap.ingest_delay_s is not None else "—")

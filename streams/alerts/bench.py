@@ -146,7 +146,7 @@ def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
             deadline = time.monotonic() + 60
             while True:  # the engine is following live data
                 row = conn.execute("SELECT step_at FROM alert_engine_state").fetchone()
-                if row and datetime.now(UTC) - row[0] < timedelta(seconds=3):
+                if row and row[0] and datetime.now(UTC) - row[0] < timedelta(seconds=3):
                     break
                 for p in parts:
                     p.raise_if_exited()

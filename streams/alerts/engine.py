@@ -91,7 +91,8 @@ class Engine:
                                 (self.name,)).fetchone()
         if row:
             self.step_at = row[0]
-            self.origin = datetime.fromisoformat(row[1]["origin"])
+            origin = row[1]["origin"]  # None: saved before any event arrived
+            self.origin = datetime.fromisoformat(origin) if origin else None
             self.lifecycle = Lifecycle.from_json(self.rules.flapping, row[1]["alerts"])
             self.inhibited = row[1].get("inhibited", {})
             self.run_id = row[1].get("run")
@@ -105,8 +106,11 @@ class Engine:
         if run == self.run_id:
             return
         log.info("replay run %s: evaluating from its first event", run)
+        # `ioc replay` emptied the alert tables before it began the run (it owns the schema;
+        # this role may not delete history); what this engine may have written since, from
+        # its previous run, goes here
         with self.conn.transaction():
-            for table in ("alert_engine_state", "alerts", "alert_transitions"):
+            for table in ("alert_engine_state", "alerts"):
                 self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
         self.lifecycle = Lifecycle(self.rules.flapping)
         self.step_at = self.origin = None
@@ -149,14 +153,14 @@ class Engine:
         if self.replay and until is None:
             self._check_new_replay()
         limit = until if until is not None else self.watermark()
-        if limit is None:
-            return 0
-        if self.step_at is None:
+        if limit is not None and self.step_at is None:
             self._start(limit)
         transitions: list[Transition] = []
         steps = 0
-        assert self.step_at is not None and self.origin is not None
-        while steps < self.rules.evaluation.batch_steps and self.step_at + self.step <= limit:
+        # no events yet: no event-time step, but the pipeline rules still run (a worker that
+        # never stored anything, a frozen wall)
+        while (limit is not None and steps < self.rules.evaluation.batch_steps
+               and self.step_at + self.step <= limit):
             at = self.step_at + self.step
             for name, rule in self.event_rules.items():
                 if rule.every_seconds and at.timestamp() % rule.every_seconds:
@@ -172,7 +176,8 @@ class Engine:
                     continue
                 self._pipeline_due[name] = self.wall_clock() + (rule.every_seconds or 5)
                 transitions += self.lifecycle.observe(
-                    name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin), now)
+                    name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin or now),
+                    now)
         if steps or transitions:
             self._persist(transitions)
         return steps
@@ -223,7 +228,8 @@ class Engine:
                 " VALUES (%s, %s, %s, now()) ON CONFLICT (engine) DO UPDATE SET"
                 " step_at = EXCLUDED.step_at, state = EXCLUDED.state, updated_at = now()",
                 (self.name, self.step_at, json.dumps(
-                    {"origin": self.origin.isoformat(), "alerts": self.lifecycle.to_json(),
+                    {"origin": self.origin.isoformat() if self.origin else None,
+                     "alerts": self.lifecycle.to_json(),
                      "inhibited": inhibit, "run": self.run_id}, ensure_ascii=False)))
 
     def _upsert(self, fp: str, st: AlertState, inhibited_by: str | None) -> None:

@@ -203,6 +203,12 @@ class Evaluator:
             return [compare(rule, self.province, {"feed": feed},
                             None if stalled is None else stalled.get(feed, 0.0))
                     for feed in FEEDS]
+        elif rule.measure == "wall_silent_seconds":  # one alert per kiosk wall
+            return [compare(rule, self.province, {"wall": wall, "page": page}, silent)
+                    for wall, page, silent in self._rows(
+                        "SELECT wall_id, page, extract(epoch FROM %s - last_seen_at)::float"
+                        "  FROM wall_heartbeats WHERE kiosk AND last_seen_at > %s",
+                        (at, at - timedelta(seconds=rule.window_seconds)))]
         else:
             newest = newest_stored(self.conn)
             value = (at - newest).total_seconds() if newest else None

@@ -202,11 +202,16 @@ def alertmanager_payload(alerts: list[Notice], now: datetime, resend_seconds: fl
     return out
 
 
-def post_json(url: str, body: Any, timeout: float) -> None:
-    """POST `body` as JSON; raise OSError (incl. HTTPError) unless the answer is 2xx."""
+def post_json(url: str, body: Any, timeout: float, key: str = "") -> None:
+    """POST `body` as JSON; raise OSError (incl. HTTPError) unless the answer is 2xx.
+
+    `key` goes out as the Idempotency-Key header, the same on every retry of one
+    notification, so a receiver can drop the copy it gets after answering too late."""
     data = json.dumps(body, ensure_ascii=False).encode()
-    req = urllib.request.Request(url, data=data, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         resp.read()
 
@@ -217,7 +222,7 @@ class Notifier:
     def __init__(self, conn: psycopg.Connection, config: Notifications, *,
                  webhook_urls: tuple[str, ...], alertmanager_url: str | None, wall_url: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 post: Callable[[str, Any, float], None] = post_json):
+                 post: Callable[[str, Any, float, str], None] = post_json):
         self.conn = conn
         self.config = config
         self.grouper = Grouper(config)
@@ -226,6 +231,9 @@ class Notifier:
         self.wall_url = wall_url
         self.clock = clock
         self.post = post
+        # outbox ids are per schema: the schema keeps the keys of live and replay apart
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        self.key_prefix = f"ioc-{schema}-"
 
     # ---- reading ----
     def _alerts(self) -> list[Notice]:
@@ -340,7 +348,8 @@ class Notifier:
 
         def attempt(item: tuple) -> Exception | None:
             try:
-                self.post(item[1], item[2], self.config.timeout_seconds)
+                self.post(item[1], item[2], self.config.timeout_seconds,
+                          f"{self.key_prefix}{item[0]}")
             except (OSError, ValueError) as exc:
                 return exc
             return None

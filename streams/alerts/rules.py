@@ -169,15 +169,17 @@ class PipelineRule(_Compared):
     """Health of the pipeline itself, on wall time (not replayed): dead letters in a window,
     seconds since anything was stored, the workers' consumer lag (messages not yet stored),
     per feed the seconds its backlog has waited with nothing committed (a stalled agent or
-    worker). Evaluated every `every_seconds` of wall time (default 5)."""
+    worker), per kiosk wall seen in the last `window_seconds` the seconds since its last
+    heartbeat (a frozen wall). Evaluated every `every_seconds` of wall time (default 5)."""
 
     kind: Literal["pipeline"]
     measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag",
-                     "backlog_stalled_seconds"]
+                     "backlog_stalled_seconds", "wall_silent_seconds"]
     window_seconds: PositiveSeconds = 300
 
     def entity_labels(self) -> set[str]:
-        return {"feed"} if self.measure == "backlog_stalled_seconds" else set()
+        return {"backlog_stalled_seconds": {"feed"},
+                "wall_silent_seconds": {"wall", "page"}}.get(self.measure, set())
 
 
 class WatchdogRule(_Rule):

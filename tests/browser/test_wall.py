@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.province import load_province
 from ioc.stack import migrate_database
-from ioc_dashboard.i18n import format_percent
+from ioc_dashboard.i18n import format_float, format_percent
 from tests.browser.conftest import console_errors
 from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 
@@ -33,12 +34,28 @@ SELECT count(*) FROM newest n
                      AND date_bin('1 minute', h.occurred_at, {ORIGIN}) = n.b
                      AND h.status = 'down')
 """
-# Received online today (province-local day of the newest dossier event).
-ONLINE = """
+# Today: the province-local day of the newest dossier event.
+TODAY = """(date_trunc('day', (SELECT max(occurred_at) FROM dossier_events)
+                        AT TIME ZONE 'Asia/Ho_Chi_Minh') AT TIME ZONE 'Asia/Ho_Chi_Minh')"""
+# Received online today; resolved on time today.
+ONLINE = f"""
 SELECT count(*) FILTER (WHERE channel = 'online'), count(*) FROM dossier_events
- WHERE event_type = 'received' AND occurred_at >= (
-       date_trunc('day', (SELECT max(occurred_at) FROM dossier_events)
-                  AT TIME ZONE 'Asia/Ho_Chi_Minh') AT TIME ZONE 'Asia/Ho_Chi_Minh')
+ WHERE event_type = 'received' AND occurred_at >= {TODAY}
+"""
+ON_TIME = f"""
+SELECT count(*) FILTER (WHERE occurred_at <= due_at), count(*) FROM dossier_events
+ WHERE event_type = 'resolved' AND occurred_at >= {TODAY}
+"""
+# Payments per minute over the 5 newest complete minutes that had payments (before the minute
+# of the newest payment), and the success ratio over the last 15 minutes.
+PAYMENTS = """
+WITH cur AS (SELECT date_trunc('minute', max(occurred_at)) AS m FROM payments),
+     recent AS (SELECT date_trunc('minute', occurred_at) AS m, count(*) AS n
+                  FROM payments, cur WHERE occurred_at < cur.m GROUP BY 1
+                 ORDER BY 1 DESC LIMIT 5)
+SELECT (SELECT avg(n) FROM recent),
+       (SELECT avg((status = 'succeeded')::int) FROM payments, cur
+         WHERE occurred_at >= cur.m - interval '15 minutes')
 """
 
 
@@ -56,10 +73,14 @@ def _lag(settings) -> dict[str, int | None]:
 
 def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
     migrate_database(migrated.for_replay(), migrated.database_url)  # as `ioc up` does
+    # the last six hours of the province, ending now: the wall has a day's figures, trends
+    # and fresh feeds
+    hours = 6
+    start = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
     sent = subprocess.run(
-        [sys.executable, "-m", "ioc.cli", "simulate", "--duration", "4",
-         "--rate-multiplier", "20", "--seed", "11"],
-        env=child_env(migrated), cwd=REPO, capture_output=True, text=True, timeout=120)
+        [sys.executable, "-m", "ioc.cli", "simulate", "--start", start, "--speed", "max",
+         "--duration", str(hours * 3600), "--rate-multiplier", "2", "--seed", "11"],
+        env=child_env(migrated), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert sent.returncode == 0, sent.stderr
     total = json.loads(sent.stdout.strip().splitlines()[-1])["events"]
     assert total > 0
@@ -72,6 +93,8 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         province_links = [h.link_id for h in load_province(migrated.province_file).hospitals]
         links_up = conn.execute(LINKS_UP, (province_links,)).fetchone()[0]
         online, received = conn.execute(ONLINE).fetchone()
+        on_time, resolved = conn.execute(ON_TIME).fetchone()
+        per_minute, succeeded = conn.execute(PAYMENTS).fetchone()
 
     wall = start_part(migrated, "dashboard", "dashboard")
     try:
@@ -83,9 +106,21 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
         # tile values equal what the database holds
         wait.until(lambda d: d.find_element(By.ID, "kpi-links-value").text == f"{links_up}/27")
-        if received:
+        if received:  # the six hours may all be outside working hours
             wait.until(lambda d: d.find_element(By.ID, "kpi-online-value").text
                        == format_percent(online / received))
+        if resolved:
+            wait.until(lambda d: d.find_element(By.ID, "kpi-ontime-value").text
+                       == format_percent(on_time / resolved))
+        wait.until(lambda d: d.find_element(By.ID, "kpi-pay-value").text
+                   == format_float(float(per_minute)))
+        wait.until(lambda d: d.find_element(By.ID, "kpi-pay-sub").text
+                   == f"thành công {format_percent(float(succeeded))}")
+        # the overview fits a 16:9 wall screen: nothing below the fold
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        assert height <= 1080, f"the overview is {height} px high at 1920x1080"
         fresh = browser.find_element(By.ID, "kpi-links-fresh").text
         assert fresh.startswith("Dữ liệu mới nhất:"), fresh
         assert "stale" not in browser.find_element(By.ID, "kpi-links-card").get_attribute("class")
@@ -95,8 +130,6 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         shots = request.config.getoption("--screenshot-dir")
         if shots:
             Path(shots).mkdir(parents=True, exist_ok=True)
-            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
             browser.save_screenshot(str(Path(shots) / "wall-overview.png"))
 
         # every page loads, in both languages and as a replay, without console errors

@@ -325,3 +325,30 @@ def test_pipeline_rules_on_wall_time_and_never_on_replays(migrated, owner, tmp_p
     assert replay.pipeline_rules == {}
     conn.close()
     conn2.close()
+
+
+def test_a_kiosk_wall_without_heartbeats_raises_its_own_alert(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {
+        "wall_frozen": {"kind": "pipeline", "severity": "warning",
+                        "measure": "wall_silent_seconds", "window_seconds": 86400,
+                        "op": ">", "threshold": 120, "clear": 45,
+                        "summary_vi": "Màn hình {wall} ({page}): {value:.0f} giây",
+                        "summary_en": "Wall {wall} ({page})"}})
+    for wall, kiosk, ago in (("hall-a", True, "3 minutes"), ("hall-b", True, "10 seconds"),
+                             ("laptop", False, "3 minutes"), ("old", True, "2 days")):
+        owner.execute("INSERT INTO wall_heartbeats (wall_id, page, kiosk, last_seen_at)"
+                      " VALUES (%s, '/', %s, now() - %s::interval)", (wall, kiosk, ago))
+    clock = [0.0]
+    engine, conn = engine_for(migrated, path, wall_clock=lambda: clock[0])
+    engine.run_once()
+    rows = conn.execute("SELECT labels, state, summary_vi FROM alerts"
+                        " WHERE rule = 'wall_frozen' ORDER BY labels->>'wall'").fetchall()
+    # only the kiosk wall silent past the threshold; a laptop and a wall gone for days do not
+    assert [(r[0], r[1]) for r in rows] == [({"wall": "hall-a", "page": "/"}, "firing")]
+    assert rows[0][2].startswith("Màn hình hall-a (/): 18")
+    owner.execute("UPDATE wall_heartbeats SET last_seen_at = now() WHERE wall_id = 'hall-a'")
+    clock[0] = 10.0
+    engine.run_once()
+    assert conn.execute("SELECT state FROM alerts WHERE rule = 'wall_frozen'"
+                        " AND labels->>'wall' = 'hall-a'").fetchone()[0] == "resolved"
+    conn.close()

@@ -33,6 +33,7 @@ class Receiver:
 
     def __init__(self):
         self.bodies: list[dict] = []
+        self.keys: list[str | None] = []  # Idempotency-Key of every call, failed or not
         self.failing = False
         self.calls = 0
         receiver = self
@@ -41,6 +42,7 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls += 1
+                receiver.keys.append(self.headers.get("Idempotency-Key"))
                 if receiver.failing:
                     self.send_response(503)
                     self.end_headers()
@@ -117,6 +119,8 @@ def test_receiver_down_ten_minutes_gets_everything_in_order_once(migrated, owner
     attempts = owner.execute("SELECT count(*), max(attempts) FROM notification_outbox"
                              " WHERE delivered_at IS NULL").fetchone()
     assert attempts[0] == 3 and 10 < attempts[1] < 40  # capped backoff: about every 30 s
+    # in order per receiver: only the oldest was retried, always with the same key
+    assert len(set(receiver.keys)) == 1 and None not in receiver.keys
     receiver.failing = False
     tick(630)
     assert sorted(receiver.transitions()) == [("link_missing", "firing"),
@@ -128,6 +132,7 @@ def test_receiver_down_ten_minutes_gets_everything_in_order_once(migrated, owner
     for s in range(630, 700, 5):
         tick(s)
     assert len(receiver.bodies) == 3  # nothing repeated
+    assert len(set(receiver.keys)) == 3  # one key per notification, however often it was sent
     writer.close()
 
 

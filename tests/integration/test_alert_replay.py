@@ -1,78 +1,50 @@
-"""Event-time determinism with real parts: the same feed sent live (paced) and replayed as
-fast as possible, each through Kafka, a real worker and a real `ioc alerter`, yields the
-same (rule, labels, starts_at, ends_at) set."""
+"""Event-time determinism with real parts: a scenario simulated live (paced) and recorded,
+then that recording replayed with `ioc replay --speed max`, each through Kafka, a real
+worker and a real `ioc alerter`, yields the same (rule, labels, starts_at, ends_at) set."""
 
 from __future__ import annotations
 
 import json
-import random
-import time
-from datetime import UTC, datetime, timedelta
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from confluent_kafka import Producer
 
-from ioc import contract
 from ioc.db import connect
 from ioc.province import load_province
 from ioc.stack import migrate_database
 from ioc.topics import ensure_topics
-from tests.conftest import REPO, free_port, start_part, wait_http, wait_until
+from simulators.recording import read_records
+from tests.conftest import REPO, child_env, free_port, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
 
 PROVINCE = load_province(REPO / "ioc/provinces/thanh-hoa.yaml")
-T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Thanh Hoa
-MINUTES = 10
+START = "2026-03-02T09:00:00+07:00"  # a Monday morning: every feed is busy
+MINUTES = 12
+# Three incidents on different entities within the twelve minutes.
+SCENARIO = {
+    "schema_version": 1, "name": "replay-rehearsal", "title_vi": "Diễn tập phát lại",
+    "title_en": "Replay rehearsal", "description": "Three incidents in twelve minutes.",
+    "incidents": [
+        {"kind": "link_down", "at": "1m", "duration": "4m"},
+        {"kind": "link_degraded", "at": "2m", "duration": "5m",
+         "hospital": PROVINCE.hospitals[1].code, "latency_ms": 450, "jitter_ms": 90,
+         "loss_pct": 8},
+        {"kind": "payment_gateway_failure", "at": "3m", "duration": "6m", "channel": "qr_code",
+         "success_ratio": 0.1},
+    ],
+}
 
 
-def feed() -> list[tuple[str, bytes, bytes, datetime]]:
-    """(feed, key, value, event time) in event-time order: heartbeats of every link every
-    5 s (the first link silent 2-5 min, the second slow 3-6 min), payments every 2 s
-    (all failing 4-5 min)."""
-    rng = random.Random(7)
-    out = []
-    hospitals = PROVINCE.hospitals
-    for s in range(0, MINUTES * 60):
-        t = T0 + timedelta(seconds=s)
-        if s % 5 == 0:
-            for i, h in enumerate(hospitals):
-                if i == 0 and 120 <= s < 300:
-                    continue
-                slow = i == 1 and 180 <= s < 360
-                ev = contract.LinkHeartbeat(
-                    event_id=f"hb-{h.code}-{s}", schema_version=1, occurred_at=t,
-                    unit_codes=[h.unit], feed="telemedicine", event_type="link.heartbeat",
-                    data=contract.LinkHeartbeatData(
-                        link_id=h.link_id, hospital_code=h.code, hub_code=h.hub, status="up",
-                        latency_ms=400.0 if slow else 40.0 + rng.random() * 5, jitter_ms=2.0,
-                        loss_pct=0.0))
-                out.append(("telemedicine", h.link_id.encode(), contract.encode(ev), t))
-        if s % 2 == 0:
-            ev = contract.Payment(
-                event_id=f"payment-{s:05d}", schema_version=1, occurred_at=t,
-                unit_codes=[PROVINCE.units[0].code], feed="payments",
-                event_type="payment.completed",
-                data=contract.PaymentData(
-                    payment_id=f"p{s}", category="hospital_fee", channel="qr_code",
-                    amount_vnd=150000, status="failed" if 240 <= s < 300 else "succeeded"))
-            out.append(("payments", f"p{s}".encode(), contract.encode(ev), t))
-    return out
-
-
-def send(settings, bootstrap: str, events, speed: float | None) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    start = time.monotonic()
-    for feed_name, key, value, t in events:
-        if speed is not None:
-            due = (t - T0).total_seconds() / speed
-            while time.monotonic() - start < due:
-                producer.poll(0.01)
-        producer.produce(settings.topic(feed_name), value=value, key=key)
-        producer.poll(0)
-    assert producer.flush(30) == 0
+def ioc(settings, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def episodes(url: str, schema: str, cutoff: datetime) -> set[tuple]:
@@ -90,7 +62,8 @@ def episodes(url: str, schema: str, cutoff: datetime) -> set[tuple]:
     return done | {(*key, starts, None) for key, starts in open_.items()}
 
 
-def test_replay_at_max_speed_raises_the_same_alerts_as_live(migrated, tmp_path: Path):
+def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migrated,
+                                                                          tmp_path: Path):
     rules = yaml.safe_load((REPO / "streams/alerts/rules/default.yaml").read_text())
     # pipeline rules describe the running system (wall time): not part of the replay promise
     rules["rules"] = {n: r for n, r in rules["rules"].items() if r["kind"] != "pipeline"}
@@ -99,26 +72,34 @@ def test_replay_at_max_speed_raises_the_same_alerts_as_live(migrated, tmp_path: 
     rules["evaluation"]["lateness_seconds"] = 30
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    scenario = tmp_path / "rehearsal.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO, allow_unicode=True), encoding="utf-8")
+    recording = tmp_path / "live.jsonl.gz"
     live = migrated.with_(alert_rules=rules_path)
     replay = live.for_replay().with_(worker_port=free_port())
     migrate_database(replay, replay.database_url)
     ensure_topics(replay, replay.kafka_bootstrap)
-    events = feed()
     parts = [start_part(live, "worker", "worker"), start_part(replay, "replay-worker", "worker")]
     try:
         for part, s in zip(parts, (live, replay), strict=True):
             wait_http(f"http://127.0.0.1:{s.worker_port}/healthz", 60, part)
         parts += [start_part(live, "alerter", "alerter"),
                   start_part(live, "replay-alerter", "alerter", "--replay")]
-        send(live, live.kafka_bootstrap, events, speed=40.0)     # live, paced: 15 s
-        send(replay, replay.kafka_bootstrap, events, speed=None)  # as fast as possible
-        last = events[-1][3]
+        # live: the simulator paced at 40x (18 s), recording exactly what it sends
+        sent = ioc(live, "simulate", "--start", START, "--speed", "40", "--duration",
+                   str(MINUTES * 60), "--seed", "4", "--scenario", str(scenario),
+                   "--record", str(recording))
+        # the recording, as fast as it goes, into the replay namespace
+        replayed = ioc(live, "replay", str(recording), "--speed", "max")
+        assert replayed["events"] == sent["events"] > 3000
+        last = datetime.fromtimestamp(max(r.event_time for r in read_records(recording)),
+                                      tz=datetime.fromisoformat(START).tzinfo)
 
         def caught_up(s, name):
             with connect(s.database_url, s.db_schema, autocommit=True) as conn:
                 row = conn.execute("SELECT step_at FROM alert_engine_state WHERE engine = %s",
                                    (name,)).fetchone()
-            return row and row[0] >= last - timedelta(seconds=40)
+            return row and row[0] and row[0] >= last - timedelta(seconds=40)
 
         wait_until(lambda: caught_up(live, "alerter"), 90, what="live engine caught up")
         wait_until(lambda: caught_up(replay, "replay"), 90, what="replay engine caught up")
@@ -132,9 +113,11 @@ def test_replay_at_max_speed_raises_the_same_alerts_as_live(migrated, tmp_path: 
     got_live = episodes(live.database_url, live.db_schema, cutoff)
     got_replay = episodes(live.database_url, replay.db_schema, cutoff)
     rules_fired = {r for r, *_ in got_live}
-    # the feed's incidents raised their alerts, each for its own entity
+    # the scenario's incidents raised their alerts, each for its own entity
     assert {"watchdog", "link_heartbeat_missing", "link_latency_high",
             "payment_failures"} <= rules_fired, got_live
-    missing = [e for e in got_live if e[0] == "link_heartbeat_missing"]
-    assert [json.loads(e[1])["link_id"] for e in missing] == [PROVINCE.hospitals[0].link_id]
+    by_rule = {rule: {json.loads(labels).get("link_id") for r, labels, *_ in got_live
+                      if r == rule} for rule in ("link_heartbeat_missing", "link_latency_high")}
+    assert by_rule == {"link_heartbeat_missing": {PROVINCE.hospitals[0].link_id},
+                       "link_latency_high": {PROVINCE.hospitals[1].link_id}}
     assert got_live == got_replay

@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import REPO, free_port, wait_http, wait_until
+from tests.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +55,19 @@ def _alive(procs: list[psutil.Process]) -> list[str]:
 
 
 def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Process]:
-    wait_http(f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz", 90)
-    wait_http(f"http://127.0.0.1:{env['IOC_WORKER_PORT']}/metrics", 60)
+    def up() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"ioc up exited ({proc.returncode}):\n{proc.stderr.read()[-3000:]}")
+        try:
+            for url in (f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz",
+                        f"http://127.0.0.1:{env['IOC_WORKER_PORT']}/metrics"):
+                with urllib.request.urlopen(url, timeout=2):
+                    pass
+            return True
+        except OSError:
+            return False
+
+    wait_until(up, 120, what="ioc up's dashboard and worker to answer")
     tree = _tree(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in tree)
     for part in ("postgres", "tansu", "ioc.cli worker", "ioc.cli simulate", "ioc.cli dashboard"):

@@ -73,9 +73,26 @@ def test_twenty_walls_cost_one_read(filled):
     assert data.statements == single.statements
 
 
+def test_staggered_walls_share_one_read_per_interval(filled):
+    """Walls opened at different moments refresh out of step: still one read per interval."""
+    now = [1000.0]
+    walls = WallData.from_settings(filled.with_(refresh_seconds=5))
+    walls.monotonic = lambda: now[0]
+    one = WallData.from_settings(filled.with_(refresh_seconds=5))
+    one.monotonic = lambda: now[0]
+    for tick in range(4):  # four refresh intervals
+        for wall in range(20):  # each wall's refresh lands at its own moment of the interval
+            now[0] = 1000.0 + tick * 5 + wall * 0.24
+            walls.snapshot()
+            if wall == 7:
+                one.snapshot()
+    assert walls.reads == one.reads == 4
+    assert walls.statements == one.statements
+
+
 def test_a_lost_database_is_reported_and_the_last_figures_kept(filled):
     data = _reader(filled)
-    data.max_age = 0
+    data.interval = 0
     good = data.snapshot()
     data.connect = lambda: connect(f"postgresql://{READER_ROLE}@127.0.0.1:{free_port()}/x",
                                    filled.db_schema, timeout=1)

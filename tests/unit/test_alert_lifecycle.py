@@ -104,3 +104,25 @@ def test_inhibition_by_source_with_equal_labels():
     # once the source resolves, nothing is inhibited by it
     life.observe("feed_stale", 0, [], T0 + timedelta(seconds=10))
     assert stale not in inhibited(life.states, rules, {}).values()
+
+
+def test_shipped_inhibitions_start_before_their_targets_fire():
+    """A source that fires after its targets would let them be notified first (group_wait
+    is shorter than the difference): the shipped staleness sources must fire first."""
+    from streams.alerts.rules import RULES_DIR, load_rules
+
+    rules = load_rules(RULES_DIR / "default.yaml")
+
+    def fires_after(name: str) -> float:
+        rule = rules.rules[name]
+        return getattr(rule, "silent_seconds", 0) + rule.for_seconds
+
+    checked = 0
+    for inhibit in rules.inhibit:
+        source = rules.rules[inhibit.source["alertname"]]
+        target = rules.rules[inhibit.target["alertname"]]
+        if hasattr(source, "silent_seconds") and hasattr(target, "silent_seconds"):
+            assert fires_after(inhibit.source["alertname"]) \
+                < fires_after(inhibit.target["alertname"]), inhibit
+            checked += 1
+    assert checked >= 1  # the stale telemedicine feed over the per-link absence alerts

@@ -26,7 +26,7 @@ NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
 @pytest.fixture(scope="module")
 def ctx() -> WallContext:
     province = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
-    data = WallData(lambda: None, max_age=1)  # never read: render gets its snapshot directly
+    data = WallData(lambda: None, interval=1)  # never read: render gets its snapshot directly
     return WallContext(Settings(), province, load_wall_config(), data)
 
 
@@ -107,9 +107,10 @@ def test_patches_only_the_series(ctx):
 def test_units_take_their_worst_unsilenced_alert(ctx):
     out = render(_snapshot(ctx), NOW, "vi", ctx)
     by_unit = dict(zip([u.code for u in ctx.province.units], out["units"], strict=True))
-    assert by_unit["tp-sam-son"] == "unit unit-warning"
-    assert by_unit[ctx.province.hospitals[0].unit] == "unit unit-critical"
-    assert by_unit["tx-bim-son"] == "unit unit-ok"  # silenced
+    colour = {code: cls.rsplit(" ", 1)[1] for code, cls in by_unit.items()}
+    assert colour["tp-sam-son"] == "unit-warning"
+    assert colour[ctx.province.hospitals[0].unit] == "unit-critical"
+    assert colour["tx-bim-son"] == "unit-ok"  # silenced
 
 
 def test_alert_list_shows_severity_age_and_acknowledgement(ctx):

@@ -15,7 +15,13 @@ from ioc_dashboard.auth import hash_password, verify_password
 from ioc_dashboard.config import load_wall_config
 from ioc_dashboard.context import parse_view
 from ioc_dashboard.data import LinkMinute, ReplayRun, Snapshot, local_day_start
-from ioc_dashboard.figures import link_kpis, replay_clock, unit_positions
+from ioc_dashboard.figures import (
+    label_sides,
+    link_kpis,
+    replay_clock,
+    short_name,
+    unit_positions,
+)
 from ioc_dashboard.pages.alerts import matchers_for
 from tests.unit.test_overview import _alert
 
@@ -117,3 +123,14 @@ def test_a_silence_matches_exactly_the_alert():
     assert matchers_for(a) == [{"name": "alertname", "op": "=", "value": "link_down"},
                                {"name": "feed", "op": "=", "value": "payments"},
                                {"name": "unit", "op": "=", "value": "tp-sam-son"}]
+
+
+def test_map_labels_go_where_they_hide_nothing():
+    names = {"a": "Hà Trung", "b": "Nga Sơn", "c": "Mường Lát", "d": "Nghi Sơn"}
+    positions = {"a": (60.0, 40.0), "b": (65.0, 40.5), "c": (5.0, 5.0), "d": (96.0, 90.0)}
+    sides = label_sides(positions, names)
+    # a's label to the right would cover b's dot and label: it goes left; b keeps the right
+    assert sides["a"] == "left" and sides["b"] == "right"
+    assert sides["c"] == "right"  # alone: the default side
+    assert sides["d"] == "left"  # at the east edge: the right side is off the map
+    assert short_name("Huyện Nga Sơn") == "Nga Sơn" and short_name("Bim Son Town") == "Bim Son"
