@@ -237,6 +237,10 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     figures = importlib.import_module(BENCH_SUITES[args.suite]).run(args, settings)
     print(json.dumps(figures, ensure_ascii=False, indent=None if args.json else 2))
+    missed = [k for k, v in figures.get("targets", {}).items() if k.endswith("_met") and not v]
+    if args.check and missed:
+        print(f"ioc bench: targets missed: {', '.join(missed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -385,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("bench", help="measure speed on loopback and print the figures as JSON")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a figure misses its target (the `targets` in the JSON)")
     p.add_argument("--suite", choices=sorted(BENCH_SUITES), default="pipeline",
                    help="pipeline: stream processors (default); feeds: simulator and replay; "
                         "wall: dashboard refresh cost")

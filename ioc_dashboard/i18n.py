@@ -135,6 +135,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "alert.expired_ok": {"vi": "Đã bỏ tắt thông báo {id}", "en": "Silence {id} expired"},
     "alert.failed": {"vi": "Không thực hiện được: {error}", "en": "Could not do it: {error}"},
     "alert.need_choice": {"vi": "Hãy chọn một cảnh báo", "en": "Choose an alert first"},
+    "alert.matchers_hint": {
+        "vi": "hoặc theo nhãn: alertname=link_heartbeat_missing, unit=tp-sam-son",
+        "en": "or by labels: alertname=link_heartbeat_missing, unit=tp-sam-son"},
+    "alert.bad_matchers": {"vi": "Điều kiện nhãn không hợp lệ: {error}",
+                           "en": "Invalid label matchers: {error}"},
     "alert.need_comment": {"vi": "Hãy nhập ghi chú", "en": "Write a comment first"},
     "silences": {"vi": "Đang tắt thông báo", "en": "Active silences"},
     "silence.matchers": {"vi": "Điều kiện", "en": "Matchers"},

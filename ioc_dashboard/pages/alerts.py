@@ -12,6 +12,7 @@ from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 from flask import request
 
+from ioc.matchers import MatcherError, parse_matchers
 from ioc_dashboard.actions import ActionError
 from ioc_dashboard.auth import current_user
 from ioc_dashboard.components import severity_badge, updated_line
@@ -44,6 +45,8 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
                                      options=[{"label": t("alert.hours", lang,
                                                           n=format_float(h, lang, 0)),
                                                "value": h} for h in hours]), lg=2),
+                dbc.Col(dbc.Input(id="silence-matchers", type="text", maxLength=500,
+                                  placeholder=t("alert.matchers_hint", lang)), lg=5),
                 dbc.Col(dbc.Button(t("alert.do_silence", lang), id="silence-button",
                                    color="warning"), width="auto"),
             ], className="g-2"),
@@ -125,10 +128,11 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                   Input("ack-button", "n_clicks"), Input("silence-button", "n_clicks"),
                   Input({"type": "expire", "id": ALL}, "n_clicks"),
                   State("ack-alert", "value"), State("ack-comment", "value"),
-                  State("silence-hours", "value"), State("url", "search"),
-                  prevent_initial_call=True)
+                  State("silence-hours", "value"), State("silence-matchers", "value"),
+                  State("url", "search"), prevent_initial_call=True)
     def act(_ack: int | None, _silence: int | None, expires: list, fingerprint: str | None,
-            comment: str | None, hours: float | None, search: str | None) -> Any:
+            comment: str | None, hours: float | None, typed: str | None,
+            search: str | None) -> Any:
         view = ctx.view(search)
         lang = view.lang
         trigger = dash_ctx.triggered_id
@@ -143,7 +147,9 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                 operator.expire(int(trigger["id"]), user)
                 return dbc.Alert(t("alert.expired_ok", lang, id=trigger["id"]), color="success",
                                  id="action-message")
-            if not fingerprint:
+            # a silence by typed matchers needs no chosen alert; anything else does
+            by_matchers = trigger == "silence-button" and bool((typed or "").strip())
+            if not fingerprint and not by_matchers:
                 return dbc.Alert(t("alert.need_choice", lang), color="warning",
                                  id="action-message")
             if not (comment or "").strip():
@@ -152,12 +158,20 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
             if trigger == "ack-button":
                 operator.acknowledge(fingerprint, user, comment.strip())
                 return dbc.Alert(t("alert.acked_ok", lang), color="success", id="action-message")
-            snap, _ = ctx.read(view)
-            alert = next((a for a in snap.alerts if a.fingerprint == fingerprint), None)
-            if alert is None:
-                return dbc.Alert(t("alert.need_choice", lang), color="warning",
-                                 id="action-message")
-            silence_id = operator.silence(matchers_for(alert), ctx.clock(), float(hours or 1),
+            if by_matchers:
+                try:
+                    matchers = parse_matchers(typed or "")
+                except MatcherError as exc:
+                    return dbc.Alert(t("alert.bad_matchers", lang, error=str(exc)),
+                                     color="warning", id="action-message")
+            else:
+                snap, _ = ctx.read(view)
+                alert = next((a for a in snap.alerts if a.fingerprint == fingerprint), None)
+                if alert is None:
+                    return dbc.Alert(t("alert.need_choice", lang), color="warning",
+                                     id="action-message")
+                matchers = matchers_for(alert)
+            silence_id = operator.silence(matchers, ctx.clock(), float(hours or 1),
                                           user, comment.strip())
             return dbc.Alert(t("alert.silenced_ok", lang, id=silence_id), color="success",
                              id="action-message")

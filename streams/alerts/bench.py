@@ -255,5 +255,13 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
                         conn.execute(f'DROP SCHEMA IF EXISTS "{each.db_schema}" CASCADE')
             if pg is not None:
                 pg.stop()
+    firing, webhook = (latency["breach_to_firing_minus_for_seconds"],
+                       latency["firing_to_webhook_seconds"])
     return {"suite": "alerts", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "latency": latency, "catch_up": catch_up}
+            "latency": latency, "catch_up": catch_up,
+            "targets": {"breach_to_firing_minus_for_seconds_max": 2.0,
+                        "firing_to_webhook_p99_seconds_max": 1.0,
+                        "firing_met": latency["fired"] == latency["breaches"]
+                        and firing["max"] is not None and firing["max"] <= 2.0,
+                        "webhook_met": latency["webhooks"] == latency["fired"]
+                        and webhook["p99"] is not None and webhook["p99"] < 1.0}}

@@ -18,14 +18,12 @@ from datetime import UTC, datetime, timedelta
 
 from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect, role_url
 from ioc.errors import IocError
+from ioc.matchers import MatcherError, parse_matcher
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_MATCHER = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)(.*)$")
-
-
 def _urls(settings: Settings) -> str:
     from ioc.cli import _embedded_urls
 
@@ -151,13 +149,11 @@ def parse_duration(raw: str) -> timedelta:
         m.group(2)])
 
 
-def parse_matcher(raw: str) -> dict[str, str]:
-    """'link_id=BV-01', 'alertname=~link_.*' -> {"name", "op", "value"}."""
-    m = _MATCHER.match(raw.strip())
-    if not m:
-        raise argparse.ArgumentTypeError(
-            f"{raw!r}: expected NAME=VALUE, NAME!=VALUE, NAME=~REGEX or NAME!~REGEX")
-    return {"name": m.group(1), "op": m.group(2), "value": m.group(3)}
+def _matcher_argument(raw: str) -> dict[str, str]:
+    try:
+        return parse_matcher(raw)
+    except MatcherError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _operator_call(settings: Settings, query: str, params: tuple):
@@ -264,7 +260,7 @@ def add_alert_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--by", required=True, help="who acknowledges")
     a.add_argument("--comment", required=True)
     a = asub.add_parser("silence", help="silence alerts matching labels for a duration")
-    a.add_argument("--match", type=parse_matcher, action="append", required=True,
+    a.add_argument("--match", type=_matcher_argument, action="append", required=True,
                    help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX (repeatable)")
     a.add_argument("--for", dest="duration", type=parse_duration, required=True,
                    help="how long, e.g. 30m, 2h")

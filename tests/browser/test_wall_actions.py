@@ -119,6 +119,37 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     assert (by, comment) == ("an.nguyen", "Đã gọi kỹ thuật viên")
     assert audit == [("an.nguyen", "acknowledge")]
     wait.until(lambda d: "✓ an.nguyen" in d.find_element(By.ID, "alert-row-fp-sam-son").text)
+
+    # silence by label matchers typed on the page (a typo is refused), then end it
+    typed = browser.find_element(By.ID, "silence-matchers")
+    typed.send_keys("unit")
+    comment = browser.find_element(By.ID, "ack-comment")
+    comment.clear()
+    comment.send_keys("Bảo trì cổng Sầm Sơn")
+    browser.find_element(By.ID, "silence-button").click()
+    wait.until(lambda d: "Điều kiện nhãn không hợp lệ" in d.find_element(
+        By.ID, "action-result").text)
+    typed.clear()
+    typed.send_keys("unit=tp-sam-son, alertname=~portal_.*")
+    browser.find_element(By.ID, "silence-button").click()
+    wait.until(lambda d: "Đã tắt thông báo" in d.find_element(By.ID, "action-result").text)
+    with connect(settings.database_url, settings.db_schema) as conn:
+        matchers, created_by, why = conn.execute(
+            "SELECT matchers, created_by, comment FROM silences").fetchone()
+    assert matchers == [{"name": "unit", "op": "=", "value": "tp-sam-son"},
+                        {"name": "alertname", "op": "=~", "value": "portal_.*"}]
+    assert (created_by, why) == ("an.nguyen", "Bảo trì cổng Sầm Sơn")
+    wait.until(lambda d: "Đang tắt thông báo" in d.find_element(
+        By.ID, "alert-row-fp-sam-son").text)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[id*='expire']")).pop().click()
+    wait.until(lambda d: "Đã bỏ tắt thông báo" in d.find_element(By.ID, "action-result").text)
+    wait.until(lambda d: "Đang tắt thông báo" not in d.find_element(
+        By.ID, "alert-row-fp-sam-son").text)
+    with connect(settings.database_url, settings.db_schema) as conn:
+        audit = conn.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
+        assert conn.execute("SELECT count(*) FROM silences_active").fetchone()[0] == 0
+    assert audit == [("an.nguyen", "acknowledge"), ("an.nguyen", "silence"),
+                     ("an.nguyen", "expire")]
     # the only error is the deliberate wrong password above (answered 401)
     errors = console_errors(browser)
     assert [e for e in errors if "/login - " not in e or "401" not in e] == [], errors

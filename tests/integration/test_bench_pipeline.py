@@ -40,6 +40,10 @@ def test_short_pipeline_bench_prints_sane_figures(settings):
     assert latency["events"] == 600
     assert 0 < latency["p50_s"] <= latency["p99_s"] <= latency["max_s"]
     assert 20 < figures["worker_peak_rss_mb"] < 2000
+    # the targets are judged from the figures (speed itself is not asserted here)
+    targets = figures["targets"]
+    assert targets["rss_met"] == (figures["worker_peak_rss_mb"] <= 300)
+    assert targets["latency_met"] == (latency["p99_s"] <= 1.0)
     assert figures["embedded"] == {"database": False, "broker": False}
     with connect(settings.database_url, "public") as conn:
         left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench%'"
