@@ -15,7 +15,8 @@ from ioc.db import WRITER_ROLE, connect, role_url
 from ioc.errors import SettingsError
 from ioc.province import load_province
 from streams.alerts.engine import Engine
-from streams.alerts.rules import RULES_DIR, load_rules
+from streams.alerts.notify import Notifier
+from streams.alerts.rules import RULES_DIR, Notifications, load_rules
 
 pytestmark = pytest.mark.integration
 
@@ -351,4 +352,40 @@ def test_a_kiosk_wall_without_heartbeats_raises_its_own_alert(migrated, owner, t
     engine.run_once()
     assert conn.execute("SELECT state FROM alerts WHERE rule = 'wall_frozen'"
                         " AND labels->>'wall' = 'hall-a'").fetchone()[0] == "resolved"
+    conn.close()
+
+
+def test_flapping_is_its_own_state_and_holds_notifications_back(migrated, owner, tmp_path):
+    path = rules_file(tmp_path, {
+        "latency": {"kind": "link_quality", "severity": "warning", "measure": "latency_ms",
+                    "window_seconds": 10, "op": ">", "threshold": 200, "clear": 100,
+                    "summary_vi": "{hospital_name} {value:.0f} ms",
+                    "summary_en": "{link_id} {value:.0f} ms"}},
+        flapping={"window_seconds": 300, "min_changes": 4, "clear_changes": 1})
+    # a minute slow, a minute fine, three times; then fine for good
+    for k, slow in enumerate((True, False, True, False, True)):
+        heartbeats(owner, T0 + timedelta(seconds=60 * k), 60, LINKS[:1],
+                   latency=400 if slow else 40)
+    heartbeats(owner, T0 + timedelta(seconds=300), 420, LINKS[:1], latency=40)
+    engine, conn = engine_for(migrated, path)
+    now = [T0]
+    notifier = Notifier(conn, Notifications(group_wait_seconds=0, group_interval_seconds=0),
+                        webhook_urls=("http://127.0.0.1:9/hook",), alertmanager_url=None,
+                        wall_url="http://wall:8050", clock=lambda: now[0])
+    states = []
+    for s in range(10, 720, 10):
+        now[0] = T0 + timedelta(seconds=s)
+        engine.run_until(now[0])
+        notifier.plan()  # delivery is not the point here: what gets queued is
+        states.append(conn.execute("SELECT state FROM alerts WHERE rule = 'latency'"
+                                   ).fetchone()[0])
+    changes = [(r[2], (r[3] - T0).total_seconds()) for r in episodes(conn, "latency")]
+    # the fourth firing<->resolved change within the window makes it flapping, and it stays
+    # so while the changes go on; it leaves once they thin out, to the underlying state
+    assert [c[0] for c in changes] == ["firing", "resolved", "firing", "flapping", "resolved"]
+    assert "flapping" in states and states[-1] == "resolved"
+    queued = [a["status"] for (payload,) in conn.execute(
+        "SELECT payload FROM notification_outbox ORDER BY id") for a in payload["alerts"]]
+    # firing, resolved, firing notified; nothing while flapping; the final resolution once
+    assert queued == ["firing", "resolved", "firing", "resolved"]
     conn.close()
