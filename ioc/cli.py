@@ -410,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     from simulators.bench import add_arguments as add_feeds_bench_arguments
 
     add_feeds_bench_arguments(p)  # feeds: --sim-hours, --national-hours
+    from streams.alerts.bench import add_arguments as add_alerts_bench_arguments
+
+    add_alerts_bench_arguments(p)  # alerts: --alert-trials, --catchup-hours
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
