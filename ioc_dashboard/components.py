@@ -65,15 +65,16 @@ def tile_class(fresh: Freshness | None, good: bool | None = None) -> str:
     return " ".join(classes)
 
 
-def fresh_text(fresh: Freshness, lang: str) -> str:
-    """'Dữ liệu mới nhất: 10:05:09 22/11/2026 (42 giây trước)', or the late notice."""
+def fresh_text(fresh: Freshness, lang: str, of: str = "data") -> str:
+    """'Dữ liệu mới nhất: 10:05:09 22/11/2026 (42 giây trước)', or the late notice; `of`
+    "alerts" words it for the alert engine's last evaluation."""
     if fresh.newest is None:
-        return t("no_data", lang)
-    text = (f"{t('newest_event', lang)}: {format_time(fresh.newest, lang)}"
-            f" ({format_age(fresh.age_seconds or 0, lang)})")
+        return t("no_data" if of == "data" else "alerts_never", lang)
+    text = (f"{t('newest_event' if of == 'data' else 'alerts_evaluated', lang)}: "
+            f"{format_time(fresh.newest, lang)} ({format_age(fresh.age_seconds or 0, lang)})")
     if fresh.late:
-        text = t("late", lang, limit=format_age(fresh.limit_seconds, lang, ago=False)) \
-            + " · " + text
+        text = t("late" if of == "data" else "alerts_late", lang,
+                 limit=format_age(fresh.limit_seconds, lang, ago=False)) + " · " + text
     return text
 
 

@@ -91,6 +91,8 @@ SELECT fingerprint, rule, labels, severity, state, value, threshold, summary_vi,
           coalesce(starts_at, pending_since) DESC
  LIMIT 200
 """
+# When the alert engine last evaluated (it touches its state at least every few seconds).
+ENGINE = "SELECT max(updated_at) FROM alert_engine_state"
 SILENCES = """
 SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences_active ORDER BY id
 """
@@ -222,6 +224,7 @@ class Snapshot:
     dead_letters_hour: int = 0
     alerts_available: bool = False
     alerts: tuple[Alert, ...] = ()
+    alerts_evaluated_at: datetime | None = None  # the engine's last evaluation (wall time)
     silences: tuple[Silence, ...] = ()
     replay_runs: tuple[ReplayRun, ...] = ()
     db_now: datetime | None = None
@@ -285,6 +288,7 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
         snap["alerts"] = tuple(Alert(*r) for r in rows(
             ALERTS, resolved_since=db_now - resolved_window))
         snap["silences"] = tuple(Silence(*r) for r in rows(SILENCES))
+        snap["alerts_evaluated_at"] = rows(ENGINE)[0][0]
     if has_runs:
         snap["replay_runs"] = tuple(ReplayRun(*r) for r in rows(
             sql.SQL(REPLAY_RUNS).format(runs=sql.Identifier(replay_schema, "replay_runs"))))

@@ -45,6 +45,17 @@ def freshness(snap: Snapshot, feed: str, now: datetime, config: WallConfig) -> F
     return Freshness(newest, age, age > limit, limit)
 
 
+def alerts_freshness(snap: Snapshot, config: WallConfig) -> Freshness:
+    """How recent the alert engine's last evaluation is, on the database's clock: a stopped
+    engine leaves its last alerts standing, so the panels built on them must say so."""
+    limit = config.alerts_late_after_seconds
+    evaluated, now = snap.alerts_evaluated_at, snap.db_now
+    if evaluated is None or now is None:
+        return Freshness(None, None, True, limit)
+    age = max(0.0, (now - evaluated).total_seconds())
+    return Freshness(evaluated, age, age > limit, limit)
+
+
 def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 

@@ -15,9 +15,11 @@ from flask import request
 from ioc.matchers import MatcherError, parse_matchers
 from ioc_dashboard.actions import ActionError
 from ioc_dashboard.auth import current_user
-from ioc_dashboard.components import severity_badge, updated_line
+from ioc_dashboard.components import fresh_text, severity_badge, updated_line
+from ioc_dashboard.config import WallConfig
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Alert, Snapshot
+from ioc_dashboard.figures import alerts_freshness
 from ioc_dashboard.i18n import format_age, format_float, format_time, t
 
 PATH = "/alerts"
@@ -28,6 +30,7 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
     return html.Div([
         html.Div(t("page.alerts", lang), className="page-title"),
         html.Div(id="alerts-user", className="mb-2"),
+        html.Div(id="alerts-page-fresh", className="page-fresh mb-2"),
         html.Div(id="alerts-table"),
         dbc.Card(dbc.CardBody([
             dbc.Row([
@@ -63,8 +66,9 @@ def _age(a: Alert, now: datetime, lang: str) -> str:
     return f"{format_age((now - began).total_seconds(), lang)} ({format_time(began, lang)})"
 
 
-def render(snap: Snapshot, now: datetime, lang: str) -> list:
-    """Alert table, the choice list of the action form, silences, update line (pure)."""
+def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig) -> list:
+    """Alert table, the choice list of the action form, silences, update line, the engine's
+    freshness and the table's class (grey when the engine is late) (pure)."""
     if not snap.alerts_available:
         table: Any = html.Div(t("alerts_unavailable", lang), className="text-secondary")
     elif not snap.alerts:
@@ -95,7 +99,11 @@ def render(snap: Snapshot, now: datetime, lang: str) -> list:
             ]) for s in snap.silences])], className="wall-table", size="sm")
     else:
         silences = html.Div("—", className="text-secondary")
-    return [table, options, silences, updated_line(snap.read_at, lang)]
+    engine = alerts_freshness(snap, config)
+    late = snap.alerts_available and engine.late
+    return [table, options, silences, updated_line(snap.read_at, lang),
+            fresh_text(engine, lang, of="alerts") if snap.alerts_available else "",
+            "feed-panel stale" if late else ""]
 
 
 def matchers_for(alert: Alert) -> list[dict[str, str]]:
@@ -107,6 +115,7 @@ def matchers_for(alert: Alert) -> list[dict[str, str]]:
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
     @app.callback([Output("alerts-table", "children"), Output("ack-alert", "options"),
                    Output("silences-table", "children"), Output("alerts-updated", "children"),
+                   Output("alerts-page-fresh", "children"), Output("alerts-table", "className"),
                    Output("alerts-user", "children")],
                   Input("tick", "n_intervals"), Input("action-result", "children"),
                   State("url", "search"))
@@ -122,7 +131,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         else:
             who = html.A(t("login.required", view.lang), href="/login?next=/alerts",
                          id="login-link", className="btn btn-outline-light")
-        return [*render(snap, now, view.lang), who]
+        return [*render(snap, now, view.lang, ctx.config), who]
 
     @app.callback(Output("action-result", "children"),
                   Input("ack-button", "n_clicks"), Input("silence-button", "n_clicks"),

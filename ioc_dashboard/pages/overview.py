@@ -24,6 +24,7 @@ from ioc_dashboard.components import (
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
 from ioc_dashboard.figures import (
+    alerts_freshness,
     dossier_kpis,
     freshness,
     label_sides,
@@ -74,11 +75,12 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.Div(t("units_map", lang), className="panel-title"),
                 html.Div(units, className="units-map", id="units-map"),
-            ]), className="panel h-100"), lg=5, className="mb-3"),
+            ]), className="panel h-100", id="units-card"), lg=5, className="mb-3"),
             dbc.Col(dbc.Card(dbc.CardBody([
-                html.Div(t("alerts_live", lang), className="panel-title"),
+                html.Div([html.Span(t("alerts_live", lang), className="panel-title me-3"),
+                          html.Span(id="alerts-fresh", className="page-fresh")]),
                 html.Div(id="overview-alerts", className="alert-list"),
-            ]), className="panel h-100"), lg=7, className="mb-3"),
+            ]), className="panel h-100", id="alerts-card"), lg=7, className="mb-3"),
         ], className="g-3"),
         dbc.Card(dbc.CardBody(html.Div([
             html.Span(t("pipeline", lang), className="panel-title me-4"),
@@ -140,6 +142,11 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
                    else p.success_ratio >= targets.payment_success_ratio),
         spark_patch(p.trend))
 
+    # the map's colours and the list come from the alert engine: judged by its freshness
+    engine = alerts_freshness(snap, ctx.config)
+    out["alerts-fresh"] = fresh_text(engine, lang, of="alerts") if snap.alerts_available else ""
+    panel = "panel h-100" + (" stale" if engine.late and snap.alerts_available else "")
+    out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
     sides = _map(ctx.province, lang)[2]
     out["units"] = [f"unit label-{sides[u.code]} unit-{worst.get(u.code, 'ok')}"
@@ -190,7 +197,9 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
     outputs += [Output({"type": "unit", "code": ALL}, "className"),
                 Output("overview-alerts", "children"), Output("pipe-delay", "children"),
                 Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
-                Output("pipe-feeds", "children"), Output("overview-updated", "children")]
+                Output("pipe-feeds", "children"), Output("overview-updated", "children"),
+                Output("alerts-fresh", "children"), Output("units-card", "className"),
+                Output("alerts-card", "className")]
 
     @app.callback(outputs, Input("tick", "n_intervals"), State("url", "pathname"),
                   State("url", "search"))
@@ -201,4 +210,5 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         texts = [out[key][i] for key in TILES for i in range(4)]
         return [*texts, *(out[key][4] for key in TILES), *(out[key][5] for key in TILES),
                 out["units"], out["alerts"], out["pipe-delay"], out["pipe-dead-hour"],
-                out["dead-letters"], out["pipe-feeds"], out["updated"]]
+                out["dead-letters"], out["pipe-feeds"], out["updated"], out["alerts-fresh"],
+                out["units-card"], out["alerts-card"]]

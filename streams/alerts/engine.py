@@ -41,6 +41,7 @@ from streams.alerts.rules import PipelineRule, RulesFile
 log = logging.getLogger(__name__)
 
 PIPELINE_PREFIX = "pipeline:"
+ALIVE_SECONDS = 5  # the engine's state is written at least this often (wall time)
 
 
 def render(template: str, labels: dict[str, str], value: float | None,
@@ -74,6 +75,7 @@ class Engine:
         self.evaluator = Evaluator(conn, province, calendar, lag, stalled)
         self.wall_clock = wall_clock
         self._pipeline_due: dict[str, float] = {}
+        self._persisted_at = float("-inf")
         self.step = timedelta(seconds=rules.evaluation.step_seconds)
         self.event_rules = {n: r for n, r in rules.rules.items() if not isinstance(r, PipelineRule)}
         self.pipeline_rules = {} if replay else {
@@ -178,8 +180,11 @@ class Engine:
                 transitions += self.lifecycle.observe(
                     name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin or now),
                     now)
-        if steps or transitions:
+        # the wall judges the alerts by how recently the engine evaluated: say so even when
+        # nothing changed
+        if steps or transitions or self.wall_clock() - self._persisted_at >= ALIVE_SECONDS:
             self._persist(transitions)
+            self._persisted_at = self.wall_clock()
         return steps
 
     def run_until(self, until: datetime) -> int:

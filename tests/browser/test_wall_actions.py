@@ -92,6 +92,16 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     assert "unit-critical" in browser.find_element(
         By.CSS_SELECTOR, "[id*='tp-sam-son']").get_attribute("class")
     assert "Cổng dịch vụ công Sầm Sơn lỗi" in browser.find_element(By.ID, "overview-alerts").text
+    # no alert engine has evaluated: the alert panels say so and are grey, not trusted
+    alerts_card = lambda d: d.find_element(By.ID, "alerts-card").get_attribute("class")  # noqa: E731
+    assert "stale" in alerts_card(browser)
+    assert browser.find_element(By.ID, "alerts-fresh").text.startswith("BỘ CẢNH BÁO CHƯA CHẠY")
+    with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO alert_engine_state (engine, step_at, state, updated_at)"
+                     " VALUES ('alerter', now(), '{}', now())")
+    wait.until(lambda d: "stale" not in alerts_card(d))
+    assert browser.find_element(By.ID, "alerts-fresh").text.startswith("Cảnh báo đánh giá lúc")
+    assert "stale" not in browser.find_element(By.ID, "units-card").get_attribute("class")
 
     # acknowledging needs a login; log in and acknowledge from the page
     browser.get(base + "/alerts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,3 +126,16 @@ def test_without_data_or_alert_engine(ctx):
     assert out["kpi-ontime"][0] == "—" and out["kpi-ontime"][3] == "Chưa có dữ liệu"
     assert "stale" in out["kpi-pay"][4]
     assert "Chưa có bộ cảnh báo" in str(out["alerts"])
+
+
+def test_alert_panels_follow_the_engine_s_last_evaluation(ctx):
+    fresh = replace(_snapshot(ctx), db_now=NOW, alerts_evaluated_at=NOW - timedelta(seconds=4))
+    out = render(fresh, NOW, "vi", ctx)
+    assert out["alerts-fresh"] == "Cảnh báo đánh giá lúc: 10:00:26 22/11/2026 (4 giây trước)"
+    assert "stale" not in out["alerts-card"] and "stale" not in out["units-card"]
+    stopped = replace(fresh, alerts_evaluated_at=NOW - timedelta(minutes=3))
+    out = render(stopped, NOW, "en", ctx)
+    assert out["alerts-fresh"].startswith("ALERT ENGINE LATE: nothing evaluated for over 30 s")
+    assert "stale" in out["alerts-card"] and "stale" in out["units-card"]
+    never = replace(fresh, alerts_evaluated_at=None)
+    assert render(never, NOW, "vi", ctx)["alerts-fresh"].startswith("BỘ CẢNH BÁO CHƯA CHẠY")
