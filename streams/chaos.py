@@ -316,10 +316,13 @@ def _scrape(port: int) -> str:
 
 
 def _stored_metric(port: int) -> float | None:
-    """The worker's own count of events it stored (None when it does not answer)."""
-    samples = [float(line.rsplit(" ", 1)[1]) for line in _scrape(port).splitlines()
-               if line.startswith("ioc_events_stored_total")]
-    return sum(samples) if samples else None
+    """The worker's own count of events it stored (None when it does not answer; 0 before
+    its first store, when the counter has no samples yet)."""
+    text = _scrape(port)
+    if not text:
+        return None
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("ioc_events_stored_total"))
 
 
 def _assigned(settings: Settings) -> int:
@@ -381,6 +384,8 @@ def database_outage(run: Run) -> dict[str, Any]:
     stall_seen = False
     try:
         time.sleep(feed.seconds / 3)
+        # mid-run: the worker is storing when the database goes
+        _until(lambda: (_stored_metric(s.worker_port) or 0) > 0, 30)
         run.postgres.stop()
         log.info("chaos database_outage: PostgreSQL stopped for %.0f s", opts.outage_seconds)
         down_until = time.monotonic() + opts.outage_seconds
@@ -389,7 +394,8 @@ def database_outage(run: Run) -> dict[str, Any]:
             stall_seen = stall_seen or _healthz(s.worker_port) == 503
             # what the worker itself counts as stored: the database cannot move it now, so
             # the first rise after the restart is the worker writing again
-            stored_during = _stored_metric(s.worker_port) or stored_during
+            now_stored = _stored_metric(s.worker_port)
+            stored_during = now_stored if now_stored is not None else stored_during
             time.sleep(0.5)
         run.postgres.start()
         back = time.monotonic()
