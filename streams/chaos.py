@@ -55,6 +55,7 @@ from streams.harness import (
     POISON_KINDS,
     Producer,
     free_port,
+    healthz,
     make_event,
     poison_event,
     start_part,
@@ -226,23 +227,10 @@ def _until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2) 
         time.sleep(interval)
 
 
-def _healthz(port: int) -> int | None:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
-    except OSError:
-        return None
-
-
 def _ready(worker: ManagedProcess, port: int, timeout: float = 60.0) -> None:
     def up() -> bool:
         worker.raise_if_exited()
-        return _healthz(port) is not None
+        return healthz(port) is not None
     if not _until(up, timeout):
         raise ServiceError(f"chaos: {worker.name} did not answer /healthz in {timeout:.0f} s")
 
@@ -391,7 +379,7 @@ def database_outage(run: Run) -> dict[str, Any]:
         down_until = time.monotonic() + opts.outage_seconds
         stored_during = None
         while time.monotonic() < down_until:
-            stall_seen = stall_seen or _healthz(s.worker_port) == 503
+            stall_seen = stall_seen or healthz(s.worker_port) == 503
             # what the worker itself counts as stored: the database cannot move it now, so
             # the first rise after the restart is the worker writing again
             now_stored = _stored_metric(s.worker_port)
@@ -626,7 +614,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
             log.info("chaos stalled_agent: payments writes blocked")
             while time.monotonic() - stalled < DETECT_BAR_SECONDS + 10 and (
                     health_after is None or alert_after is None):
-                if health_after is None and _healthz(s.worker_port) == 503:
+                if health_after is None and healthz(s.worker_port) == 503:
                     health_after = time.monotonic() - stalled
                 if alert_after is None and "payments" in firing():
                     alert_after = time.monotonic() - stalled
@@ -635,7 +623,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
             lock.rollback()
         released = time.monotonic()
         log.info("chaos stalled_agent: payments writes released")
-        if _until(lambda: _healthz(s.worker_port) == 200, 60):
+        if _until(lambda: healthz(s.worker_port) == 200, 60):
             healthy_after = time.monotonic() - released
         if _until(lambda: not firing(), 60):
             cleared_after = time.monotonic() - released

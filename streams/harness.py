@@ -234,6 +234,20 @@ def scrape_metrics(url: str) -> dict[str, float]:
     return out
 
 
+def healthz(port: int) -> int | None:
+    """HTTP status of a worker's /healthz (200 healthy, 503 stalled), None if it does not
+    answer."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

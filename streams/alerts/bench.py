@@ -38,7 +38,15 @@ from ioc.settings import Settings
 from ioc.topics import ensure_topics
 from streams.alerts.engine import Engine
 from streams.alerts.rules import RULES_DIR, load_rules
-from streams.harness import Producer, free_port, services, start_part, start_worker, wait_for
+from streams.harness import (
+    Producer,
+    free_port,
+    healthz,
+    services,
+    start_part,
+    start_worker,
+    wait_for,
+)
 
 SILENT_SECONDS = 5.0
 FOR_SECONDS = 3.0
@@ -119,16 +127,6 @@ class _Feeder(threading.Thread):
             self.producer.flush()
 
 
-def _healthy(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
     province = load_province(settings.province_file)
     links = [(h.link_id, h.code, h.hub, h.unit) for h in province.hospitals]
@@ -145,7 +143,7 @@ def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
     parts = [start_worker(s, tmp, "worker")]
     feeder = _Feeder(s, links)
     try:
-        wait_for(lambda: parts[0].raise_if_exited() or _healthy(s.worker_port), 60,
+        wait_for(lambda: parts[0].raise_if_exited() or healthz(s.worker_port) == 200, 60,
                  "the worker to start")
         feeder.start()
         time.sleep(1.0)
