@@ -45,10 +45,12 @@ ALIVE_SECONDS = 5  # the engine's state is written at least this often (wall tim
 
 
 def render(template: str, labels: dict[str, str], value: float | None,
-           threshold: float | None) -> str:
-    """A rule's summary with its labels, value and threshold filled in."""
+           threshold: float | None, province_name: str = "") -> str:
+    """A rule's summary with its labels, value, threshold and the province's name filled in
+    (province-wide alerts name the province, as per-entity ones name their unit)."""
     try:
-        return template.format(**{"unit_name": labels.get("unit", ""), **labels},
+        return template.format(**{"unit_name": labels.get("unit", ""),
+                                  "province_name": province_name, **labels},
                                value=value if value is not None else float("nan"),
                                threshold=threshold if threshold is not None else float("nan"))
     except (KeyError, ValueError, IndexError):
@@ -72,6 +74,7 @@ class Engine:
         self.rules = rules
         self.replay = replay
         self.name = name
+        self.province = province
         self.evaluator = Evaluator(conn, province, calendar, lag, stalled)
         self.wall_clock = wall_clock
         self._pipeline_due: dict[str, float] = {}
@@ -261,7 +264,9 @@ class Engine:
             "   THEN alerts.ack_comment END",
             (fp, st.rule, json.dumps(st.labels, ensure_ascii=False), rule.severity, st.state,
              st.value, st.threshold,
-             render(rule.summary_vi, st.labels, st.value, st.threshold),
-             render(rule.summary_en, st.labels, st.value, st.threshold),
+             render(rule.summary_vi, st.labels, st.value, st.threshold,
+                    self.province.province.name_vi),
+             render(rule.summary_en, st.labels, st.value, st.threshold,
+                    self.province.province.name_en),
              st.pending_since, st.starts_at, st.ends_at, updated, inhibited_by,
              max(st.episode, 1)))

@@ -69,12 +69,21 @@ def test_shipped_rules_fire_on_scenarios(migrated, worker, scenario, minutes, ex
         engine.run_until(end)
         fired = conn.execute("SELECT DISTINCT t.rule, t.labels FROM alert_transitions t"
                              " WHERE t.to_state = 'firing'").fetchall()
+        summaries = dict(conn.execute("SELECT rule, summary_vi FROM alerts").fetchall())
     rules_fired = sorted({r for r, _ in fired})
     for rule, key, value in expected:
         matching = [labels for r, labels in fired if r == rule]
         assert matching, f"{rule} did not fire on {scenario}; fired: {rules_fired}"
         if key is not None:
             assert {labels[key] for labels in matching} == {value}, matching
+        # the message names where: the district, the portal, or the province for a
+        # province-wide alert
+        units = {u.code: u.name_vi for u in PROVINCE.units}
+        where = {"link_id": next((units[h.unit] for h in PROVINCE.hospitals
+                                  if h.link_id == value), None),
+                 "portal": next((p.name_vi for p in PROVINCE.portals if p.code == value), None),
+                 }.get(key, PROVINCE.province.name_vi)
+        assert where and where in summaries[rule], summaries[rule]
     # nothing else broke: no other link or portal alerted
     others = {r for r, _ in fired} - {r for r, _, _ in expected} - {"watchdog"}
     assert not (others & {"link_heartbeat_missing", "portal_errors", "feed_stale"}), others
