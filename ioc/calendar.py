@@ -54,6 +54,25 @@ class WorkCalendar:
         local = at.astimezone(self.tz)
         return self.is_working_day(local.date()) and self.start <= local.time() < self.end
 
+    def working_seconds_between(self, start: datetime, end: datetime,
+                                cap_days: int = 31) -> float:
+        """Working seconds in [start, end) (local working hours of working days); spans
+        longer than `cap_days` count only their last `cap_days` (enough to judge lateness)."""
+        if end <= start:
+            return 0.0
+        start = max(start, end - timedelta(days=cap_days))
+        local_start, local_end = start.astimezone(self.tz), end.astimezone(self.tz)
+        total = 0.0
+        day = local_start.date()
+        while day <= local_end.date():
+            if self.is_working_day(day):
+                opens = datetime.combine(day, self.start, self.tz)
+                closes = datetime.combine(day, self.end, self.tz)
+                overlap = (min(closes, local_end) - max(opens, local_start)).total_seconds()
+                total += max(0.0, overlap)
+            day += timedelta(days=1)
+        return total
+
     def add_working_days(self, at: datetime, days: int) -> datetime:
         """The same local time `days` working days after `at` (weekends and holidays skipped)."""
         local = at.astimezone(self.tz)

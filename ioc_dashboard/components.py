@@ -67,14 +67,16 @@ def tile_class(fresh: Freshness | None, good: bool | None = None) -> str:
 
 def fresh_text(fresh: Freshness, lang: str, of: str = "data") -> str:
     """'Dữ liệu mới nhất: 10:05:09 22/11/2026 (42 giây trước)', or the late notice; `of`
-    "alerts" words it for the alert engine's last evaluation."""
+    "alerts" words it for the alert engine's last evaluation, "dossiers" counts the limit
+    in working time."""
     if fresh.newest is None:
-        return t("no_data" if of == "data" else "alerts_never", lang)
-    text = (f"{t('newest_event' if of == 'data' else 'alerts_evaluated', lang)}: "
+        return t("alerts_never" if of == "alerts" else "no_data", lang)
+    text = (f"{t('alerts_evaluated' if of == 'alerts' else 'newest_event', lang)}: "
             f"{format_time(fresh.newest, lang)} ({format_age(fresh.age_seconds or 0, lang)})")
     if fresh.late:
-        text = t("late" if of == "data" else "alerts_late", lang,
-                 limit=format_age(fresh.limit_seconds, lang, ago=False)) + " · " + text
+        late = {"data": "late", "alerts": "alerts_late", "dossiers": "late_working"}[of]
+        text = t(late, lang, limit=format_age(fresh.limit_seconds, lang, ago=False)) \
+            + " · " + text
     return text
 
 

@@ -28,6 +28,7 @@ class WallConfig(_Item):
     feeds: dict[str, FeedLimits]
     link_silent_after_seconds: Annotated[float, Field(gt=0, le=3600)] = 90
     alerts_late_after_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    dossiers_late_after_working_seconds: Annotated[float, Field(gt=0, le=86400)] = 1800
     resolved_alerts_hours: Annotated[float, Field(gt=0, le=720)] = 6
     overview_alerts: Annotated[int, Field(ge=1, le=50)] = 8
     silence_hours: Annotated[list[Annotated[float, Field(gt=0, le=720)]], Field(min_length=1)] = [1]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
+from ioc.calendar import WorkCalendar, load_calendar
 from ioc.province import Province
 from ioc.settings import Settings
 from ioc_dashboard.config import WallConfig
@@ -65,6 +66,7 @@ class WallContext:
     operator: Operator | None = None
     replay_operator: Operator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    calendar: WorkCalendar = field(default_factory=load_calendar)  # working hours
 
     def view(self, search: str | None) -> View:
         return parse_view(search, self.settings.wall_language)

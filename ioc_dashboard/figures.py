@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ioc.calendar import WorkCalendar
 from ioc.province import Province
 from ioc_dashboard.config import WallConfig
 from ioc_dashboard.data import Alert, ReplayRun, Snapshot
@@ -43,6 +44,19 @@ def freshness(snap: Snapshot, feed: str, now: datetime, config: WallConfig) -> F
         return Freshness(None, None, True, limit)
     age = max(0.0, (now - newest).total_seconds())
     return Freshness(newest, age, age > limit, limit)
+
+
+def dossier_freshness(snap: Snapshot, now: datetime, config: WallConfig,
+                      calendar: WorkCalendar) -> Freshness:
+    """The dossier tiles' own freshness: the newest dossier event, late after
+    `dossiers_late_after_working_seconds` of working time without one (the portal's health
+    checks keep its feed fresh when dossiers alone stop)."""
+    limit = config.dossiers_late_after_working_seconds
+    newest = snap.newest.get("dossier_events")
+    if newest is None:
+        return Freshness(None, None, True, limit)
+    age = max(0.0, (now - newest).total_seconds())
+    return Freshness(newest, age, calendar.working_seconds_between(newest, now) > limit, limit)
 
 
 def alerts_freshness(snap: Snapshot, config: WallConfig) -> Freshness:

@@ -16,6 +16,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rows_stored": {"vi": "Sự kiện đã lưu", "en": "Events stored"},
     "newest_event": {"vi": "Dữ liệu mới nhất", "en": "Newest data"},
     "no_data": {"vi": "Chưa có dữ liệu", "en": "No data yet"},
+    "late_working": {"vi": "DỮ LIỆU TRỄ: không có hồ sơ mới quá {limit} giờ làm việc",
+                     "en": "DATA LATE: no dossier for over {limit} of working time"},
     "alerts_evaluated": {"vi": "Cảnh báo đánh giá lúc", "en": "Alerts evaluated at"},
     "alerts_never": {"vi": "BỘ CẢNH BÁO CHƯA CHẠY: cảnh báo chưa được đánh giá",
                      "en": "ALERT ENGINE NOT RUNNING: no alerts evaluated yet"},

@@ -25,6 +25,7 @@ from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
 from ioc_dashboard.figures import (
     alerts_freshness,
+    dossier_freshness,
     dossier_kpis,
     freshness,
     label_sides,
@@ -103,20 +104,23 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     out: dict[str, Any] = {}
 
     d = dossier_kpis(snap)
+    # the dossier tiles judge dossiers alone (on working time): the portal's health checks
+    # keep its feed fresh when dossiers stop
+    dossiers = dossier_freshness(snap, now, ctx.config, ctx.calendar)
     out["kpi-ontime"] = (
         format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
         t("of_resolved", lang, n=format_int(d.resolved, lang)),
         t("target", lang, target="≥ " + format_percent(targets.dossier_on_time_ratio, lang, 0)),
-        fresh_text(fresh["portal"], lang),
-        tile_class(fresh["portal"], None if d.on_time_ratio is None
+        fresh_text(dossiers, lang, of="dossiers"),
+        tile_class(dossiers, None if d.on_time_ratio is None
                    else d.on_time_ratio >= targets.dossier_on_time_ratio),
         spark_patch(d.hourly_on_time))
     out["kpi-online"] = (
         format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
         t("of_received", lang, n=format_int(d.received, lang)),
         t("target", lang, target="≥ " + format_percent(targets.online_receipt_ratio, lang, 0)),
-        fresh_text(fresh["portal"], lang),
-        tile_class(fresh["portal"], None if d.online_ratio is None
+        fresh_text(dossiers, lang, of="dossiers"),
+        tile_class(dossiers, None if d.online_ratio is None
                    else d.online_ratio >= targets.online_receipt_ratio),
         spark_patch(d.hourly_received))
 

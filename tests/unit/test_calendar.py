@@ -58,3 +58,16 @@ def test_a_broken_calendar_names_the_problem(tmp_path):
     bad.write_text("schema_version: 1\nworkdays: [someday]\n", encoding="utf-8")
     with pytest.raises(SettingsError, match=r"cal.yaml: country: Field required"):
         load_calendar(bad)
+
+
+def test_working_seconds_between_skip_nights_weekends_and_holidays():
+    cal = load_calendar()
+    tz = cal.tz
+    friday_4pm = datetime(2026, 11, 20, 16, 0, tzinfo=tz)
+    monday_8am = datetime(2026, 11, 23, 8, 0, tzinfo=tz)
+    # Friday 16:00-17:00 and Monday 07:00-08:00: two hours, the weekend counts nothing
+    assert cal.working_seconds_between(friday_4pm, monday_8am) == 2 * 3600
+    assert cal.working_seconds_between(monday_8am, friday_4pm) == 0
+    # 2 September (National Day, a holiday) counts nothing either
+    sept_2 = datetime(2026, 9, 2, 8, 0, tzinfo=tz)
+    assert cal.working_seconds_between(sept_2, sept_2.replace(hour=16)) == 0

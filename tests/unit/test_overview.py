@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -92,11 +93,31 @@ def test_english_formats(ctx):
 
 def test_a_late_feed_turns_grey_and_says_so(ctx):
     out = render(_snapshot(ctx, newest_age=400), NOW, "vi", ctx)
-    for key in ("kpi-ontime", "kpi-online", "kpi-links", "kpi-pay"):
+    for key in ("kpi-links", "kpi-pay"):
         assert "stale" in out[key][4], key
         assert out[key][3].startswith("DỮ LIỆU TRỄ"), out[key][3]
     # links not heard from are not counted as up
     assert out["kpi-links"][0] == "0/27"
+    # NOW is a Sunday: no dossier for 400 s is no news, the dossier tiles stay live
+    for key in ("kpi-ontime", "kpi-online"):
+        assert "stale" not in out[key][4] and out[key][3].startswith("Dữ liệu mới nhất")
+
+
+@pytest.mark.parametrize(("now_local", "newest_local", "late"), [
+    ("2026-11-23 10:00", "2026-11-23 08:00", True),    # Monday: two working hours without one
+    ("2026-11-23 10:00", "2026-11-23 09:45", False),   # a quarter of an hour: normal
+    ("2026-11-23 19:00", "2026-11-23 16:55", False),   # evening: office hours ended at 17:00
+    ("2026-11-24 07:40", "2026-11-23 16:55", True),    # next morning: 5 + 40 working minutes
+])
+def test_dossier_tiles_count_lateness_in_working_time(ctx, now_local, newest_local, late):
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime.fromisoformat(now_local).replace(tzinfo=tz)
+    newest = datetime.fromisoformat(newest_local).replace(tzinfo=tz)
+    snap = replace(_snapshot(ctx), newest={**_snapshot(ctx).newest, "dossier_events": newest,
+                                          "portal_health": now})
+    tile = render(snap, now, "vi", ctx)["kpi-ontime"]
+    assert ("stale" in tile[4]) is late
+    assert tile[3].startswith("DỮ LIỆU TRỄ: không có hồ sơ mới quá 30 phút giờ làm việc") is late
 
 
 def test_patches_only_the_series(ctx):
