@@ -155,6 +155,16 @@ class ConsultationEnded(Envelope):
 # --- payments: cashless payments --------------------------------------------------------
 
 
+# Names of the payment categories, Vietnamese first (the wall and the alert messages).
+PAYMENT_CATEGORY_NAMES: dict[str, dict[str, str]] = {
+    "admin_fee": {"vi": "Phí, lệ phí", "en": "Administrative fees"},
+    "hospital_fee": {"vi": "Viện phí", "en": "Hospital fees"},
+    "tuition": {"vi": "Học phí", "en": "Tuition"},
+    "electricity": {"vi": "Tiền điện", "en": "Electricity"},
+    "water": {"vi": "Tiền nước", "en": "Water"},
+}
+
+
 class PaymentData(_Strict):
     payment_id: Code
     category: Literal["admin_fee", "hospital_fee", "tuition", "electricity", "water"]

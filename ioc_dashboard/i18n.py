@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ioc.contract import PAYMENT_CATEGORY_NAMES
+
 LANGUAGES = ("vi", "en")
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -118,11 +120,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "pay.count": {"vi": "Số giao dịch (60 phút)", "en": "Payments (60 min)"},
     "pay.success": {"vi": "Thành công", "en": "Succeeded"},
     "pay.amount": {"vi": "Số tiền (60 phút)", "en": "Amount (60 min)"},
-    "category.admin_fee": {"vi": "Phí, lệ phí", "en": "Administrative fees"},
-    "category.hospital_fee": {"vi": "Viện phí", "en": "Hospital fees"},
-    "category.tuition": {"vi": "Học phí", "en": "Tuition"},
-    "category.electricity": {"vi": "Tiền điện", "en": "Electricity"},
-    "category.water": {"vi": "Tiền nước", "en": "Water"},
+    **{f"category.{code}": names for code, names in PAYMENT_CATEGORY_NAMES.items()},
     # alerts page and login
     "alert.severity": {"vi": "Mức độ", "en": "Severity"},
     "alert.summary": {"vi": "Nội dung", "en": "Summary"},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from ioc.calendar import WorkCalendar
+from ioc.contract import PAYMENT_CATEGORY_NAMES
 from ioc.province import Province
 from streams.alerts.evaluate import Evaluator, feed_positions, oldest_event
 from streams.alerts.lifecycle import (
@@ -44,15 +46,32 @@ PIPELINE_PREFIX = "pipeline:"
 ALIVE_SECONDS = 5  # the engine's state is written at least this often (wall time)
 
 
+class _Numbers(string.Formatter):
+    """str.format with the language's number conventions: vi-VN writes 96,9% and 1.234,5."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        if self.lang == "vi" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return text
+
+
 def render(template: str, labels: dict[str, str], value: float | None,
-           threshold: float | None, province_name: str = "") -> str:
-    """A rule's summary with its labels, value, threshold and the province's name filled in
-    (province-wide alerts name the province, as per-entity ones name their unit)."""
+           threshold: float | None, province_name: str = "", lang: str = "vi") -> str:
+    """A rule's summary in `lang` with its labels, value, threshold and the province's name
+    filled in (province-wide alerts name the province, as per-entity ones name their unit);
+    numbers in the language's format, a payment category by its name."""
+    category = labels.get("category")
+    names = {"unit_name": labels.get("unit", ""), "province_name": province_name,
+             "category_name": PAYMENT_CATEGORY_NAMES.get(category, {}).get(lang, category or "")}
     try:
-        return template.format(**{"unit_name": labels.get("unit", ""),
-                                  "province_name": province_name, **labels},
-                               value=value if value is not None else float("nan"),
-                               threshold=threshold if threshold is not None else float("nan"))
+        return _Numbers(lang).format(
+            template, **{**names, **labels},
+            value=value if value is not None else float("nan"),
+            threshold=threshold if threshold is not None else float("nan"))
     except (KeyError, ValueError, IndexError):
         return template
 
@@ -265,8 +284,8 @@ class Engine:
             (fp, st.rule, json.dumps(st.labels, ensure_ascii=False), rule.severity, st.state,
              st.value, st.threshold,
              render(rule.summary_vi, st.labels, st.value, st.threshold,
-                    self.province.province.name_vi),
+                    self.province.province.name_vi, "vi"),
              render(rule.summary_en, st.labels, st.value, st.threshold,
-                    self.province.province.name_en),
+                    self.province.province.name_en, "en"),
              st.pending_since, st.starts_at, st.ends_at, updated, inhibited_by,
              max(st.episode, 1)))

@@ -46,7 +46,7 @@ class _Rule(_Model):
     @model_validator(mode="after")
     def _placeholders(self) -> _Rule:
         known = self.entity_labels() | set(self.labels) | {"value", "threshold", "unit_name",
-                                                             "province_name"}
+                                                             "province_name", "category_name"}
         for field in ("summary_vi", "summary_en"):
             try:
                 names = {name for _, name, _, _ in string.Formatter().parse(getattr(self, field))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -24,16 +25,27 @@ from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 pytestmark = pytest.mark.browser
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
-# Independent of the wall's code: the province's links whose newest minute has no 'down' beat
-# (the simulator's --rate-multiplier adds links beyond the province's 27).
+# Independent of the wall's code: the province's links heard within the last 90 s whose
+# newest minute has no 'down' beat (the simulator's --rate-multiplier adds links beyond the
+# province's 27).
 LINKS_UP = f"""
 WITH newest AS (SELECT link_id, max(date_bin('1 minute', occurred_at, {ORIGIN})) AS b
                   FROM link_heartbeats WHERE link_id = ANY(%s) GROUP BY link_id)
 SELECT count(*) FROM newest n
- WHERE NOT EXISTS (SELECT 1 FROM link_heartbeats h WHERE h.link_id = n.link_id
+ WHERE n.b + interval '1 minute' >= now() - interval '90 seconds'
+   AND NOT EXISTS (SELECT 1 FROM link_heartbeats h WHERE h.link_id = n.link_id
                      AND date_bin('1 minute', h.occurred_at, {ORIGIN}) = n.b
                      AND h.status = 'down')
 """
+
+
+def _link_down(path: Path, at: str, duration: str) -> Path:
+    """A scenario: the province's first hospital link down from `at` for `duration`."""
+    path.write_text(json.dumps({
+        "schema_version": 1, "name": "wall-link-down", "title_vi": "Mất kết nối",
+        "title_en": "Link down", "description": "The first link goes down.",
+        "incidents": [{"kind": "link_down", "at": at, "duration": duration}]}))
+    return path
 # Today: the province-local day of the newest dossier event.
 TODAY = """(date_trunc('day', (SELECT max(occurred_at) FROM dossier_events)
                         AT TIME ZONE 'Asia/Ho_Chi_Minh') AT TIME ZONE 'Asia/Ho_Chi_Minh')"""
@@ -81,30 +93,50 @@ def _simulate(settings, *args: str) -> int:
     return events
 
 
-def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
+def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_path):
     migrate_database(migrated.for_replay(), migrated.database_url)  # as `ioc up` does
-    # the last six hours of the province, ending now, at once (a day's figures and trends);
-    # then the wall starts, and four live seconds keep every feed fresh however long the
-    # catch-up took on a busy machine
+    # the last six hours of the province, ending now, at once (a day's figures and trends),
+    # with the first hospital's link down for the last ten minutes; then the wall and the
+    # alert engine start, and four live seconds (the link still down) keep every feed fresh
+    # however long the catch-up took on a busy machine
     hours = 6
     start = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
     total = _simulate(migrated, "--start", start, "--speed", "max", "--duration",
-                      str(hours * 3600), "--rate-multiplier", "2", "--seed", "11")
+                      str(hours * 3600), "--rate-multiplier", "2", "--seed", "11", "--scenario",
+                      str(_link_down(tmp_path / "backfill.yaml", f"{hours * 60 - 10}m", "1h")))
     # a two-page playlist, so the test sees it wrap around to its start
     wall = start_part(migrated.with_(kiosk_pages="overview,portal"), "dashboard", "dashboard")
+    caught_up = lambda: all(v == 0 for v in _lag(migrated).values())  # noqa: E731
+    wait_until(caught_up, 90, what="the worker to store the six hours")
+    # the shipped rules, catching up on the last 15 minutes only (not the whole backfill)
+    rules = yaml.safe_load((REPO / "streams/alerts/rules/default.yaml").read_text())
+    rules["evaluation"]["max_catchup_seconds"] = 900
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
+    alerter = start_part(migrated.with_(alert_rules=tmp_path / "rules.yaml"), "alerter",
+                         "alerter")
+    province = load_province(migrated.province_file)
+    first = province.hospitals[0]
     try:
-        total += _simulate(migrated, "--duration", "4", "--rate-multiplier", "2", "--seed", "12")
-        wait_until(lambda: all(v == 0 for v in _lag(migrated).values()), 90,
-                   what="the worker to catch up")
+        def link_alert() -> bool:
+            with connect(migrated.database_url, migrated.db_schema) as conn:
+                return conn.execute(
+                    "SELECT count(*) FROM alerts WHERE rule = 'link_heartbeat_missing'"
+                    " AND state = 'firing' AND labels->>'link_id' = %s",
+                    (first.link_id,)).fetchone()[0] == 1
+        wait_until(link_alert, 120, what="the alert engine to raise the link's alert")
+        total += _simulate(migrated, "--duration", "4", "--rate-multiplier", "2", "--seed", "12",
+                           "--scenario", str(_link_down(tmp_path / "live.yaml", "0s", "1h")))
+        wait_until(caught_up, 90, what="the worker to catch up")
         counts = _db_counts(migrated)
         assert sum(counts.values()) == total
         assert all(counts[f] > 0 for f in FEEDS), counts
         with connect(migrated.database_url, migrated.db_schema) as conn:
-            province_links = [h.link_id for h in load_province(migrated.province_file).hospitals]
+            province_links = [h.link_id for h in province.hospitals]
             links_up = conn.execute(LINKS_UP, (province_links,)).fetchone()[0]
             online, received = conn.execute(ONLINE).fetchone()
             on_time, resolved = conn.execute(ON_TIME).fetchone()
             per_minute, succeeded = conn.execute(PAYMENTS).fetchone()
+        assert links_up == 26  # the first link is down
         base = f"http://127.0.0.1:{migrated.dashboard_port}"
         assert json.loads(wait_http(f"{base}/healthz", 30, wall)) == {
             "ok": True, "database": "reachable"}
@@ -131,6 +163,13 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         fresh = browser.find_element(By.ID, "kpi-links-fresh").text
         assert fresh.startswith("Dữ liệu mới nhất:"), fresh
         assert "stale" not in browser.find_element(By.ID, "kpi-links-card").get_attribute("class")
+        # the engine's alert: listed, its district red on the map, the panels live
+        hospital = first.name_vi
+        wait.until(lambda d: hospital in d.find_element(By.ID, "overview-alerts").text)
+        wait.until(lambda d: "unit-critical" in d.find_element(
+            By.CSS_SELECTOR, f"[id*='\"{first.unit}\"']").get_attribute("class"))
+        wait.until(lambda d: "stale" not in d.find_element(By.ID, "alerts-card")
+                   .get_attribute("class"))
         wait.until(lambda d: d.find_element(By.ID, "live-badge").text == "Trực tiếp")
         assert "Trung tâm điều hành thông minh" in browser.title
 
@@ -166,4 +205,5 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request):
         assert "d-none" in browser.find_element(By.ID, "wall-nav").get_attribute("class")
         assert console_errors(browser) == []
     finally:
+        alerter.stop()
         wall.stop()

@@ -126,3 +126,18 @@ def test_shipped_inhibitions_start_before_their_targets_fire():
                 < fires_after(inhibit.target["alertname"]), inhibit
             checked += 1
     assert checked >= 1  # the stale telemedicine feed over the per-link absence alerts
+
+
+def test_messages_use_the_language_s_numbers_and_names():
+    from streams.alerts.engine import render
+
+    template_vi = "{province_name}, thanh toán {category_name}: {value:.1%} ({threshold:,.0f})"
+    labels = {"category": "tuition"}
+    assert render(template_vi, labels, 0.969, 12500, "Thanh Hóa", "vi") \
+        == "Thanh Hóa, thanh toán Học phí: 96,9% (12.500)"
+    assert render("{province_name}, {category_name}: {value:.1%} ({threshold:,.0f})", labels,
+                  0.969, 12500, "Thanh Hoa", "en") == "Thanh Hoa, Tuition: 96.9% (12,500)"
+    # a link alert names its district (its label wins over the unit code)
+    link = {"hospital_name": "BV Nga Sơn", "unit": "nga-son", "unit_name": "Huyện Nga Sơn"}
+    assert render("{hospital_name} ({unit_name})", link, None, None) \
+        == "BV Nga Sơn (Huyện Nga Sơn)"
