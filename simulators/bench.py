@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from simulators.producer import FeedProducer
 from simulators.recording import RecordingWriter, read_records
 from simulators.replay import replay
 from simulators.run import run_simulation
+from streams.harness import services
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feeds: simulated hours of the province day (default 24)")
     parser.add_argument("--national-hours", type=float, default=1.0, metavar="H",
                         help="feeds: simulated hours at national scale, x63 (default 1; 0 skips)")
-
-
-@contextmanager
-def _broker(settings: Settings, data_dir: Path) -> Iterator[str]:
-    if settings.kafka_bootstrap:
-        yield settings.kafka_bootstrap
-        return
-    from ioc.services.broker import EmbeddedBroker
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    broker = EmbeddedBroker(data_dir, port, settings.tansu_bin).start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
 
 
 class _Null:
@@ -86,7 +67,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         logging.getLogger(quiet).setLevel(logging.WARNING)
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="ioc-bench-feeds-") as tmp, \
-            _broker(settings, Path(tmp)) as bootstrap:
+            services(settings, Path(tmp), database=False) as with_broker:
+        bootstrap = with_broker.kafka_bootstrap
         live = settings.with_(topic_prefix=f"benchfeeds{tag}", kafka_bootstrap=bootstrap)
         again = settings.with_(topic_prefix=f"benchfeeds{tag}.replay", kafka_bootstrap=bootstrap)
         for s in (live, again):

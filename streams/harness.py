@@ -185,14 +185,15 @@ class Producer:
 
 
 @contextmanager
-def services(settings: Settings, data_dir: Path) -> Iterator[Settings]:
-    """The configured database and broker, else embedded ones on free loopback ports."""
+def services(settings: Settings, data_dir: Path, database: bool = True) -> Iterator[Settings]:
+    """The configured database and broker, else embedded ones on free loopback ports
+    (`database` False: the broker only)."""
     from ioc.services.broker import EmbeddedBroker
     from ioc.services.postgres import EmbeddedPostgres
 
     started = []
     try:
-        if settings.database_url is None:
+        if database and settings.database_url is None:
             pg = EmbeddedPostgres(data_dir, free_port()).start()
             started.append(pg)
             settings = settings.with_(database_url=pg.url)
