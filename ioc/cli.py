@@ -224,7 +224,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 BENCH_SUITES = {
-    # suite -> module with `run(args, settings) -> dict` (figures printed as JSON)
+    # suite -> module with `add_arguments(parser)` and `run(args, settings) -> dict`
+    # (figures printed as JSON)
     "pipeline": "streams.bench",
     "feeds": "simulators.bench",
     "wall": "ioc_dashboard.bench",
@@ -393,26 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a figure misses its target (the `targets` in the JSON)")
     p.add_argument("--suite", choices=sorted(BENCH_SUITES), default="pipeline",
                    help="pipeline: stream processors (default); feeds: simulator and replay; "
-                        "wall: dashboard refresh cost")
+                        "alerts: alert latency and catch-up; wall: dashboard refresh cost")
     p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
-    # each suite adds its own options below
-    p.add_argument("--events", type=int, default=200_000, metavar="N",
-                   help="pipeline: events to produce and store (default 200000)")
-    p.add_argument("--latency-rate", type=float, default=2000.0, metavar="EPS",
-                   help="pipeline: steady events/s of the latency run (default 2000)")
-    p.add_argument("--latency-seconds", type=float, default=10.0, metavar="S",
-                   help="pipeline: length of the latency run in seconds (default 10)")
-    p.add_argument("--rounds", type=int, default=2, metavar="R",
-                   help="pipeline: alternate Faust and plain-consumer runs R times (default 2)")
-    from ioc_dashboard.bench import add_arguments as add_wall_bench_arguments
+    import importlib
 
-    add_wall_bench_arguments(p)  # wall: --days, --refreshes, --walls, --keep-schema
-    from simulators.bench import add_arguments as add_feeds_bench_arguments
-
-    add_feeds_bench_arguments(p)  # feeds: --sim-hours, --national-hours
-    from streams.alerts.bench import add_arguments as add_alerts_bench_arguments
-
-    add_alerts_bench_arguments(p)  # alerts: --alert-trials, --catchup-hours
+    for module in BENCH_SUITES.values():  # each suite adds its own options
+        importlib.import_module(module).add_arguments(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(

@@ -223,6 +223,21 @@ def measure_idle_latency(settings: Settings, rate: float, duration: float, data_
         worker.stop()
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ioc bench --suite pipeline` (added to the bench parser)."""
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, metavar="N",
+                        help=f"pipeline: events to produce and store (default {DEFAULT_EVENTS})")
+    parser.add_argument("--latency-rate", type=float, default=DEFAULT_LATENCY_RATE,
+                        metavar="EPS", help="pipeline: steady events/s of the latency run "
+                                            f"(default {DEFAULT_LATENCY_RATE:g})")
+    parser.add_argument("--latency-seconds", type=float, default=DEFAULT_LATENCY_SECONDS,
+                        metavar="S", help="pipeline: length of the latency run in seconds "
+                                          f"(default {DEFAULT_LATENCY_SECONDS:g})")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="R",
+                        help="pipeline: alternate Faust and plain-consumer runs R times "
+                             f"(default {DEFAULT_ROUNDS})")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> dict:
     """Run the whole pipeline bench; return the figures."""
     n = getattr(args, "events", DEFAULT_EVENTS)
