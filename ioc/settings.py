@@ -316,6 +316,14 @@ class Settings:
                 env[f.metadata["env"]] = str(value)
         return env
 
+    def child_env(self) -> dict[str, str]:
+        """The whole environment of a child `ioc` process: this one's without its `IOC_*`
+        variables, plus these settings, output unbuffered (its log is read live)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        env.update(self.to_env())
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
 
 ENV_NAMES: tuple[str, ...] = tuple(f.metadata["env"] for f in fields(Settings))
 

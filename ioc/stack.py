@@ -9,7 +9,6 @@ everything too and names the part (exit 1). No child outlives this process.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -86,12 +85,10 @@ class Stack:
         return s
 
     def start_part(self, name: str, *args: str) -> ManagedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-        env.update(self.settings.to_env())
-        env["PYTHONUNBUFFERED"] = "1"
         part = ManagedProcess(
             name, [sys.executable, "-m", "ioc.cli", *args],
-            self.settings.data_dir.resolve() / "logs" / f"{name}.log", env=env,
+            self.settings.data_dir.resolve() / "logs" / f"{name}.log",
+            env=self.settings.child_env(),
         ).start()
         self.parts.append(part)
         return part

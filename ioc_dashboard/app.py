@@ -12,7 +12,7 @@ import html as html_text
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,6 +102,9 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
     ctx = WallContext(settings, province or load_province(settings.province_file),
                       config or load_wall_config(), data, replay_data, operator,
                       replay_operator, clock)
+    for reader in (data, replay_data):  # how long resolved alerts stay listed: the wall file's
+        if reader is not None:
+            reader.resolved_window = timedelta(hours=ctx.config.resolved_alerts_hours)
     book = heartbeats or HeartbeatBook()
     app = Dash(
         __name__,
@@ -328,14 +331,10 @@ def serve(settings: Settings) -> None:
     """Run the wall until interrupted."""
     from waitress import serve as waitress_serve
 
-    config = load_wall_config()
-    hours = config.resolved_alerts_hours
-    app = create_app(settings, WallData.from_settings(settings, resolved_hours=hours),
-                     replay_data=WallData.from_settings(settings, replay=True,
-                                                        resolved_hours=hours),
+    app = create_app(settings, WallData.from_settings(settings),
+                     replay_data=WallData.from_settings(settings, replay=True),
                      operator=Operator.from_settings(settings),
-                     replay_operator=Operator.from_settings(settings, replay=True),
-                     config=config)
+                     replay_operator=Operator.from_settings(settings, replay=True))
     log.info("wall on http://%s:%d", settings.dashboard_host, settings.dashboard_port)
     waitress_serve(app.server, host=settings.dashboard_host, port=settings.dashboard_port,
                    threads=8, ident="ioc-wall")

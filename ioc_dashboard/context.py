@@ -67,6 +67,8 @@ class WallContext:
     replay_operator: Operator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     calendar: WorkCalendar = field(default_factory=load_calendar)  # working hours
+    # what pages compute once for this wall and reuse on every refresh (the map's layout)
+    cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     def view(self, search: str | None) -> View:
         return parse_view(search, self.settings.wall_language)

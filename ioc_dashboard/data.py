@@ -314,7 +314,8 @@ class WallData:
     replay_schema: str = "ioc_replay"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
-    resolved_window: timedelta = timedelta(hours=6)  # resolved alerts still listed
+    # resolved alerts still listed (create_app sets it from the wall file)
+    resolved_window: timedelta = timedelta(hours=6)
     statements: int = 0  # queries run so far (the bench compares walls by it)
     reads: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -323,16 +324,14 @@ class WallData:
     _read_slot: float | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, replay: bool = False,
-                      resolved_hours: float = 6) -> WallData:
+    def from_settings(cls, settings: Settings, replay: bool = False) -> WallData:
         """The live wall's reader, or (`replay`) the reader of the replay namespace."""
         target = settings.for_replay() if replay else settings
         url = reader_url(settings)
         return cls(lambda: connect(url, target.db_schema, autocommit=True, timeout=3,
                                    application_name="ioc-dashboard"),
                    interval=settings.refresh_seconds,
-                   replay_schema=settings.for_replay().db_schema,
-                   resolved_window=timedelta(hours=resolved_hours))
+                   replay_schema=settings.for_replay().db_schema)
 
     def snapshot(self) -> Snapshot:
         with self._lock:

@@ -4,6 +4,7 @@ states, unit colours. Pure functions (no database, no Dash), so they are unit-te
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,14 +37,20 @@ def feed_newest(snap: Snapshot, feed: str) -> datetime | None:
     return max((t for t in times if t is not None), default=None)
 
 
-def freshness(snap: Snapshot, feed: str, now: datetime, config: WallConfig) -> Freshness:
-    """A feed with no data, or whose newest event is older than its limit, is late."""
-    limit = config.feeds[feed].late_after_seconds
-    newest = feed_newest(snap, feed)
-    if newest is None:
+def _judge(newest: datetime | None, now: datetime | None, limit: float,
+           elapsed: Callable[[datetime, datetime], float] | None = None) -> Freshness:
+    """No data is late; else late when `elapsed(newest, now)` (by default the seconds
+    between them) is over `limit`."""
+    if newest is None or now is None:
         return Freshness(None, None, True, limit)
     age = max(0.0, (now - newest).total_seconds())
-    return Freshness(newest, age, age > limit, limit)
+    waited = age if elapsed is None else elapsed(newest, now)
+    return Freshness(newest, age, waited > limit, limit)
+
+
+def freshness(snap: Snapshot, feed: str, now: datetime, config: WallConfig) -> Freshness:
+    """A feed with no data, or whose newest event is older than its limit, is late."""
+    return _judge(feed_newest(snap, feed), now, config.feeds[feed].late_after_seconds)
 
 
 def dossier_freshness(snap: Snapshot, now: datetime, config: WallConfig,
@@ -51,23 +58,14 @@ def dossier_freshness(snap: Snapshot, now: datetime, config: WallConfig,
     """The dossier tiles' own freshness: the newest dossier event, late after
     `dossiers_late_after_working_seconds` of working time without one (the portal's health
     checks keep its feed fresh when dossiers alone stop)."""
-    limit = config.dossiers_late_after_working_seconds
-    newest = snap.newest.get("dossier_events")
-    if newest is None:
-        return Freshness(None, None, True, limit)
-    age = max(0.0, (now - newest).total_seconds())
-    return Freshness(newest, age, calendar.working_seconds_between(newest, now) > limit, limit)
+    return _judge(snap.newest.get("dossier_events"), now,
+                  config.dossiers_late_after_working_seconds, calendar.working_seconds_between)
 
 
 def alerts_freshness(snap: Snapshot, config: WallConfig) -> Freshness:
     """How recent the alert engine's last evaluation is, on the database's clock: a stopped
     engine leaves its last alerts standing, so the panels built on them must say so."""
-    limit = config.alerts_late_after_seconds
-    evaluated, now = snap.alerts_evaluated_at, snap.db_now
-    if evaluated is None or now is None:
-        return Freshness(None, None, True, limit)
-    age = max(0.0, (now - evaluated).total_seconds())
-    return Freshness(evaluated, age, age > limit, limit)
+    return _judge(snap.alerts_evaluated_at, snap.db_now, config.alerts_late_after_seconds)
 
 
 def ratio(part: float, whole: float) -> float | None:

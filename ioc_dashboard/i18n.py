@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ioc.contract import PAYMENT_CATEGORY_NAMES
+from ioc.numbers import localize
 
 LANGUAGES = ("vi", "en")
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -174,22 +175,17 @@ def t(key: str, lang: str = "vi", **values: object) -> str:
 
 def format_int(value: int, lang: str = "vi") -> str:
     """1525644 -> '1.525.644' (vi) or '1,525,644' (en)."""
-    text = f"{value:,}"
-    return text.replace(",", ".") if lang == "vi" else text
+    return localize(f"{value:,}", lang)
 
 
 def format_percent(ratio: float, lang: str = "vi", digits: int = 2) -> str:
     """0.9872 -> '98,72%' (vi) or '98.72%' (en)."""
-    text = f"{ratio * 100:.{digits}f}%"
-    return text.replace(".", ",") if lang == "vi" else text
+    return localize(f"{ratio * 100:.{digits}f}%", lang)
 
 
 def format_float(value: float, lang: str = "vi", digits: int = 1) -> str:
     """1234.5 -> '1.234,5' (vi) or '1,234.5' (en)."""
-    text = f"{value:,.{digits}f}"
-    if lang != "vi":
-        return text
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return localize(f"{value:,.{digits}f}", lang)
 
 
 def format_clock(at: datetime, lang: str = "vi") -> str:

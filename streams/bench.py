@@ -21,7 +21,6 @@ import os
 import random
 import tempfile
 import time
-import urllib.request
 import uuid
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS, ensure_topics
 from streams.harness import (
     Producer,
+    assigned_partitions,
     free_port,
     make_event,
     make_events,
@@ -207,15 +207,9 @@ def measure_idle_latency(settings: Settings, rate: float, duration: float, data_
     a bulk load); returns the figures and that worker's peak RSS in MB."""
     worker = start_worker(settings, data_dir)
     try:
-        metrics_url = f"http://127.0.0.1:{settings.worker_port}/metrics"
-
         def assigned() -> bool:
             worker.raise_if_exited()
-            try:
-                text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
-            except OSError:
-                return False
-            return text.count(f'topic="{settings.topic_prefix}.') >= 3 * FEED_PARTITIONS
+            return assigned_partitions(settings) >= len(contract.FEEDS) * FEED_PARTITIONS
 
         wait_for(assigned, 120, "the latency worker to hold every partition", 0.2)
         return measure_latency(settings, rate, duration, 0), peak_rss_mb(worker.pid)

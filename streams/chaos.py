@@ -43,6 +43,7 @@ from typing import Any
 import psycopg
 import yaml
 
+from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.services.broker import EmbeddedBroker
@@ -50,16 +51,18 @@ from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
 from ioc.stack import migrate_database
-from ioc.topics import ensure_topics
+from ioc.topics import FEED_PARTITIONS, ensure_topics
 from streams.harness import (
     POISON_KINDS,
     Producer,
+    assigned_partitions,
     free_port,
     healthz,
     make_event,
     poison_event,
     start_part,
     start_worker,
+    stored_events,
 )
 from streams.metrics import dead_letter_reason_label
 from streams.sink import TABLE_COLUMNS
@@ -292,34 +295,6 @@ def worker_kill(run: Run) -> dict[str, Any]:
             "ok": _exact(figures) and kills == opts.kills and not crashed}
 
 
-def _scrape(port: int) -> str:
-    import urllib.request
-
-    try:
-        # a worker busy with a backlog may answer slowly
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            return resp.read().decode()
-    except OSError:
-        return ""
-
-
-def _stored_metric(port: int) -> float | None:
-    """The worker's own count of events it stored (None when it does not answer; 0 before
-    its first store, when the counter has no samples yet)."""
-    text = _scrape(port)
-    if not text:
-        return None
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("ioc_events_stored_total"))
-
-
-def _assigned(settings: Settings) -> int:
-    """Feed partitions a worker holds (its lag gauge has one sample each)."""
-    return sum(1 for line in _scrape(settings.worker_port).splitlines()
-               if line.startswith("ioc_consumer_lag{")
-               and f'topic="{settings.topic_prefix}.' in line)
-
-
 def rebalance(run: Run) -> dict[str, Any]:
     opts = run.options
     first = run.namespace("rebalance")
@@ -329,20 +304,20 @@ def rebalance(run: Run) -> dict[str, Any]:
     _ready(workers[0], first.worker_port)
     feed = Feed(first, opts.events, opts.rate, opts.seed + 1)
     feed.start()
-    all_partitions = 3 * 4
+    all_partitions = len(FEEDS) * FEED_PARTITIONS
     try:
         _until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
         workers.append(start_worker(second, run.data_dir, "rebalance-worker-b"))
         joined = time.monotonic()
         # both hold partitions: the group rebalanced over two members
-        shared = _until(lambda: 0 < _assigned(second) < all_partitions
-                        and _assigned(first) > 0, 60)
+        shared = _until(lambda: 0 < assigned_partitions(second) < all_partitions
+                        and assigned_partitions(first) > 0, 60)
         join_seconds = time.monotonic() - joined
         log.info("chaos rebalance: second worker joined (%.1f s)", join_seconds)
         crashed = workers[0].exit_code() is not None  # it must live through the rebalance
         workers[0].stop()   # leaves the group cleanly: its partitions move to the second
         left = time.monotonic()
-        took_over = _until(lambda: _assigned(second) == all_partitions, 60)
+        took_over = _until(lambda: assigned_partitions(second) == all_partitions, 60)
         handover_seconds = time.monotonic() - left
         log.info("chaos rebalance: first worker left, handover %.1f s", handover_seconds)
         feed.wait(feed.seconds + 120)
@@ -373,7 +348,7 @@ def database_outage(run: Run) -> dict[str, Any]:
     try:
         time.sleep(feed.seconds / 3)
         # mid-run: the worker is storing when the database goes
-        _until(lambda: (_stored_metric(s.worker_port) or 0) > 0, 30)
+        _until(lambda: (stored_events(s.worker_port) or 0) > 0, 30)
         run.postgres.stop()
         log.info("chaos database_outage: PostgreSQL stopped for %.0f s", opts.outage_seconds)
         down_until = time.monotonic() + opts.outage_seconds
@@ -382,14 +357,14 @@ def database_outage(run: Run) -> dict[str, Any]:
             stall_seen = stall_seen or healthz(s.worker_port) == 503
             # what the worker itself counts as stored: the database cannot move it now, so
             # the first rise after the restart is the worker writing again
-            now_stored = _stored_metric(s.worker_port)
+            now_stored = stored_events(s.worker_port)
             stored_during = now_stored if now_stored is not None else stored_during
             time.sleep(0.5)
         run.postgres.start()
         back = time.monotonic()
         log.info("chaos database_outage: PostgreSQL back")
         moved = stored_during is not None and _until(
-            lambda: (_stored_metric(s.worker_port) or 0) > stored_during,
+            lambda: (stored_events(s.worker_port) or 0) > stored_during,
             opts.settle_seconds, 0.1)
         resumed = time.monotonic() - back if moved else None
         feed.wait(feed.seconds + 120)

@@ -122,6 +122,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 await handler.put(queue.popleft())
         waiting = {topic for topic, queue in pending.items() if queue}
         paused = {tp for tp in self._paused_partitions if tp.topic in handlers}
+        if not waiting and not paused:  # the usual case: nothing to pause or resume
+            self.waiting_on_agent = False
+            return
         to_pause = {tp for tp in self.assignment() if tp.topic in waiting} - paused
         to_resume = {tp for tp in paused if tp.topic not in waiting}
         if to_pause:

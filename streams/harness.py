@@ -8,7 +8,6 @@ Used by `ioc bench` (streams/bench.py), `ioc chaos` (streams/chaos.py), `ioc soa
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import sys
@@ -235,6 +234,33 @@ def scrape_metrics(url: str) -> dict[str, float]:
     return out
 
 
+def metrics_text(port: int) -> str:
+    """A worker's /metrics page ("" when it does not answer)."""
+    try:
+        # a worker busy with a backlog may answer slowly
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
+def stored_events(port: int) -> float | None:
+    """The worker's own count of events it stored (None when it does not answer; 0 before
+    its first store, when the counter has no samples yet)."""
+    text = metrics_text(port)
+    if not text:
+        return None
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("ioc_events_stored_total"))
+
+
+def assigned_partitions(settings: Settings) -> int:
+    """Feed partitions a worker holds (its lag gauge has one sample each)."""
+    return sum(1 for line in metrics_text(settings.worker_port).splitlines()
+               if line.startswith("ioc_consumer_lag{")
+               and f'topic="{settings.topic_prefix}.' in line)
+
+
 def healthz(port: int) -> int | None:
     """HTTP status of a worker's /healthz (200 healthy, 503 stalled), None if it does not
     answer."""
@@ -271,11 +297,9 @@ def peak_rss_mb(pid: int) -> float:
 def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
     environment; its log is `data_dir/logs/<name>.log`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(settings.to_env())
-    env["PYTHONUNBUFFERED"] = "1"
     return ManagedProcess(name, [sys.executable, "-m", "ioc.cli", *args],
-                          data_dir / "logs" / f"{name}.log", env=env, cwd=REPO_DIR).start()
+                          data_dir / "logs" / f"{name}.log", env=settings.child_env(),
+                          cwd=REPO_DIR).start()
 
 
 def start_worker(settings: Settings, data_dir: Path, name: str = "bench-worker") -> ManagedProcess:

@@ -3,7 +3,6 @@ unique schema, topic prefix and consumer group so tests never see each other's d
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
@@ -74,10 +73,7 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: st
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(settings.to_env())
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return settings.child_env()
 
 
 def start_part(settings: Settings, name: str, *args: str) -> ManagedProcess:

@@ -12,7 +12,6 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.contract import FEEDS
-from ioc.province import Province
 from ioc_dashboard.components import (
     fresh_text,
     severity_badge,
@@ -43,22 +42,21 @@ TILES = ("kpi-ontime", "kpi-online", "kpi-links", "kpi-pay")
 TILE_PARTS = ("value", "sub", "target", "fresh")
 
 
-_MAPS: dict[tuple[int, str], tuple[dict, dict, dict]] = {}
-
-
-def _map(province: Province, lang: str) -> tuple[dict, dict, dict]:
-    """(positions, short names, label sides) of the units map, computed once per language."""
-    key = (id(province), lang)
-    if key not in _MAPS:
+def _map(ctx: WallContext, lang: str) -> tuple[dict, dict, dict]:
+    """(positions, short names, label sides) of the units map, computed once per language
+    (the layout and every refresh need them)."""
+    key = ("units-map", lang)
+    if key not in ctx.cache:
+        province = ctx.province
         positions = unit_positions(province)
         names = {u.code: short_name(u.name_vi if lang == "vi" else u.name_en)
                  for u in province.units}
-        _MAPS[key] = positions, names, label_sides(positions, names)
-    return _MAPS[key]
+        ctx.cache[key] = positions, names, label_sides(positions, names)
+    return ctx.cache[key]  # type: ignore[return-value]
 
 
 def layout(ctx: WallContext, lang: str) -> html.Div:
-    positions, names, sides = _map(ctx.province, lang)
+    positions, names, sides = _map(ctx, lang)
     units = [html.Div([html.Span(className="unit-dot"), html.Span(names[u.code],
                                                                   className="unit-name")],
                       id={"type": "unit", "code": u.code},
@@ -152,7 +150,7 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     panel = "panel h-100" + (" stale" if engine.late and snap.alerts_available else "")
     out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
-    sides = _map(ctx.province, lang)[2]
+    sides = _map(ctx, lang)[2]
     out["units"] = [f"unit label-{sides[u.code]} unit-{worst.get(u.code, 'ok')}"
                     for u in ctx.province.units]
     out["alerts"] = alert_rows(snap, now, lang, ctx.config.overview_alerts)

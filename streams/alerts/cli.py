@@ -97,9 +97,10 @@ class LagProbe:
     def _look(self, positions: dict[str, dict[tuple[str, int], tuple[int, int]]],
               now: float) -> None:
         flat = {tp: pos for tps in positions.values() for tp, pos in tps.items()}
-        self.latest = sum(max(0, end - done) for end, done in flat.values()) if flat else None
-        self._detector.assess(now, {tp: end for tp, (end, _) in flat.items()},
-                              {tp: done for tp, (_, done) in flat.items()}, last_poll=now)
+        look = self._detector.assess(now, {tp: end for tp, (end, _) in flat.items()},
+                                     {tp: done for tp, (_, done) in flat.items()},
+                                     last_poll=now)
+        self.latest = sum(look.lag.values()) if flat else None
         waiting = self._detector.stalled_seconds()
         self.stalled = {feed: max((waiting.get(tp, 0.0) for tp in tps), default=0.0)
                         for feed, tps in positions.items()}

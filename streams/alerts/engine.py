@@ -27,6 +27,7 @@ import psycopg
 
 from ioc.calendar import WorkCalendar
 from ioc.contract import PAYMENT_CATEGORY_NAMES
+from ioc.numbers import localize
 from ioc.province import Province
 from streams.alerts.evaluate import Evaluator, feed_positions, oldest_event
 from streams.alerts.lifecycle import (
@@ -54,8 +55,8 @@ class _Numbers(string.Formatter):
 
     def format_field(self, value: object, format_spec: str) -> str:
         text = super().format_field(value, format_spec)
-        if self.lang == "vi" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return localize(text, self.lang)
         return text
 
 
