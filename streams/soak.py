@@ -105,9 +105,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             while (t := time.monotonic() - began) < seconds:
                 for part in (worker, simulator):
-                    if part.exit_code() is not None:
-                        raise ServiceError(f"soak: {part.name} exited ({part.exit_code()}):\n"
-                                           f"{part.log_tail()}")
+                    part.raise_if_exited()
                 try:
                     lag = sum(v for v in consumer_lag(s, s.kafka_bootstrap).values() if v)
                 except KafkaError as exc:

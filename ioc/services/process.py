@@ -136,7 +136,7 @@ class ManagedProcess:
         code = self.exit_code()
         if code is not None:
             raise ServiceError(
-                f"{self.name} exited with code {code} while starting; "
+                f"{self.name} exited with code {code}; "
                 f"last lines of {self.log_file}:\n{self.log_tail()}"
             )
 

@@ -103,7 +103,7 @@ def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig) -> list
     late = snap.alerts_available and engine.late
     return [table, options, silences, updated_line(snap.read_at, lang),
             fresh_text(engine, lang, of="alerts") if snap.alerts_available else "",
-            "feed-panel stale" if late else ""]
+            "stale" if late else ""]
 
 
 def matchers_for(alert: Alert) -> list[dict[str, str]]:
