@@ -83,12 +83,12 @@ def _shell(settings: Settings, lang: str) -> html.Div:
         html.Header([
             html.H1(t("title", lang), className="wall-title", id="wall-title"),
             dbc.Nav(id="wall-nav", pills=True, className="wall-nav"),
+            html.Div(id="replay-banner"),
             html.Div(id="mode-badge", className="mode-badge"),
         ], className="wall-header"),
-        html.Div(id="replay-banner"),
-        html.Div(id="db-banner"),
-        html.Div(id="server-banner"),
-        dash.page_container,
+        # over the foot of the page, never pushing a page off the screen
+        html.Div([html.Div(id="db-banner"), html.Div(id="server-banner")], className="banners"),
+        html.Div(dash.page_container, className="wall-page"),
     ], id="wall-root", lang=lang, className="wall")
 
 

@@ -16,17 +16,18 @@ SEVERITY_COLOR = {"critical": "danger", "warning": "warning", "info": "info"}
 
 
 def sparkline(graph_id: str) -> dcc.Graph:
-    """An empty line figure whose points later callbacks patch (Patch), not replace."""
+    """An empty line figure whose points later callbacks patch (Patch), not replace. Its
+    size is its box's (CSS `.sparkline`): it fills what the tile leaves free."""
     figure = {
         "data": [{"type": "scatter", "mode": "lines", "x": [], "y": [],
                   "line": {"width": 3, "color": "#5bc0de"}, "fill": "tozeroy",
                   "fillcolor": "rgba(91,192,222,0.15)", "hoverinfo": "skip"}],
-        "layout": {"margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "height": 70,
+        "layout": {"margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "autosize": True,
                    "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
                    "xaxis": {"visible": False}, "yaxis": {"visible": False, "rangemode": "tozero"},
                    "showlegend": False},
     }
-    return dcc.Graph(id=graph_id, figure=figure, className="sparkline", style={"height": "70px"},
+    return dcc.Graph(id=graph_id, figure=figure, className="sparkline",
                      config={"staticPlot": True, "displayModeBar": False, "responsive": True})
 
 
@@ -38,7 +39,7 @@ def spark_patch(points: Sequence[tuple[datetime, float | None]]) -> Patch:
     return patch
 
 
-def tile(key: str, label: str, graph: bool = True, width: int = 3) -> dbc.Col:
+def tile_card(key: str, label: str, graph: bool = True) -> dbc.Card:
     """A KPI tile: label, big value, a line under it, the target, a sparkline, freshness."""
     body = [
         html.Div(label, className="tile-label"),
@@ -49,8 +50,12 @@ def tile(key: str, label: str, graph: bool = True, width: int = 3) -> dbc.Col:
     if graph:
         body.append(sparkline(f"{key}-graph"))
     body.append(html.Div("", id=f"{key}-fresh", className="tile-fresh"))
-    return dbc.Col(dbc.Card(dbc.CardBody(body), id=f"{key}-card", className="kpi-tile h-100"),
-                   lg=width, md=6, className="mb-3")
+    return dbc.Card(dbc.CardBody(body), id=f"{key}-card", className="kpi-tile h-100")
+
+
+def tile(key: str, label: str, graph: bool = True, width: int = 3) -> dbc.Col:
+    """A KPI tile in a grid column (the feed pages' rows)."""
+    return dbc.Col(tile_card(key, label, graph), lg=width, md=6, className="mb-3")
 
 
 def tile_class(fresh: Freshness | None, good: bool | None = None) -> str:

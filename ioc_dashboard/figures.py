@@ -276,9 +276,9 @@ def label_sides(positions: dict[str, tuple[float, float]],
     for code in sorted(positions, key=lambda c: positions[c]):
         def cost(side: str, code: str = code) -> float:
             b = box(code, side)
-            # beyond the map's edge (its card's padding, about 2 %, still shows a label)
-            spill = (max(0.0, -2 - b[0]) + max(0.0, b[2] - 102)
-                     + max(0.0, -2 - b[1]) + max(0.0, b[3] - 102))
+            # beyond the map's edge (the panel clips it)
+            spill = (max(0.0, -b[0]) + max(0.0, b[2] - 100)
+                     + max(0.0, -b[1]) + max(0.0, b[3] - 100))
             return (sum(overlap(b, o) for o in placed.values())
                     + sum(overlap(b, d) for c, d in dots.items() if c != code) + 10 * spill)
         sides[code] = min(("right", "left", "below", "above"), key=cost)

@@ -84,6 +84,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                   "en": "Districts by their worst alert"},
     "alerts_live": {"vi": "Cảnh báo đang diễn ra", "en": "Live alerts"},
     "alerts_none": {"vi": "Không có cảnh báo", "en": "No alerts"},
+    "alerts_more": {"vi": "… và {n} cảnh báo khác (xem trang Cảnh báo)",
+                    "en": "… and {n} more alerts (see the Alerts page)"},
     "alerts_unavailable": {"vi": "Chưa có bộ cảnh báo", "en": "No alert engine yet"},
     "pipeline": {"vi": "Đường dữ liệu", "en": "Pipeline"},
     "ingest_delay": {"vi": "Độ trễ ghi nhận (p95)", "en": "Ingest delay (p95)"},

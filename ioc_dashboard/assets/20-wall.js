@@ -39,3 +39,40 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     }
   }
 });
+
+/* Lists that must fit their panel (the overview's alerts): show the rows that fit, newest
+   first, and say how many active alerts are not shown, instead of a scroll bar nobody at a
+   wall can use. The server sends the rows and, last, a line with data-total (active alerts)
+   and data-template ("... and {n} more"); this runs again whenever the page changes or the
+   screen is resized. Rows are hidden with the `hidden` attribute, which React does not own. */
+(function () {
+  function fit(list) {
+    var rows = Array.prototype.filter.call(list.children, function (c) {
+      return c.classList.contains("alert-row");
+    });
+    var more = list.querySelector(".alert-more");
+    rows.forEach(function (r) { r.hidden = false; });
+    if (!more) { return; }
+    var total = parseInt(more.getAttribute("data-total"), 10) || rows.length;
+    var fits = function () { return list.scrollHeight <= list.clientHeight + 1; };
+    more.hidden = total <= rows.length && fits();
+    var shown = rows.length;
+    while (shown > 0 && !fits()) { rows[--shown].hidden = true; more.hidden = false; }
+    more.setAttribute("data-more", (more.getAttribute("data-template") || "+{n}")
+      .replace("{n}", String(total - shown)));
+    // the screen this fit was made for (a resize fits again on the next frame)
+    list.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
+  }
+  var pending = false;
+  function fitAll() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      document.querySelectorAll(".fit-list").forEach(fit);
+    });
+  }
+  new MutationObserver(fitAll).observe(document.documentElement,
+                                       {childList: true, subtree: true, characterData: true});
+  window.addEventListener("resize", fitAll);
+})();

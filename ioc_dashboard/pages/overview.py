@@ -16,7 +16,7 @@ from ioc_dashboard.components import (
     fresh_text,
     severity_badge,
     spark_patch,
-    tile,
+    tile_card,
     tile_class,
     updated_line,
 )
@@ -65,22 +65,23 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
                       style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
              for u in ctx.province.units]
     return html.Div([
-        dbc.Row([tile("kpi-ontime", t("kpi.ontime", lang)),
-                 tile("kpi-online", t("kpi.online", lang)),
-                 tile("kpi-links", t("kpi.links", lang)),
-                 tile("kpi-pay", t("kpi.payments", lang))],
-                className="g-3"),
-        dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div([tile_card("kpi-ontime", t("kpi.ontime", lang)),
+                  tile_card("kpi-online", t("kpi.online", lang)),
+                  tile_card("kpi-links", t("kpi.links", lang)),
+                  tile_card("kpi-pay", t("kpi.payments", lang))], className="overview-tiles"),
+        html.Div([
+            dbc.Card(dbc.CardBody([
                 html.Div(t("units_map", lang), className="panel-title"),
                 html.Div(units, className="units-map", id="units-map"),
-            ]), className="panel h-100", id="units-card"), lg=5, className="mb-3"),
-            dbc.Col(dbc.Card(dbc.CardBody([
+            ]), className="panel", id="units-card"),
+            dbc.Card(dbc.CardBody([
                 html.Div([html.Span(t("alerts_live", lang), className="panel-title me-3"),
-                          html.Span(id="alerts-fresh", className="page-fresh")]),
-                html.Div(id="overview-alerts", className="alert-list"),
-            ]), className="panel h-100", id="alerts-card"), lg=7, className="mb-3"),
-        ], className="g-3"),
+                          html.Span(id="alerts-fresh", className="page-fresh")],
+                         className="panel-head"),
+                # the list shows the newest alerts that fit and counts the rest (20-wall.js)
+                html.Div(id="overview-alerts", className="alert-list fit-list"),
+            ]), className="panel", id="alerts-card"),
+        ], className="overview-middle"),
         dbc.Card(dbc.CardBody(html.Div([
             html.Span(t("pipeline", lang), className="panel-title me-4"),
             html.Span(t("ingest_delay", lang) + ": ", className="strip-label"),
@@ -90,9 +91,9 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
             html.Span(t("dead_letters", lang) + ": ", className="strip-label"),
             html.Span("—", id="dead-letters", className="strip-value me-4"),
             html.Span(id="pipe-feeds"),
+            html.Span(id="overview-updated", className="text-secondary updated"),
         ], className="pipeline-strip")), className="panel", id="pipeline-card"),
-        html.Div(id="overview-updated", className="text-secondary mt-2 updated"),
-    ], className="p-3 page-overview")
+    ], className="page-overview")
 
 
 def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     # the map's colours and the list come from the alert engine: judged by its freshness
     engine = alerts_freshness(snap, ctx.config)
     out["alerts-fresh"] = fresh_text(engine, lang, of="alerts") if snap.alerts_available else ""
-    panel = "panel h-100" + (" stale" if engine.late and snap.alerts_available else "")
+    panel = "panel" + (" stale" if engine.late and snap.alerts_available else "")
     out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
     sides = _map(ctx, lang)[2]
@@ -167,14 +168,15 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
 
 
 def alert_rows(snap: Snapshot, now: datetime, lang: str, limit: int) -> Any:
-    """The newest active alerts: severity, summary, age, acknowledgement."""
+    """The newest active alerts (up to `limit`): severity, summary, age, acknowledgement;
+    then a line the browser fills with how many active alerts it could not show."""
     if not snap.alerts_available:
         return html.Div(t("alerts_unavailable", lang), className="text-secondary")
-    active = [a for a in snap.alerts if a.active][:limit]
+    active = [a for a in snap.alerts if a.active]
     if not active:
         return html.Div(t("alerts_none", lang), className="no-alerts")
     rows = []
-    for a in active:
+    for a in active[:limit]:
         began = a.starts_at or a.pending_since or a.updated_at
         extra = []
         if a.acknowledged_by:
@@ -189,6 +191,9 @@ def alert_rows(snap: Snapshot, now: datetime, lang: str, limit: int) -> Any:
                       f"{format_age((now - began).total_seconds(), lang)}", className="alert-age"),
             html.Div(extra, className="alert-extra"),
         ], className=f"alert-row sev-{a.severity}", id=f"alert-{a.fingerprint}"))
+    rows.append(html.Div(id="overview-alerts-more", className="alert-more",
+                         **{"data-total": str(len(active)),
+                            "data-template": t("alerts_more", lang, n="{n}")}))
     return rows
 
 

@@ -5,15 +5,11 @@ wall's heartbeat is recorded, and a wall whose server goes away says since when.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
-from waitress import create_server, wasyncore
 
 from ioc.db import connect
 from ioc.province import load_province
@@ -23,7 +19,14 @@ from ioc_dashboard.auth import hash_password
 from ioc_dashboard.bench import generate
 from ioc_dashboard.config import load_wall_config
 from ioc_dashboard.data import WallData
-from tests.browser.conftest import console_errors
+from tests.browser.conftest import (
+    class_of,
+    click,
+    console_errors,
+    serving,
+    wait_text,
+    waiter,
+)
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.browser
@@ -60,52 +63,48 @@ def wall(migrated):
     book = HeartbeatBook(every=1)
     app = create_app(migrated, WallData.from_settings(migrated), province=province,
                      operator=Operator.from_settings(migrated), config=config, heartbeats=book)
-    server = create_server(app.server, host="127.0.0.1", port=migrated.dashboard_port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield migrated, f"http://127.0.0.1:{migrated.dashboard_port}", server
-    finally:
-        if thread.is_alive():  # the test may have closed it already
-            wasyncore.close_all(server._map)
-        thread.join(5)
+    with serving(app, migrated.dashboard_port) as close:
+        yield migrated, f"http://127.0.0.1:{migrated.dashboard_port}", close
 
 
 def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
-    settings, base, server = wall
-    # panels are re-rendered every refresh: re-find an element that went stale
-    wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,))
+    settings, base, close_server = wall
+    wait = waiter(browser, 20)
     browser.get(base + "/?wall=hall-a")
-    card = lambda d: d.find_element(By.ID, "kpi-links-card").get_attribute("class")  # noqa: E731
+    stale = lambda element_id: lambda d: "stale" in class_of(d, element_id)  # noqa: E731
+    live = lambda element_id: lambda d: "stale" not in class_of(d, element_id)  # noqa: E731
     # the data is a minute old: telemedicine is late, grey, and says so
-    wait.until(lambda d: "stale" in card(d))
-    assert browser.find_element(By.ID, "kpi-links-fresh").text.startswith("DỮ LIỆU TRỄ")
-    assert browser.find_element(By.ID, "kpi-links-value").text == "0/27"
+    wait.until(stale("kpi-links-card"))
+    wait_text(browser, "kpi-links-fresh", lambda s: s.startswith("DỮ LIỆU TRỄ"), 20,
+              "the late notice")
+    wait_text(browser, "kpi-links-value", lambda s: s == "0/27", 20, "no link up")
     # heartbeats arrive: the panel is live again, every link up
     with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
         conn.execute(HEARTBEATS_NOW)
-    wait.until(lambda d: "stale" not in card(d))
-    assert browser.find_element(By.ID, "kpi-links-value").text == "27/27"
+    wait.until(live("kpi-links-card"))
+    wait_text(browser, "kpi-links-value", lambda s: s == "27/27", 20, "every link up")
     # ...and the feed stops again: grey within its limit
-    wait.until(lambda d: "stale" in card(d))
+    wait.until(stale("kpi-links-card"))
     # the district of the critical alert is red on the map, the alert listed with its age
-    assert "unit-critical" in browser.find_element(
-        By.CSS_SELECTOR, "[id*='tp-sam-son']").get_attribute("class")
-    assert "Cổng dịch vụ công Sầm Sơn lỗi" in browser.find_element(By.ID, "overview-alerts").text
+    wait.until(lambda d: "unit-critical" in d.find_element(
+        By.CSS_SELECTOR, "[id*='tp-sam-son']").get_attribute("class"))
+    wait_text(browser, "overview-alerts", lambda s: "Cổng dịch vụ công Sầm Sơn lỗi" in s, 20,
+              "the alert listed")
     # no alert engine has evaluated: the alert panels say so and are grey, not trusted
-    alerts_card = lambda d: d.find_element(By.ID, "alerts-card").get_attribute("class")  # noqa: E731
-    assert "stale" in alerts_card(browser)
-    assert browser.find_element(By.ID, "alerts-fresh").text.startswith("BỘ CẢNH BÁO CHƯA CHẠY")
+    wait.until(stale("alerts-card"))
+    wait_text(browser, "alerts-fresh", lambda s: s.startswith("BỘ CẢNH BÁO CHƯA CHẠY"), 20,
+              "the engine-not-running notice")
     with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
         conn.execute("INSERT INTO alert_engine_state (engine, step_at, state, updated_at)"
                      " VALUES ('alerter', now(), '{}', now())")
-    wait.until(lambda d: "stale" not in alerts_card(d))
-    assert browser.find_element(By.ID, "alerts-fresh").text.startswith("Cảnh báo đánh giá lúc")
-    assert "stale" not in browser.find_element(By.ID, "units-card").get_attribute("class")
+    wait.until(live("alerts-card"))
+    wait_text(browser, "alerts-fresh", lambda s: s.startswith("Cảnh báo đánh giá lúc"), 20,
+              "the engine's evaluation time")
+    wait.until(live("units-card"))
 
     # acknowledging needs a login; log in and acknowledge from the page
     browser.get(base + "/alerts")
-    wait.until(lambda d: d.find_elements(By.ID, "login-link")).pop().click()
+    click(browser, By.ID, "login-link")
     wait.until(lambda d: d.find_elements(By.ID, "username"))
     browser.find_element(By.ID, "username").send_keys("an.nguyen")
     browser.find_element(By.ID, "password").send_keys("sai mật khẩu" + Keys.ENTER)
@@ -114,12 +113,11 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     browser.find_element(By.ID, "password").send_keys("mật-khẩu-2026" + Keys.ENTER)
     wait.until(lambda d: d.current_url.endswith("/alerts") and d.find_elements(By.ID, "logout"))
     wait.until(lambda d: d.find_elements(By.ID, "alert-row-fp-sam-son"))
-    browser.find_element(By.CSS_SELECTOR, "#ack-alert").click()
-    wait.until(lambda d: d.find_elements(By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')]"
-                                                    "[not(ancestor::table)]"))
-    option = [e for e in browser.find_elements(By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')]")
-              if e.text.startswith("[Nghiêm trọng]") and e.is_displayed()]
-    option[-1].click()
+    click(browser, By.CSS_SELECTOR, "#ack-alert")
+    # the alert's entry in the opened drop-down (not its row in the table)
+    click(browser, By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')][not(ancestor::table)]",
+          where=lambda found: [e for e in found if e.text.startswith("[Nghiêm trọng]")
+                               and e.is_displayed()][-1:])
     browser.find_element(By.ID, "ack-comment").send_keys("Đã gọi kỹ thuật viên")
     browser.find_element(By.ID, "ack-button").click()
     wait.until(lambda d: "Đã xác nhận cảnh báo" in d.find_element(By.ID, "action-result").text)
@@ -151,7 +149,7 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     assert (created_by, why) == ("an.nguyen", "Bảo trì cổng Sầm Sơn")
     wait.until(lambda d: "Đang tắt thông báo" in d.find_element(
         By.ID, "alert-row-fp-sam-son").text)
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[id*='expire']")).pop().click()
+    click(browser, By.CSS_SELECTOR, "button[id*='expire']")
     wait.until(lambda d: "Đã bỏ tắt thông báo" in d.find_element(By.ID, "action-result").text)
     wait.until(lambda d: "Đang tắt thông báo" not in d.find_element(
         By.ID, "alert-row-fp-sam-son").text)
@@ -171,9 +169,8 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
                                 ).fetchone()
     wait_until(beat, 20, what="the wall's heartbeat")
 
-    # the server goes away: the wall says since when instead of freezing. Closing only the
-    # listening socket would leave keep-alive connections answering, so close them all, as a
-    # dead server process would (waitress's loop then ends).
-    wasyncore.close_all(server._map)
-    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "server-lost"))
-    assert browser.find_element(By.ID, "server-lost").text.startswith("Mất kết nối máy chủ từ")
+    # the server goes away (every connection closed, as a dead process would): the wall says
+    # since when instead of freezing
+    close_server()
+    wait_text(browser, "server-lost", lambda s: s.startswith("Mất kết nối máy chủ từ"), 30,
+              "the lost-server banner")

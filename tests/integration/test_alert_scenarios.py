@@ -3,7 +3,6 @@ sent through Kafka to a real worker, and the stored events are evaluated by the 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from simulators.producer import FeedProducer
 from simulators.scenarios import load_scenario, resolve, scenario_path
 from streams.alerts.engine import Engine
 from streams.alerts.rules import RULES_DIR, RulesFile
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,13 +58,9 @@ def test_shipped_rules_fire_on_scenarios(migrated, worker, scenario, minutes, ex
     producer.flush()
     del producer  # closes the client now, not when the session's broker is already gone
     with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
-        last, same_since = -1, time.monotonic()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and (last <= 0 or time.monotonic() - same_since < 3):
-            now = _stored(conn)
-            if now != last:
-                last, same_since = now, time.monotonic()
-            time.sleep(0.3)
+        # every event stored before the rules run (each event is one row)
+        wait_until(lambda: _stored(conn) == len(records), 120,
+                   what=f"the worker to store all {len(records)} events")
         engine = Engine(conn, _rules(), PROVINCE, load_calendar(), replay=True)
         engine.run_until(end)
         fired = conn.execute("SELECT DISTINCT t.rule, t.labels FROM alert_transitions t"

@@ -1,0 +1,101 @@
+"""The overview fits a wall screen whatever it holds: at 1920x1080 and 3840x2160, in both
+languages, with more alerts than the panel can list, the province's longest names and late
+feeds (the longest freshness lines), nothing scrolls, overflows its panel or is clipped."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from ioc.db import connect
+from ioc.province import load_province
+from ioc_dashboard.app import create_app
+from ioc_dashboard.bench import generate
+from ioc_dashboard.data import WallData
+from ioc_dashboard.i18n import t
+from streams.alerts.engine import render
+from streams.alerts.rules import load_rules
+from tests.browser.conftest import SCREENS, console_errors, serving, set_screen, waiter
+
+pytestmark = pytest.mark.browser
+
+ALERTS = 20  # more than the overview lists (wall.yaml overview_alerts)
+
+FIT_PROBLEMS = (Path(__file__).parent / "fit_problems.js").read_text()
+
+
+# (alerts shown, the "and N more" line) once the list has been fitted to this screen
+SHOWN = """
+const list = document.getElementById('overview-alerts');
+const more = document.getElementById('overview-alerts-more');
+if (!more || more.hidden || !more.dataset.more) return null;
+if (list.dataset.fitted !== innerWidth + 'x' + innerHeight) return null;  // not yet refitted
+const rows = [...list.querySelectorAll('.alert-row')].filter(r => !r.hidden);
+return rows.length && list.scrollHeight <= list.clientHeight + 1
+  ? [rows.length, more.dataset.more] : null;
+"""
+
+
+def _longest(items, attr: str):
+    return sorted(items, key=lambda i: -len(getattr(i, attr)))
+
+
+@pytest.fixture
+def crowded(migrated):
+    """A minute-old quiet province (every feed late: the longest freshness lines) and more
+    active alerts than the overview lists, on the longest names, acknowledged by a user with
+    a long name; no alert engine has run (the longest alert-panel notice)."""
+    province = load_province(migrated.province_file)
+    rules = load_rules(migrated.alert_rules).rules
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        conn.execute("SELECT setseed(0.42)")  # generate() draws with random()
+        generate(conn, province, end - timedelta(minutes=2), end)
+        hospitals = _longest(province.hospitals, "name_vi")
+        units = {u.code: u for u in province.units}
+        for i in range(ALERTS):
+            h = hospitals[i % len(hospitals)]
+            name = "link_heartbeat_missing" if i % 2 else "link_latency_high"
+            rule = rules[name]
+            labels = {"link_id": h.link_id, "unit": h.unit, "hospital_name": h.name_vi,
+                      "unit_name": units[h.unit].name_vi}
+            summary = {lang: render(getattr(rule, f"summary_{lang}"), labels, 1234.0, 600.0,
+                                    province.province.name_vi, lang) for lang in ("vi", "en")}
+            conn.execute(
+                "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
+                " summary_en, starts_at, updated_at, acknowledged_by, acknowledged_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, now() - %s * interval '7 minutes', now(),"
+                " %s, now())",
+                (f"fp-{i}", name, json.dumps(labels), ("critical", "warning")[i % 2],
+                 ("firing", "flapping", "pending")[i % 3], summary["vi"], summary["en"], i + 1,
+                 "nguyen.thi.minh.khai.truc.ban" if i % 3 == 0 else None))
+    return migrated, province
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_overview_fits_the_screen_whatever_it_holds(crowded, browser, lang, request):
+    settings, province = crowded
+    app = create_app(settings, WallData.from_settings(settings), province=province)
+    with serving(app, settings.dashboard_port):
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}/?lang={lang}")
+        wait = waiter(browser)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".alert-row")) >= 8)
+        wait.until(lambda d: "stale" in d.find_element(By.ID, "kpi-links-card")
+                   .get_attribute("class"))
+        for width, height in SCREENS:
+            set_screen(browser, width, height)
+            # settled: the list shows the alerts that fit and counts the others
+            shown, more = wait.until(lambda d: d.execute_script(SHOWN))
+            shots = request.config.getoption("--screenshot-dir")
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                browser.save_screenshot(str(Path(shots) / f"fit-overview-{lang}-{width}.png"))
+            assert shown >= 4, f"{width}x{height}: only {shown} alerts shown"
+            assert more == t("alerts_more", lang, n=ALERTS - shown)
+            problems = browser.execute_script(FIT_PROBLEMS)
+            assert problems == [], f"{width}x{height} ({lang}): {problems}"
+        assert console_errors(browser) == []
