@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TSDB := tests/timescale/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv test-deps screenshot clean
+.PHONY: run test lint venv test-deps screenshot repeat clean
 
 run: $(STAMP)
 	$(VENV)/bin/ioc up
@@ -20,6 +20,16 @@ test: $(STAMP) test-deps
 
 screenshot: $(STAMP) test-deps
 	$(VENV)/bin/pytest tests/browser -q --screenshot-dir docs
+
+# Flakiness: the browser and timing-sensitive tiers, TIMES sessions in a row (JSON report).
+TIMES ?= 5
+REPEAT ?= tests/browser tests/integration/test_alert_engine.py \
+  tests/integration/test_alert_notify.py tests/integration/test_alert_replay.py \
+  tests/integration/test_alert_scenarios.py tests/integration/test_fault_runs.py \
+  tests/integration/test_stream_resilience.py tests/integration/test_up.py \
+  tests/integration/test_wall_data.py tests/integration/test_wall_server.py
+repeat: $(STAMP) test-deps
+	$(PY) -m tests.repeat --times $(TIMES) $(REPEAT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
