@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from ioc.errors import ContractError
@@ -27,14 +28,34 @@ SCHEMA_VERSION = 1
 FEEDS = ("portal", "telemedicine", "payments")
 MAX_EVENT_BYTES = 64 * 1024
 MAX_FUTURE = timedelta(minutes=5)
+# Every time an event carries lies in this range: PostgreSQL stores far more, but a time
+# it holds before year 1 UTC (0001-01-01T00:00+14:00 is one) cannot be read back into Python,
+# and no record of this product's feeds can be older than the digital services themselves.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# Physical bounds of the measured quantities (docs/events.md): a latency beyond ten minutes
+# is a broken probe, not a slow link; an hour's window of a portal serves fewer requests.
+MAX_LATENCY_MS = 600_000.0
+MAX_REQUESTS = 10_000_000
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+Latency = Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
+# Free text: no control characters (C0, DEL, C1: PostgreSQL text cannot hold NUL, and a
+# terminal that shows a log line would obey an ANSI escape), no line or paragraph separators
+# and no bidirectional overrides (they reorder what an operator reads).
+FreeText = Annotated[str, Field(max_length=200,
+                                pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]*$")]
 
 
 class _Strict(BaseModel):
     # strict: a number sent as a string, or a time sent as a number, is refused (the JSON
     # Schema promises types, and producers should hear about drift, not have it guessed away)
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Infinity and NaN (Python's json writes and reads them) are refused: no measure is
+    # infinite, and one such value stored would break every sum over its column.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Envelope(_Strict):
@@ -45,8 +66,9 @@ class Envelope(_Strict):
         description="Made by the producer, unique per event; the database keeps one row per id."
     )
     schema_version: Literal[1] = Field(description="Version of this contract.")
-    occurred_at: AwareDatetime = Field(
-        description="When it happened at the source, RFC 3339 with a UTC offset."
+    occurred_at: Instant = Field(
+        description="When it happened at the source, RFC 3339 with a UTC offset; "
+                    "from 2000-01-01 (UTC) up to 5 minutes ahead of the receiver's clock."
     )
     unit_codes: Annotated[list[Code], Field(min_length=1, max_length=16)] = Field(
         description="Administrative unit codes (province file) the event belongs to."
@@ -64,7 +86,7 @@ class DossierReceivedData(_Strict):
         description="partial = một phần (level 3), full = toàn trình (level 4)."
     )
     channel: Literal["online", "in_person"]
-    due_at: AwareDatetime = Field(description="Statutory due time, counted in working days.")
+    due_at: Instant = Field(description="Statutory due time, counted in working days.")
 
 
 class DossierReceived(Envelope):
@@ -79,7 +101,7 @@ class DossierResolvedData(_Strict):
     dossier_id: Code
     procedure_code: Code
     agency_code: Code
-    due_at: AwareDatetime
+    due_at: Instant
     result: Literal["approved", "rejected"]
 
 
@@ -94,9 +116,15 @@ class DossierResolved(Envelope):
 class PortalHealthData(_Strict):
     portal_code: Code
     window_seconds: Annotated[int, Field(gt=0, le=3600)]
-    requests: Annotated[int, Field(ge=0)]
-    errors: Annotated[int, Field(ge=0)]
-    p95_latency_ms: Annotated[float, Field(ge=0)]
+    requests: Annotated[int, Field(ge=0, le=MAX_REQUESTS)]
+    errors: Annotated[int, Field(ge=0, le=MAX_REQUESTS)]
+    p95_latency_ms: Latency
+
+    @model_validator(mode="after")
+    def _errors_among_requests(self) -> PortalHealthData:
+        if self.errors > self.requests:
+            raise ValueError(f"errors ({self.errors}) exceed requests ({self.requests})")
+        return self
 
 
 class PortalHealth(Envelope):
@@ -115,8 +143,8 @@ class LinkHeartbeatData(_Strict):
     hospital_code: Code
     hub_code: Code
     status: Literal["up", "down"]
-    latency_ms: Annotated[float, Field(ge=0)] | None = None
-    jitter_ms: Annotated[float, Field(ge=0)] | None = None
+    latency_ms: Latency | None = None
+    jitter_ms: Latency | None = None
     loss_pct: Annotated[float, Field(ge=0, le=100)] | None = None
 
 
@@ -171,8 +199,7 @@ class PaymentData(_Strict):
     channel: Literal["bank_transfer", "qr_code", "e_wallet", "card"]
     amount_vnd: Annotated[int, Field(gt=0, le=10_000_000_000)]
     status: Literal["succeeded", "failed"]
-    # no control characters: PostgreSQL text cannot hold NUL
-    failure_reason: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f]*$")] | None = None
+    failure_reason: FreeText | None = None
 
 
 class Payment(Envelope):
@@ -233,6 +260,32 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
+def _duplicate_key(raw: bytes, event: Envelope) -> str | None:
+    """The name of a key the object holding it repeats (JSON parsers keep the last), if any.
+
+    Every key is a field name (unknown fields are refused) and ends in `":`; a string value
+    holds that only as `\\":`, which counts one too many (the slow way, then). So as many
+    `":` as fields given means no key repeats, unless a key is written `"name" :`: whitespace
+    between tokens (a space after a quote, or a tab or line break, which no JSON string holds
+    raw) takes the slow way too. That costs a few byte scans; a second parse with a pair
+    hook would cost more than the decode itself.
+    """
+    given = len(event.model_fields_set) + len(event.data.model_fields_set)  # type: ignore[attr-defined]
+    if raw.count(b'":') == given and (
+            len(raw.translate(None, b" \t\n\r")) == len(raw)  # no whitespace: one scan
+            or (b'" ' not in raw and b"\n" not in raw and b"\t" not in raw and b"\r" not in raw)):
+        return None
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        names = [k for k, _ in items]
+        repeated.extend(k for k in names if names.count(k) > 1)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return repeated[0] if repeated else None
+
+
 def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
     """Decode and validate one event read from `feed`'s topic; `ContractError` says why not.
 
@@ -246,6 +299,9 @@ def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
         if exc.errors()[0]["type"] in ("json_invalid", "json_type"):
             raise ContractError(f"undecodable: {exc.errors()[0]['msg']}") from None
         raise ContractError(_first_problem(exc)) from None
+    duplicate = _duplicate_key(raw, event)
+    if duplicate:
+        raise ContractError(f"duplicate key {duplicate!r}")
     if event.feed != feed:
         raise ContractError(f"feed {event.feed!r} sent on the {feed!r} topic")
     if event.occurred_at - now > MAX_FUTURE:

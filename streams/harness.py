@@ -98,6 +98,11 @@ POISON_KINDS: dict[str, str] = {
     "bad_value": "invalid_field",
     "unknown_field": "invalid_field",
     "control_chars": "invalid_field",
+    "c1_control": "invalid_field",
+    "infinite_number": "invalid_field",
+    "huge_number": "invalid_field",
+    "year_one": "invalid_field",
+    "duplicate_key": "duplicate_key",
     "future_timestamp": "future_timestamp",
     "wrong_feed": "wrong_feed",
 }
@@ -136,6 +141,17 @@ def poison_event(kind: str, rng: random.Random, occurred_at: datetime, event_id:
         body["data"]["discount"] = 5
     elif kind == "control_chars":  # a NUL in free text: PostgreSQL would refuse the batch
         body["data"].update(status="failed", failure_reason="gateway\u0000timeout")
+    elif kind == "c1_control":  # an ANSI escape in its 8-bit (C1) form
+        body["data"].update(status="failed", failure_reason="gateway \u009b31m timeout")
+    elif kind == "infinite_number":  # Python's json writes it, and reads it back
+        body["data"]["amount_vnd"] = float("inf")
+    elif kind == "huge_number":
+        body["data"]["amount_vnd"] = 10**30
+    elif kind == "year_one":  # before year 1 in UTC: stored, then unreadable
+        body["occurred_at"] = "0001-01-01T00:00:00+14:00"
+    elif kind == "duplicate_key":  # parsers keep the last: what a reader sees would differ
+        value = json.dumps(body, separators=(",", ":")).encode()
+        return feed, key, value.replace(b'"status":', b'"status":"failed","status":', 1)
     elif kind == "future_timestamp":
         body["occurred_at"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     elif kind == "wrong_feed":

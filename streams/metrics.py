@@ -133,6 +133,8 @@ def dead_letter_reason_label(reason: str) -> str:
                   "unknown schema version"):
         if head.startswith(known):
             return known.replace(" ", "_")
+    if head.startswith("duplicate key"):
+        return "duplicate_key"
     if "in the future" in reason:
         return "future_timestamp"
     if head.startswith("feed "):

@@ -26,7 +26,8 @@ def test_each_poison_kind_is_refused_with_its_reason(kind):
 
 def test_the_poison_kinds_cover_every_reason_of_the_contract():
     reasons = {"undecodable", "oversize", "missing_event_type", "unknown_event_type",
-               "unknown_schema_version", "invalid_field", "future_timestamp", "wrong_feed"}
+               "unknown_schema_version", "invalid_field", "future_timestamp", "wrong_feed",
+               "duplicate_key"}
     assert set(POISON_KINDS.values()) == reasons
 
 

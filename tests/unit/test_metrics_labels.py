@@ -16,6 +16,7 @@ from streams.metrics import dead_letter_reason_label
     ("occurred_at 2030-01-01T00:00:00+00:00 is more than 300 s in the future",
      "future_timestamp"),
     ("feed 'payments' sent on the 'portal' topic", "wrong_feed"),
+    ("duplicate key 'status'", "duplicate_key"),
     ("data.amount_vnd: Input should be a valid integer", "invalid_field"),
 ])
 def test_labels(reason, label):
