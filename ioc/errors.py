@@ -31,3 +31,7 @@ class MigrationError(IocError):
 
 class ContractError(IocError):
     """An event does not satisfy the event contract."""
+
+
+class RuleEvaluationError(IocError):
+    """An alert rule could not be evaluated on the stored data (the other rules go on)."""

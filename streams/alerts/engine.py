@@ -27,6 +27,7 @@ import psycopg
 
 from ioc.calendar import WorkCalendar
 from ioc.contract import PAYMENT_CATEGORY_NAMES
+from ioc.errors import RuleEvaluationError
 from ioc.numbers import localize
 from ioc.province import Province
 from streams.alerts.evaluate import Evaluator, feed_positions, oldest_event
@@ -36,6 +37,7 @@ from streams.alerts.lifecycle import (
     INACTIVE,
     AlertState,
     Lifecycle,
+    Observation,
     Transition,
     inhibited,
 )
@@ -95,7 +97,11 @@ class Engine:
         self.replay = replay
         self.name = name
         self.province = province
-        self.evaluator = Evaluator(conn, province, calendar, lag, stalled)
+        # rules the stored data cannot be evaluated with: failures in a row, and why
+        self.failing: dict[str, int] = {}
+        self.failing_why: dict[str, str] = {}
+        self.evaluator = Evaluator(conn, province, calendar, lag, stalled,
+                                   rule_errors=lambda: dict(self.failing))
         self.wall_clock = wall_clock
         self._pipeline_due: dict[str, float] = {}
         self._persisted_at = float("-inf")
@@ -190,8 +196,9 @@ class Engine:
             for name, rule in self.event_rules.items():
                 if rule.every_seconds and at.timestamp() % rule.every_seconds:
                     continue
-                transitions += self.lifecycle.observe(
-                    name, rule.for_seconds, self.evaluator.evaluate(rule, at, self.origin), at)
+                observations = self._evaluate(name, rule, at, self.origin)
+                if observations is not None:
+                    transitions += self.lifecycle.observe(name, rule.for_seconds, observations, at)
             self.step_at = at
             steps += 1
         if self.pipeline_rules:
@@ -200,15 +207,36 @@ class Engine:
                 if self.wall_clock() < self._pipeline_due.get(name, 0):
                     continue
                 self._pipeline_due[name] = self.wall_clock() + (rule.every_seconds or 5)
-                transitions += self.lifecycle.observe(
-                    name, rule.for_seconds, self.evaluator.evaluate(rule, now, self.origin or now),
-                    now)
+                observations = self._evaluate(name, rule, now, self.origin or now)
+                if observations is not None:
+                    transitions += self.lifecycle.observe(name, rule.for_seconds, observations, now)
         # the wall judges the alerts by how recently the engine evaluated: say so even when
         # nothing changed
         if steps or transitions or self.wall_clock() - self._persisted_at >= ALIVE_SECONDS:
             self._persist(transitions)
             self._persisted_at = self.wall_clock()
         return steps
+
+    def _evaluate(self, name: str, rule, at: datetime, origin: datetime
+                  ) -> list[Observation] | None:
+        """The rule's observations, or None when it cannot be evaluated: then it is set aside
+        for this step (its alerts keep their state), counted for the `rule_errors` pipeline
+        rule, logged once, and the other rules go on. One bad stored row must not stop the
+        engine, nor every restart of it after catch-up re-reads that row."""
+        try:
+            observations = self.evaluator.evaluate(rule, at, origin)
+        except RuleEvaluationError as exc:
+            self.failing[name] = self.failing.get(name, 0) + 1
+            if self.failing_why.get(name) != str(exc):
+                log.error("rule %s set aside at %s, the other rules go on: %s", name,
+                          at.isoformat(), exc)
+            self.failing_why[name] = str(exc)
+            return None
+        if name in self.failing:
+            log.warning("rule %s evaluates again at %s after %d failures", name, at.isoformat(),
+                        self.failing.pop(name))
+            self.failing_why.pop(name, None)
+        return observations
 
     def run_until(self, until: datetime) -> int:
         """Evaluate every step up to `until` (tests, catch-up); return how many."""
@@ -258,7 +286,10 @@ class Engine:
                 (self.name, self.step_at, json.dumps(
                     {"origin": self.origin.isoformat() if self.origin else None,
                      "alerts": self.lifecycle.to_json(),
-                     "inhibited": inhibit, "run": self.run_id}, ensure_ascii=False)))
+                     "inhibited": inhibit, "run": self.run_id,
+                     "rule_errors": {n: {"failures": c, "error": self.failing_why.get(n)}
+                                     for n, c in self.failing.items()}},
+                    ensure_ascii=False)))
 
     def _upsert(self, fp: str, st: AlertState, inhibited_by: str | None) -> None:
         rule = self.rules.rules[st.rule]

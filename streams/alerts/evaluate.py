@@ -7,13 +7,15 @@ rules are the exception: they describe the running system and read wall time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
 
 from ioc.calendar import WorkCalendar
-from ioc.contract import FEEDS
+from ioc.contract import EARLIEST, FEEDS, LATEST
+from ioc.errors import RuleEvaluationError
 from ioc.province import Province
 from streams.alerts.lifecycle import Observation
 from streams.alerts.rules import (
@@ -60,10 +62,12 @@ class Evaluator:
 
     def __init__(self, conn: psycopg.Connection, province: Province, calendar: WorkCalendar,
                  lag: Callable[[], int | None] | None = None,
-                 stalled: Callable[[], dict[str, float] | None] | None = None):
+                 stalled: Callable[[], dict[str, float] | None] | None = None,
+                 rule_errors: Callable[[], dict[str, int]] | None = None):
         self.conn = conn
         self.lag = lag  # the workers' consumer lag (messages), when a broker is known
         self.stalled = stalled  # per feed: seconds its backlog has waited with no progress
+        self.rule_errors = rule_errors  # per failing rule: its failed evaluations in a row
         self.province = province
         self.calendar = calendar
         self.agencies = {a.code: a.name_vi for a in province.agencies}
@@ -78,12 +82,25 @@ class Evaluator:
         return self.conn.execute(query, params).fetchall()
 
     def evaluate(self, rule, at: datetime, origin: datetime) -> list[Observation]:
-        """Observations of `rule` at event time `at` (`origin`: when evaluation began)."""
+        """Observations of `rule` at event time `at` (`origin`: when evaluation began).
+
+        `RuleEvaluationError` when the stored data cannot give this rule a value (a query
+        the database refuses, a value that is not finite): the caller sets the rule aside
+        and goes on with the others. A lost connection is not the rule's fault and passes.
+        """
         method = {ThresholdRule: self._threshold, BaselineRule: self._baseline,
                   AbsenceRule: self._absence, LinkQualityRule: self._link_quality,
                   StalenessRule: self._staleness, PipelineRule: self._pipeline,
                   WatchdogRule: self._watchdog}[type(rule)]
-        observations = method(rule, at, origin)
+        try:
+            observations = method(rule, at, origin)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            raise RuleEvaluationError(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+        for o in observations:
+            if o.value is not None and not math.isfinite(o.value):
+                raise RuleEvaluationError(f"value {o.value} for {o.labels} is not finite")
         if rule.labels:
             observations = [Observation({**rule.labels, **o.labels}, o.value, o.breach, o.clear,
                                         o.threshold) for o in observations]
@@ -196,6 +213,10 @@ class Evaluator:
         if rule.measure == "dead_letters":
             value = self._rows("SELECT count(*) FROM dead_letters WHERE received_at > %s",
                                (at - timedelta(seconds=rule.window_seconds),))[0][0]
+        elif rule.measure == "rule_errors":  # one alert per rule that cannot be evaluated
+            failing = self.rule_errors() if self.rule_errors else {}
+            return [compare(rule, self.province, {"rule": name}, float(count))
+                    for name, count in sorted(failing.items())]
         elif rule.measure == "consumer_lag":
             value = self.lag() if self.lag else None
         elif rule.measure == "backlog_stalled_seconds":  # one alert per feed
@@ -225,13 +246,21 @@ def _newest(table: str, column: str) -> str:
             f" ORDER BY occurred_at DESC LIMIT 50) AS t)")
 
 
+# Rows stored before the contract bounded times (year 1, year 10000) cannot be read back
+# into Python: the engine's own reads of the oldest and newest events skip them.
+_READABLE = "occurred_at >= %(earliest)s AND occurred_at < %(latest)s"
+_BOUNDS = {"earliest": EARLIEST, "latest": LATEST}
+
+
 def feed_positions(conn: psycopg.Connection) -> dict[str, tuple[datetime | None, datetime | None]]:
     """Per feed: (newest event time stored, wall time the newest rows were stored)."""
     out = {}
     for feed, tables in FEED_TABLES.items():
-        occurred = ", ".join(f"(SELECT max(occurred_at) FROM {t})" for t in tables)
+        occurred = ", ".join(f"(SELECT max(occurred_at) FROM {t} WHERE {_READABLE})"
+                             for t in tables)
         stored = ", ".join(_newest(t, "stored_at") for t in tables)
-        out[feed] = conn.execute(f"SELECT greatest({occurred}), greatest({stored})").fetchone()
+        out[feed] = conn.execute(f"SELECT greatest({occurred}), greatest({stored})",
+                                 _BOUNDS).fetchone()
     return out
 
 
@@ -242,4 +271,5 @@ def newest_stored(conn: psycopg.Connection) -> datetime | None:
 
 def oldest_event(conn: psycopg.Connection) -> datetime | None:
     return conn.execute("SELECT least(" + ", ".join(
-        f"(SELECT min(occurred_at) FROM {t})" for t in SOURCES.values()) + ")").fetchone()[0]
+        f"(SELECT min(occurred_at) FROM {t} WHERE {_READABLE})" for t in SOURCES.values())
+        + ")", _BOUNDS).fetchone()[0]

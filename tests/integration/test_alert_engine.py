@@ -389,3 +389,57 @@ def test_flapping_is_its_own_state_and_holds_notifications_back(migrated, owner,
     # firing, resolved, firing notified; nothing while flapping; the final resolution once
     assert queued == ["firing", "resolved", "firing", "resolved"]
     conn.close()
+
+
+def test_a_bad_stored_row_sets_its_rule_aside_and_the_others_go_on(migrated, owner, tmp_path):
+    """Rows stored before the contract refused them (an infinite latency, a p95 of 1e308,
+    an event of year 1 that reads back as a BC date): the rules they break are set aside and
+    raise the pipeline's rule_error alert; every other rule goes on."""
+    path = rules_file(tmp_path, {
+        "latency": {"kind": "link_quality", "severity": "warning", "measure": "latency_ms",
+                    "window_seconds": 30, "op": ">", "threshold": 200, "clear": 100,
+                    "summary_vi": "{value:.0f} ms", "summary_en": "{value:.0f} ms"},
+        "portal_slow": {"kind": "threshold", "severity": "warning",
+                        "measure": "portal_latency_p95_ms", "window_seconds": 60, "op": ">",
+                        "threshold": 3000, "summary_vi": "x", "summary_en": "x"},
+        "missing": {"kind": "absence", "severity": "critical", "entities": "telemedicine_links",
+                    "silent_seconds": 30, "summary_vi": "{link_id}", "summary_en": "{link_id}"},
+        "rule_error": {"kind": "pipeline", "severity": "critical", "measure": "rule_errors",
+                       "op": ">", "threshold": 0, "summary_vi": "Luật {rule}: {value:.0f} lần",
+                       "summary_en": "Rule {rule}"}})
+    heartbeats(owner, T0, 120, LINKS[:1], latency=float("inf"))  # the other links are silent
+    with owner.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO portal_health (event_id, occurred_at, unit_code, unit_codes, portal_code,"
+            " window_seconds, requests, errors, p95_latency_ms) VALUES (%s, %s, 'u', '{u}',"
+            " 'dvc', 60, 10, 0, 1e308)",
+            [(f"ph-{s}", T0 + timedelta(seconds=s)) for s in range(0, 120, 10)])
+    owner.execute("INSERT INTO payments (event_id, occurred_at, unit_code, unit_codes, payment_id,"
+                  " category, channel, amount_vnd, status) VALUES ('bc', '0001-01-01T00:00:00+14',"
+                  " 'u', '{u}', 'p-bc', 'hospital_fee', 'qr', 1000, 'succeeded')")
+    engine, conn = engine_for(migrated, path, wall_clock=lambda: 0.0)
+    engine.run_until(T0 + timedelta(seconds=100))  # evaluation begins at the oldest readable
+    assert engine.origin == T0
+    assert set(engine.failing) == {"latency", "portal_slow"}
+    engine.run_once()  # the pipeline rules' turn after the failures were counted (and a few
+    # more steps, to the live watermark)
+    firing = conn.execute("SELECT rule, labels, summary_vi FROM alerts WHERE state = 'firing'"
+                          " ORDER BY rule, labels->>'rule', labels->>'link_id'").fetchall()
+    assert [r[0] for r in firing] == ["missing"] * (len(LINKS) - 1) + ["rule_error"] * 2
+    assert {r[1]["link_id"] for r in firing if r[0] == "missing"} == set(LINKS[1:])
+    assert [r[1] for r in firing if r[0] == "rule_error"] == [{"rule": "latency"},
+                                                            {"rule": "portal_slow"}]
+    assert firing[-1][2].startswith("Luật portal_slow: ")
+    state = conn.execute("SELECT state FROM alert_engine_state").fetchone()[0]
+    assert "not finite" in state["rule_errors"]["latency"]["error"]
+    assert "NumericValueOutOfRange" in state["rule_errors"]["portal_slow"]["error"]
+    # the bad rows go (an operator deleted them): the rules are back and the alerts resolve
+    owner.execute("DELETE FROM link_heartbeats WHERE latency_ms = 'Infinity'")
+    owner.execute("DELETE FROM portal_health")
+    engine.wall_clock = lambda: 10.0
+    engine.run_until(T0 + timedelta(seconds=130))  # beyond where the live watermark took it
+    engine.run_once()
+    assert engine.failing == {}
+    assert conn.execute("SELECT count(*) FROM alerts WHERE rule = 'rule_error'"
+                        " AND state = 'resolved'").fetchone()[0] == 2
+    conn.close()
