@@ -259,6 +259,13 @@ class Settings:
     wall_url: str = _setting(
         "IOC_WALL_URL", _url, "http://127.0.0.1:8050",
         "Public URL of the wall, linked from alert notifications.")
+    restart_limit: int = _setting(
+        "IOC_RESTART_LIMIT", lambda n, r: int(_positive(n, r)), 5,
+        "ioc up restarts a part that exits (back-off 1, 2, 4 ... 30 s); more restarts than "
+        "this within IOC_RESTART_WINDOW_SECONDS is a crash loop and stops everything.")
+    restart_window_seconds: float = _setting(
+        "IOC_RESTART_WINDOW_SECONDS", _positive, 600.0,
+        "Window of IOC_RESTART_LIMIT, in seconds.")
     log_level: str = _setting(
         "IOC_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
         "Log level of every part.")

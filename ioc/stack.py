@@ -2,8 +2,11 @@
 
 Starts the embedded services unless external ones are configured, applies migrations,
 then runs the worker, the live simulator and the wall as child processes.
-Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0); a part that dies stops
-everything too and names the part (exit 1). No child outlives this process.
+Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0). A part that exits is
+started again after a back-off and reported (log, `part_restarts` table, the
+`part_restarted` alert) while the rest goes on; a crash loop (`IOC_RESTART_LIMIT` restarts
+within `IOC_RESTART_WINDOW_SECONDS`) or a service (database, broker) that dies stops
+everything and names it (exit 1). No child outlives this process.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ioc.services.broker import EmbeddedBroker, wait_for_kafka
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
+from ioc.supervision import RestartPolicy
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,10 @@ class Stack:
     scenario: str | None = None
     services: list = field(default_factory=list)
     parts: list[ManagedProcess] = field(default_factory=list)
+    # where restarts are reported to the person running ioc up
+    err: object = field(default_factory=lambda: sys.stderr)
+    policies: dict[str, RestartPolicy] = field(default_factory=dict)
+    restart_at: dict[str, float] = field(default_factory=dict)  # part -> monotonic time
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
@@ -111,17 +119,59 @@ class Stack:
         self.start_part("notifier", "notifier")
 
     def supervise(self, stop: threading.Event, for_seconds: float | None) -> None:
-        """Return when `stop` is set or time is up; raise `PartDiedError` if a part exits."""
+        """Return when `stop` is set or time is up; restart a part that exits; raise
+        `PartDiedError` on a crash loop or when a service exits."""
         deadline = None if for_seconds is None else time.monotonic() + for_seconds
         while not stop.wait(0.5):
-            for part in self.parts + [svc.process for svc in self.services]:
-                code = part.exit_code()
+            for svc in self.services:
+                code = svc.process.exit_code()
                 if code is not None:
                     raise PartDiedError(
-                        f"{part.name} exited with code {code}; everything was stopped. "
-                        f"Last lines of {part.log_file}:\n{part.log_tail()}")
+                        f"{svc.process.name} exited with code {code}; everything was stopped. "
+                        f"Last lines of {svc.process.log_file}:\n{svc.process.log_tail()}")
+            for part in self.parts:
+                self._look_after(part, time.monotonic())
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+    def _look_after(self, part: ManagedProcess, now: float) -> None:
+        """Restart `part` when it has exited and its back-off is over."""
+        code = part.exit_code()
+        if code is None:
+            return
+        due = self.restart_at.get(part.name)
+        if due is None:
+            s = self.settings
+            policy = self.policies.setdefault(
+                part.name, RestartPolicy(s.restart_limit, s.restart_window_seconds))
+            delay = policy.exited(now)
+            if delay is None:
+                raise PartDiedError(
+                    f"{part.name} exited {policy.recent} times within "
+                    f"{s.restart_window_seconds:g} s (last code {code}): a crash loop, so "
+                    f"everything was stopped (IOC_RESTART_LIMIT={s.restart_limit}). Last lines "
+                    f"of {part.log_file}:\n{part.log_tail()}")
+            self.restart_at[part.name] = now + delay
+            log.warning("%s exited with code %s; restarting in %g s (restart %d of at most "
+                        "%d within %g s)", part.name, code, delay, policy.recent,
+                        s.restart_limit, s.restart_window_seconds)
+            print(f"{part.name} exited with code {code}; restarting it in {delay:g} s. Last "
+                  f"lines of {part.log_file}:\n{part.log_tail(5)}", file=self.err, flush=True)
+            self._record_restart(part.name, code, policy.recent)
+        elif now >= due:
+            del self.restart_at[part.name]
+            part.start()
+
+    def _record_restart(self, name: str, code: int, restart: int) -> None:
+        """Store the restart for the alert and the wall; a database that does not answer
+        must not stop the supervisor (the database's own death is caught above)."""
+        try:
+            with connect(self.settings.database_url, self.settings.db_schema,
+                         autocommit=True, timeout=5) as conn:
+                conn.execute("INSERT INTO part_restarts (part, exit_code, restart)"
+                             " VALUES (%s, %s, %s)", (name, code, restart))
+        except (psycopg.Error, ServiceError) as exc:
+            log.warning("could not record the restart of %s: %s", name, exc)
 
     def stop(self) -> None:
         for part in reversed(self.parts):
@@ -133,12 +183,12 @@ class Stack:
 
 
 def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout,
-           scenario: str | None = None) -> int:
-    """Everything, until Ctrl-C, SIGTERM, `for_seconds` or a part dying."""
+           scenario: str | None = None, err=sys.stderr) -> int:
+    """Everything, until Ctrl-C, SIGTERM, `for_seconds`, a crash loop or a service dying."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    stack = Stack(settings, scenario)
+    stack = Stack(settings, scenario, err=err)
     started = time.monotonic()
     try:
         s = stack.start_services()

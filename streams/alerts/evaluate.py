@@ -217,6 +217,12 @@ class Evaluator:
             failing = self.rule_errors() if self.rule_errors else {}
             return [compare(rule, self.province, {"rule": name}, float(count))
                     for name, count in sorted(failing.items())]
+        elif rule.measure == "part_restarts":  # one alert per part ioc up restarted
+            return [compare(rule, self.province, {"part": part}, float(count))
+                    for part, count in self._rows(
+                        "SELECT part, count(*) FROM part_restarts WHERE restarted_at > %s"
+                        " GROUP BY part ORDER BY part",
+                        (at - timedelta(seconds=rule.window_seconds),))]
         elif rule.measure == "consumer_lag":
             value = self.lag() if self.lag else None
         elif rule.measure == "backlog_stalled_seconds":  # one alert per feed

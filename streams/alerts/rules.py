@@ -172,18 +172,21 @@ class PipelineRule(_Compared):
     per feed the seconds its backlog has waited with nothing committed (a stalled agent or
     worker), per kiosk wall seen in the last `window_seconds` the seconds since its last
     heartbeat (a frozen wall), per alert rule the evaluations in a row that failed on the
-    stored data (the rule is set aside, the others go on). Evaluated every `every_seconds` of
-    wall time (default 5)."""
+    stored data (the rule is set aside, the others go on), per part of `ioc up` the times it
+    was restarted within `window_seconds`. Evaluated every `every_seconds` of wall time
+    (default 5)."""
 
     kind: Literal["pipeline"]
     measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag",
-                     "backlog_stalled_seconds", "wall_silent_seconds", "rule_errors"]
+                     "backlog_stalled_seconds", "wall_silent_seconds", "rule_errors",
+                     "part_restarts"]
     window_seconds: PositiveSeconds = 300
 
     def entity_labels(self) -> set[str]:
         return {"backlog_stalled_seconds": {"feed"},
                 "wall_silent_seconds": {"wall", "page"},
-                "rule_errors": {"rule"}}.get(self.measure, set())
+                "rule_errors": {"rule"},
+                "part_restarts": {"part"}}.get(self.measure, set())
 
 
 class WatchdogRule(_Rule):

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from ioc.db import connect
 from tests.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -96,15 +97,72 @@ def test_ctrl_c_stops_everything_and_exits_zero(tmp_path):
     assert _alive(tree) == []
 
 
-def test_a_dying_part_stops_everything_and_is_named(tmp_path):
+def _worker(pid: int) -> psutil.Process | None:
+    """The live worker under ioc up, if one is running (a killed one may linger as a zombie)."""
+    for p in _tree(pid):
+        try:
+            argv = p.cmdline()
+        except psutil.Error:  # gone, or a zombie
+            continue
+        if "ioc.cli worker" in " ".join(argv) and "--replay" not in argv:
+            return p
+    return None
+
+
+def _restarted(proc: subprocess.Popen, old: psutil.Process) -> psutil.Process:
+    def new() -> psutil.Process | None:
+        if proc.poll() is not None:
+            pytest.fail(f"ioc up exited ({proc.returncode}):\n{proc.stderr.read()[-3000:]}")
+        found = _worker(proc.pid)
+        return found if found is not None and found.pid != old.pid else None
+
+    wait_until(lambda: new() is not None, 60, what="ioc up to start the killed worker again")
+    return new()
+
+
+def test_a_dying_part_is_restarted_reported_and_alerted_while_the_wall_serves(tmp_path):
     env = _env(tmp_path)
     proc = _up(env)
+    _running_tree(proc, env)
+    first = _worker(proc.pid)
+    first.kill()
+    second = _restarted(proc, first)
+    assert second.is_running()
+    with urllib.request.urlopen(
+            f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz", timeout=5) as answer:
+        assert answer.status == 200
+    # recorded, and the live alert engine raises part_restarted for the worker
+    url = f"postgresql://postgres@127.0.0.1:{env['IOC_EMBEDDED_DB_PORT']}/postgres"
+    with connect(url, "ioc", autocommit=True) as conn:
+        assert conn.execute("SELECT part, exit_code, restart FROM part_restarts").fetchall() \
+            == [("worker", -9, 1)]
+
+        def alerted() -> bool:
+            return conn.execute(
+                "SELECT count(*) FROM alerts WHERE rule = 'part_restarted' AND state = 'firing'"
+                " AND labels->>'part' = 'worker'").fetchone()[0] == 1
+
+        wait_until(alerted, 60, what="the part_restarted alert")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "worker exited with code -9; restarting it in 1 s" in err
+    assert "Traceback" not in err
+
+
+def test_a_crash_loop_stops_everything_and_is_named(tmp_path):
+    env = _env(tmp_path, IOC_RESTART_LIMIT="1")
+    proc = _up(env)
     tree = _running_tree(proc, env)
-    worker = next(p for p in tree if "ioc.cli worker" in " ".join(p.cmdline()))
-    worker.kill()
+    first = _worker(proc.pid)
+    first.kill()
+    second = _restarted(proc, first)
+    tree.append(second)
+    second.kill()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
-    assert "worker exited" in err
+    assert "worker exited 2 times within 600 s (last code -9): a crash loop" in err
+    assert "IOC_RESTART_LIMIT=1" in err
     assert "Traceback" not in err
     assert _alive(tree) == []
 
