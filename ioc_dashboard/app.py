@@ -284,8 +284,10 @@ def _register_server(app: Dash, ctx: WallContext) -> None:
             "# HELP ioc_wall_statements_total Statements the wall ran on the database.",
             "# TYPE ioc_wall_statements_total counter",
             f"ioc_wall_statements_total {ctx.live.statements}",
-            "# HELP ioc_wall_read_ms Duration of the newest snapshot read.",
-            "# TYPE ioc_wall_read_ms gauge", f"ioc_wall_read_ms {snap.read_ms or 0}",
+            # base units, as Prometheus names them (promtool refuses _ms)
+            "# HELP ioc_wall_read_seconds Duration of the newest snapshot read.",
+            "# TYPE ioc_wall_read_seconds gauge",
+            f"ioc_wall_read_seconds {(snap.read_ms or 0) / 1000:g}",
             "# HELP ioc_wall_database_up 1 when the newest read succeeded.",
             "# TYPE ioc_wall_database_up gauge",
             f"ioc_wall_database_up {0 if snap.lost_since else 1}",

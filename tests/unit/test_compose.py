@@ -21,10 +21,10 @@ from ioc.settings import ENV_NAMES, REPO_DIR, Settings
 COMPOSE_FILE = REPO_DIR / "docker-compose.yml"
 DOCKERFILE = REPO_DIR / "Dockerfile"
 REQUIRED_SERVICES = {"kafka", "timescaledb", "migrate", "worker", "dashboard", "simulator",
-                     "prometheus", "alertmanager"}
+                     "alerter", "notifier", "prometheus", "alertmanager"}
 # service -> the `ioc` subcommand it must run
 EXPECTED_COMMANDS = {"migrate": "migrate", "worker": "worker", "dashboard": "dashboard",
-                     "simulator": "simulate"}
+                     "simulator": "simulate", "alerter": "alerter", "notifier": "notifier"}
 
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
@@ -198,8 +198,25 @@ def test_only_migrate_holds_the_owner_password(services, ours):
     # the parts connect as their own role with the password migrate gave that role
     for name in workers(ours):
         assert env_of(ours[name])["IOC_WRITER_PASSWORD"] == migrate_env["IOC_WRITER_PASSWORD"]
-    assert env_of(services["dashboard"])["IOC_READER_PASSWORD"] == \
-        migrate_env["IOC_READER_PASSWORD"]
+    for name in ("alerter", "notifier"):
+        assert env_of(ours[name])["IOC_WRITER_PASSWORD"] == migrate_env["IOC_WRITER_PASSWORD"]
+    dashboard = env_of(services["dashboard"])
+    assert dashboard["IOC_READER_PASSWORD"] == migrate_env["IOC_READER_PASSWORD"]
+    # the wall's login and actions connect as ioc_operator, with the password migrate set
+    assert dashboard["IOC_OPERATOR_PASSWORD"] == migrate_env["IOC_OPERATOR_PASSWORD"]
+    assert dashboard["IOC_WALL_SECRET"]
+
+
+def test_the_env_file_list_names_every_secret(services):
+    """Every secret compose requires from .env is listed in its header and in the README."""
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    header = text.split("\nx-ioc-env", 1)[0]
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running against docker-compose", 1)[1].split("```", 1)[0]
+    for name in required:
+        assert f"#        {name}=" in header, f"{name} missing from the .env list of the header"
+        assert f"`{name}`" in section, f"{name} missing from the README's .env list"
 
 
 def test_migrate_runs_first_and_once(services):
