@@ -20,17 +20,25 @@ NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
 
 def _decoded(raws: list[tuple[str, bytes, bytes]], topic_prefix: str) -> list[Decoded]:
-    return [Decoded(contract.decode(raw, feed, NOW), f"{topic_prefix}.{feed}", 0, offset, raw)
-            for offset, (feed, _, raw) in enumerate(raws)]
+    out = []
+    for offset, (feed, _, raw) in enumerate(raws):
+        event = contract.decode(raw, feed, NOW)
+        if event.event_id.startswith("too-big"):
+            # what the database refuses though a decoder let it through (a contract of an
+            # earlier version, or one looser than a column): requests beyond the integer
+            # column. Today's contract refuses it first, so it is put in after decoding.
+            event = event.model_copy(update={"data": event.data.model_copy(
+                update={"requests": 3_000_000_000})})
+        out.append(Decoded(event, f"{topic_prefix}.{feed}", 0, offset, raw))
+    return out
 
 
 def _overflowing_portal_health(offset: int) -> bytes:
-    # valid for the contract (requests: any int >= 0) but beyond the integer column
     return json.dumps({
         "event_id": f"too-big-{offset:06d}", "schema_version": 1,
         "occurred_at": (NOW - timedelta(minutes=1)).isoformat(), "unit_codes": ["u-1"],
         "feed": "portal", "event_type": "portal.health", "data": {
-            "portal_code": "dvc", "window_seconds": 60, "requests": 3_000_000_000,
+            "portal_code": "dvc", "window_seconds": 60, "requests": 3,
             "errors": 0, "p95_latency_ms": 120.0}}).encode()
 
 
@@ -48,7 +56,7 @@ def test_events_the_database_refuses_are_dead_lettered_and_the_rest_stored(migra
     refused_offsets = {i.offset for i in items if i.event.event_id.startswith("too-big")}
     invalid = DeadLetter(f"{migrated.topic_prefix}.portal", 0, 10_000, "portal",
                          "undecodable: x", b"\xff")
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
 
     async def scenario():
         sink = EventSink(lambda: connect_async(url, migrated.db_schema))
@@ -76,7 +84,7 @@ def test_a_lost_connection_is_retried_and_the_batch_stored_once(migrated):
     raws = make_events(300, seed=12, start=NOW - timedelta(minutes=5))
     items = [Decoded(contract.decode(raw, feed, NOW), "t", 0, n, raw)
              for n, (feed, _, raw) in enumerate(raws) if feed == "payments"]
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
     retries: list[str] = []
 
     async def scenario():
