@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import psycopg
 from prometheus_client import CollectorRegistry, generate_latest
 
 from ioc import contract
@@ -47,6 +48,7 @@ MAX_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
 CHANNEL_BATCHES = 2          # batches handed to a feed's agent before that feed is paused
 HEALTH_INTERVAL_SECONDS = 1.0
 DLQ_PUBLISH_TIMEOUT_SECONDS = 10.0
+DLQ_SWEEP_SECONDS = 30.0  # how often unpublished dead letters are looked for, and their age
 
 
 def writer_url(settings: Settings) -> str:
@@ -119,7 +121,7 @@ def create_app(
     newest: dict[str, float] = {}
     detector = StallDetector(settings.worker_stall_seconds, time.time())
 
-    async def publish_dead_letter(feed: str, d: DeadLetter) -> None:
+    async def publish_dead_letter(feed: str, d: DeadLetter) -> bool:
         try:
             await asyncio.wait_for(app.producer.send_and_wait(
                 dlq_topic, feed.encode(), d.raw, None, None, [
@@ -127,14 +129,42 @@ def create_app(
                     ("source_partition", str(d.partition).encode()),
                     ("source_offset", str(d.offset).encode()),
                 ]), DLQ_PUBLISH_TIMEOUT_SECONDS)
+            return True
         except Exception as exc:  # the letter is in the dead_letters table; go on
             metrics.dead_letter_publish_errors.labels(feed).inc()
-            log.error("%s: dead letter %s[%d]@%d kept in the database but not published: %s",
-                      feed, d.topic, d.partition, d.offset, exc)
+            log.error("%s: dead letter %s[%d]@%d kept in the database, to be published by the "
+                      "sweep: %s", feed, d.topic, d.partition, d.offset, exc)
+            return False
 
-    async def publish_dead_letters(feed: str, letters: Sequence[DeadLetter]) -> None:
+    async def publish_dead_letters(feed: str, letters: Sequence[DeadLetter],
+                                   sink: EventSink) -> None:
         # all at once: a burst of bad events costs one round trip to the broker, not one each
-        await asyncio.gather(*(publish_dead_letter(feed, d) for d in letters))
+        sent = await asyncio.gather(*(publish_dead_letter(feed, d) for d in letters))
+        try:
+            await sink.mark_published([d for d, ok in zip(letters, sent, strict=True) if ok])
+        except psycopg.Error as exc:  # published twice at worst, by the sweep
+            log.warning("%s: could not note published dead letters: %s", feed, exc)
+
+    # dead letters the broker refused at the time: published again by this worker for the
+    # partitions it holds (so two workers never publish the same letter twice)
+    sweeper = EventSink(lambda: connect_async(writer_url(settings), settings.db_schema,
+                                              application_name="ioc-worker-dlq-sweep"))
+
+    @app.timer(DLQ_SWEEP_SECONDS)
+    async def sweep_dead_letters() -> None:
+        held = [(tp.topic, tp.partition) for tp in app.consumer.assignment()
+                if tp.topic != dlq_topic]
+        try:
+            letters = await sweeper.unpublished(held, older_than=DLQ_SWEEP_SECONDS)
+        except psycopg.Error as exc:
+            log.warning("dead-letter sweep: %s", exc)
+            return
+        for feed in contract.FEEDS:
+            mine = [d for d in letters if d.feed == feed]
+            if mine:
+                log.info("%s: publishing %d dead letters the broker refused before",
+                         feed, len(mine))
+                await publish_dead_letters(feed, mine, sweeper)
 
     def account(feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
                 outcome: StoreOutcome, seconds: float) -> None:
@@ -190,7 +220,7 @@ def create_app(
                     started = time.perf_counter()
                     outcome = await store.store(items, dead)
                     seconds = time.perf_counter() - started
-                    await publish_dead_letters(feed, outcome.new_dead)
+                    await publish_dead_letters(feed, outcome.new_dead, sinks[feed])
                     ack(records)
                     account(feed, len(records), items, dead, outcome, seconds)
                 finally:
@@ -240,7 +270,8 @@ def create_app(
             except Exception as exc:
                 log.debug("earliest offsets unavailable: %s", exc)
         look = detector.assess(time.time(), ends, positions, consumer.last_poll,
-                               consumer.waiting_on_agent, app.rebalancing)
+                               consumer.waiting_on_agent, app.rebalancing,
+                               consumer.last_handed)
         metrics.stalled.set(1 if look.stalled else 0)
         metrics.last_poll.set(consumer.last_poll)
         if look.stalled:
@@ -269,7 +300,7 @@ def create_app(
         try:
             await asyncio.Event().wait()
         finally:
-            for sink in sinks.values():
+            for sink in (*sinks.values(), sweeper):
                 await sink.close()
 
     return app

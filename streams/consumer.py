@@ -66,6 +66,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
     last_poll: float = 0.0
     #: True while some topic waits for its agent (back-pressure, not a stall of the loop)
     waiting_on_agent: bool = False
+    #: wall-clock time an agent last took a batch: back-pressure excuses a fetch loop only
+    #: while the agents keep taking them (a stuck agent must not hide behind it)
+    last_handed: float = 0.0
     #: topic -> batches read and not yet handed to its agent
     pending: dict[str, deque[list[Any]]] = {}
 
@@ -120,6 +123,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             handler = handlers[topic]
             while queue and handler.has_room():
                 await handler.put(queue.popleft())
+                self.last_handed = time.time()
         waiting = {topic for topic, queue in pending.items() if queue}
         paused = {tp for tp in self._paused_partitions if tp.topic in handlers}
         if not waiting and not paused:  # the usual case: nothing to pause or resume

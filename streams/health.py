@@ -6,7 +6,9 @@ outcome, not assumed from the process being up. Two rules, over `stall_seconds`:
 - a partition with lag (events on the broker beyond what is stored) whose stored position has
   not moved for that long is stalled (a stuck agent, a database outage, a dead fetch);
 - a fetch loop that has not completed a poll for that long is stalled, unless it is merely
-  waiting for a busy agent to take its batch (back-pressure) or a rebalance is under way.
+  waiting for a busy agent to take its batch (back-pressure) or a rebalance is under way;
+  back-pressure excuses it only while an agent took a batch within that time (a stuck agent
+  pauses its feed's partitions, whose lag then goes unseen: its silence is the signal).
 
 The detector is pure logic over numbers the worker gives it (`assess`); the clock is passed in.
 """
@@ -36,15 +38,18 @@ class StallDetector:
     def __init__(self, stall_seconds: float, started_at: float):
         self.stall_seconds = stall_seconds
         self._started_at = started_at
+        self._created_at = started_at  # no agent can have taken a batch before this
         self._position: dict[Hashable, int] = {}
         self._waiting_since: dict[Hashable, float] = {}
         self.last: Assessment = Assessment(started_at, {})
 
     def assess(self, now: float, ends: Mapping[Hashable, int | None],
                positions: Mapping[Hashable, int | None], last_poll: float,
-               waiting_on_agent: bool = False, rebalancing: bool = False) -> Assessment:
+               waiting_on_agent: bool = False, rebalancing: bool = False,
+               last_handed: float | None = None) -> Assessment:
         """`ends`: assigned partition -> end offset (high watermark) if known; `positions`:
-        partition -> next offset to store if known; `last_poll`: time of the last poll."""
+        partition -> next offset to store if known; `last_poll`: time of the last poll;
+        `last_handed`: time an agent last took a batch (None: not known, always excused)."""
         lag: dict[Hashable, int] = {}
         reasons: list[str] = []
         for tp in list(self._waiting_since):
@@ -65,7 +70,11 @@ class StallDetector:
                 reasons.append(f"{_name(tp)}: {behind} events waiting, nothing stored for "
                                f"{now - self._waiting_since[tp]:.0f} s")
         polled = max(last_poll, self._started_at)
-        if rebalancing or waiting_on_agent:
+        handed = max(last_handed, self._created_at) if last_handed is not None else now
+        if waiting_on_agent and not rebalancing and now - handed > self.stall_seconds:
+            reasons.append(f"batches wait for an agent that has taken none for "
+                           f"{now - handed:.0f} s")
+        elif rebalancing or waiting_on_agent:
             self._started_at = now  # the fetch loop is legitimately not polling
         elif now - polled > self.stall_seconds:
             reasons.append(f"the fetch loop has not polled Kafka for {now - polled:.0f} s")

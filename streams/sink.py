@@ -159,6 +159,46 @@ class EventSink:
             raise
         return WriteResult(inserted, new_dead)
 
+    async def mark_published(self, letters: Sequence[DeadLetter]) -> None:
+        """Note that these letters reached the dead-letter topic."""
+        if not letters:
+            return
+        conn = await self._connection()
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE dead_letters SET published_at = now()"
+                    " WHERE (topic, kafka_partition, kafka_offset) IN (SELECT * FROM"
+                    " unnest(%s::text[], %s::int[], %s::bigint[]))",
+                    [[d.topic for d in letters], [d.partition for d in letters],
+                     [d.offset for d in letters]])
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            await self.close()
+            raise
+
+    async def unpublished(self, topics: Sequence[tuple[str, int]], older_than: float,
+                          limit: int = 500) -> list[DeadLetter]:
+        """Letters of these (topic, partition)s recorded over `older_than` seconds ago that
+        never reached the dead-letter topic, oldest first."""
+        if not topics:
+            return []
+        conn = await self._connection()
+        try:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.execute(
+                    "SELECT topic, kafka_partition, kafka_offset, feed, reason, raw"
+                    "  FROM dead_letters WHERE published_at IS NULL"
+                    "   AND received_at < now() - make_interval(secs => %s)"
+                    "   AND (topic, kafka_partition) IN (SELECT * FROM"
+                    "        unnest(%s::text[], %s::int[]))"
+                    " ORDER BY received_at, topic, kafka_partition, kafka_offset LIMIT %s",
+                    [older_than, [t for t, _ in topics], [p for _, p in topics], limit])
+                rows = await cur.fetchall()
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            await self.close()
+            raise
+        return [DeadLetter(t, p, o, f, r, bytes(raw)) for t, p, o, f, r, raw in rows]
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()

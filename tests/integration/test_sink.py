@@ -32,7 +32,7 @@ def _counts(settings) -> dict[str, int]:
 def test_redelivered_batches_are_stored_once(migrated):
     events = _events(migrated)
     assert len(events) > 500
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
 
     async def scenario() -> list[dict[str, int]]:
         sink = EventSink(lambda: connect_async(url, migrated.db_schema))
@@ -58,7 +58,7 @@ def test_redelivered_batches_are_stored_once(migrated):
 def test_aggregates_are_exact_after_redelivery_and_late_events(migrated):
     events = _events(migrated, minutes=10)
     payments = [e for e in events if e.feed == "payments"]
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
     late, on_time = payments[:50], payments[50:]
 
     async def scenario() -> None:
@@ -80,7 +80,7 @@ def test_aggregates_are_exact_after_redelivery_and_late_events(migrated):
 
 
 def test_dead_letters_are_kept_once_with_their_source(migrated):
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
     dead = [DeadLetter("t.portal", 1, 42, "portal", "undecodable: bad", b"\xff\x00")]
 
     async def scenario() -> list[list[DeadLetter]]:
@@ -96,3 +96,30 @@ def test_dead_letters_are_kept_once_with_their_source(migrated):
         rows = conn.execute("SELECT topic, kafka_partition, kafka_offset, reason, raw"
                             " FROM dead_letters").fetchall()
     assert rows == [("t.portal", 1, 42, "undecodable: bad", b"\xff\x00")]
+
+
+def test_dead_letters_not_published_are_found_by_the_sweep_until_marked(migrated):
+    """The broker refused a letter's publish: it stays unpublished in the table, the worker's
+    sweep finds it (only for the partitions it holds), publishes it and marks it."""
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
+    held, other = ("t.portal", 1), ("t.portal", 2)
+    dead = [DeadLetter("t.portal", 1, 42, "portal", "undecodable: bad", b"\xff\x00"),
+            DeadLetter("t.portal", 1, 43, "portal", "oversize: 70000 bytes", b"{}"),
+            DeadLetter("t.portal", 2, 7, "portal", "missing event_type", b"{}")]
+
+    async def scenario():
+        sink = EventSink(lambda: connect_async(url, migrated.db_schema))
+        try:
+            await sink.write([], dead)
+            fresh = await sink.unpublished([held, other], older_than=60)  # too young yet
+            found = await sink.unpublished([held], older_than=0)
+            await sink.mark_published(found[:1])
+            left = await sink.unpublished([held, other], older_than=0)
+            return fresh, found, left
+        finally:
+            await sink.close()
+
+    fresh, found, left = asyncio.run(scenario())
+    assert fresh == []
+    assert found == dead[:2]  # oldest first, the held partition only
+    assert left == dead[1:]

@@ -58,3 +58,17 @@ def test_stalled_seconds_counts_how_long_a_backlog_waits_without_progress():
     assert d.stalled_seconds() == {TP: 20, other: 0}
     d.assess(25, {TP: 300, other: 40}, {TP: 150, other: 40}, last_poll=25)
     assert d.stalled_seconds() == {TP: 0}  # it moved: the wait starts again
+
+
+def test_back_pressure_excuses_the_fetch_loop_only_while_agents_take_batches():
+    d = StallDetector(stall_seconds=10, started_at=0)
+    # a busy agent: batches wait, but it takes one every few seconds
+    for t in range(5, 60, 5):
+        assert not d.assess(t, {}, {}, last_poll=2, waiting_on_agent=True,
+                            last_handed=t - 3).stalled
+    # a stuck agent: batches wait and none is taken (its paused partitions show no lag)
+    assert not d.assess(65, {}, {}, last_poll=2, waiting_on_agent=True, last_handed=57).stalled
+    look = d.assess(70, {}, {}, last_poll=2, waiting_on_agent=True, last_handed=57)
+    assert look.stalled and "an agent that has taken none for 13 s" in look.reasons[0]
+    # it takes one again: healthy
+    assert not d.assess(75, {}, {}, last_poll=2, waiting_on_agent=True, last_handed=74).stalled
