@@ -312,8 +312,12 @@ class Notifier:
             return 0
         if not firing and not gone and not pushed:
             return 0
-        body = alertmanager_payload(firing + gone, now, self.config.alertmanager_resend_seconds,
-                                    self.wall_url)
+        # a flapping alert stays pushed as it was last notified (firing): left out of the
+        # re-sends, Alertmanager would let it lapse at its endsAt and tell every receiver
+        # "resolved" while the wall still shows it flapping
+        flapping = [a for a in alerts if a.fingerprint in held]
+        body = alertmanager_payload(firing + flapping + gone, now,
+                                    self.config.alertmanager_resend_seconds, self.wall_url)
         if body:
             self._enqueue(ALERTMANAGER, "alertmanager", AM_GROUP,
                           "firing" if firing else "resolved", body)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -94,8 +95,8 @@ def owner(migrated):
 
 def test_receiver_down_ten_minutes_gets_everything_in_order_once(migrated, owner, receiver):
     now = [T0]
-    writer = connect(role_url(migrated.database_url, WRITER_ROLE, None), migrated.db_schema,
-                     autocommit=True)
+    writer = connect(role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password),
+                     migrated.db_schema, autocommit=True)
     notifier = Notifier(writer, Notifications(group_wait_seconds=10, group_interval_seconds=60,
                                               retry_min_seconds=1, retry_max_seconds=30),
                         webhook_urls=(receiver.url,), alertmanager_url=None,
@@ -215,6 +216,16 @@ def test_real_alertmanager_receives_pushed_alerts(migrated, owner, receiver, tmp
         # Alertmanager's own webhook reaches our receiver: the routing path works end to end
         wait_until(lambda: ("link_missing", "firing") in receiver.transitions(), 30,
                    what="Alertmanager notification")
+        # flapping: still firing for Alertmanager, re-pushed past the 8 s (4 re-sends) after
+        # which it would lapse on its own and tell the receivers "resolved"
+        put_alert(owner, "link_missing", "flapping", now - timedelta(seconds=5),
+                  labels={"link_id": "BV-01", "unit": "thanh-hoa-city"})
+        lapse = time.monotonic() + 12
+        while time.monotonic() < lapse:
+            listed_now = listed() or []
+            assert [a["status"]["state"] for a in listed_now] == ["active"], listed_now
+            assert ("link_missing", "resolved") not in receiver.transitions()
+            time.sleep(1)
         put_alert(owner, "link_missing", "resolved", now - timedelta(seconds=5),
                   datetime.now(UTC), labels={"link_id": "BV-01", "unit": "thanh-hoa-city"})
         wait_until(lambda: ("link_missing", "resolved") in receiver.transitions(), 30,
