@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TSDB := tests/timescale/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv test-deps screenshot repeat clean
+.PHONY: run test lint venv test-deps screenshot repeat fuzz clean
 
 run: $(STAMP)
 	$(VENV)/bin/ioc up
@@ -30,6 +30,11 @@ REPEAT ?= tests/browser tests/integration/test_alert_engine.py \
   tests/integration/test_wall_data.py tests/integration/test_wall_server.py
 repeat: $(STAMP) test-deps
 	$(PY) -m tests.repeat --times $(TIMES) $(REPEAT)
+
+# Long fuzzing of the event decoder and the wall's HTTP inputs (the suite tries 300 each).
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	$(VENV)/bin/pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider --fuzz-examples $(FUZZ_EXAMPLES)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -20,8 +20,8 @@ def _embedded_urls(settings: Settings) -> tuple[str, str]:
     """The database URL and Kafka bootstrap in use: configured ones, else the embedded ones."""
     from ioc.services import broker, postgres
 
-    db = settings.database_url or f"postgresql://postgres@{postgres.HOST}:" \
-                                  f"{settings.embedded_db_port}/postgres"
+    db = settings.database_url or postgres.embedded_url(settings.data_dir,
+                                                        settings.embedded_db_port)
     kafka = settings.kafka_bootstrap or f"{broker.HOST}:{settings.embedded_kafka_port}"
     return db, kafka
 
@@ -450,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        from ioc.services.postgres import with_secrets
+
+        settings = with_secrets(Settings.from_env())  # the embedded database's passwords
         logging.basicConfig(level=settings.log_level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # kafka-python narrates every connection at INFO

@@ -26,6 +26,8 @@ SQL_DIR = REPO_DIR / "sql"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # Any fixed number: all runners against one database serialise on it.
 _LOCK_KEY = 4_206_042
+# connections the read-only role may hold at once, every wall process and `ioc status` together
+READER_CONNECTION_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,10 @@ def _configure_roles(conn: psycopg.Connection, timeout_ms: int,
                      operator_password: str | None = None) -> None:
     conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
         sql.Identifier(READER_ROLE), sql.Literal(int(timeout_ms))))
+    # the reader may lift its own statement_timeout (any role may SET it): what bounds it is
+    # that only the wall knows its password, and this cap on its connections
+    conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+        sql.Identifier(READER_ROLE), sql.Literal(READER_CONNECTION_LIMIT)))
     for role, password in ((WRITER_ROLE, writer_password), (READER_ROLE, reader_password),
                            (OPERATOR_ROLE, operator_password)):
         if password:

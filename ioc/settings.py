@@ -155,6 +155,19 @@ def _secret(name: str, raw: str) -> str:
     return raw
 
 
+def _addresses(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    found = tuple(a.strip() for a in raw.split(",") if a.strip())
+    for address in found:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected IP addresses separated by commas; "
+                                f"{address!r} is not one") from None
+    return found
+
+
 def _page_list(name: str, raw: str) -> str:
     pages = [p.strip() for p in raw.split(",")]
     if not all(re.match(r"^[a-z]{1,30}$", p) for p in pages):
@@ -188,13 +201,16 @@ class Settings:
         "Migration path: timescale, postgres, or auto (timescale when the extension exists).")
     writer_password: str | None = _setting(
         "IOC_WRITER_PASSWORD", _text, None,
-        "Password given to the ioc_writer role (stream processors). Unset: none set.")
+        "Password given to the ioc_writer role (stream processors). Unset: generated for the "
+        "embedded PostgreSQL (IOC_DATA_DIR/postgres-secrets.json); none on an external one.")
     reader_password: str | None = _setting(
         "IOC_READER_PASSWORD", _text, None,
-        "Password given to the ioc_reader role (dashboard, read-only). Unset: none set.")
+        "Password given to the ioc_reader role (dashboard, read-only). Unset: generated for the "
+        "embedded PostgreSQL (IOC_DATA_DIR/postgres-secrets.json); none on an external one.")
     operator_password: str | None = _setting(
         "IOC_OPERATOR_PASSWORD", _text, None,
-        "Password given to the ioc_operator role (acknowledge, silence). Unset: none set.")
+        "Password given to the ioc_operator role (acknowledge, silence). Unset: generated for the "
+        "embedded PostgreSQL (IOC_DATA_DIR/postgres-secrets.json); none on an external one.")
     reader_statement_timeout_ms: int = _setting(
         "IOC_READER_STATEMENT_TIMEOUT_MS", lambda n, r: int(_positive(n, r)), 5000,
         "statement_timeout of the read-only dashboard role, in milliseconds.")
@@ -235,6 +251,17 @@ class Settings:
     wall_secret: str | None = _setting(
         "IOC_WALL_SECRET", _secret, None,
         "Key signing the wall's login cookies (16+ characters). Unset: a random key per start.")
+    wall_session_idle_seconds: int = _setting(
+        "IOC_WALL_SESSION_IDLE_SECONDS", lambda n, r: int(_positive(n, r)), 43200,
+        "A wall login ends after this many seconds without a request (a wall refreshing "
+        "keeps it alive).")
+    wall_session_max_seconds: int = _setting(
+        "IOC_WALL_SESSION_MAX_SECONDS", lambda n, r: int(_positive(n, r)), 604800,
+        "A wall login ends this many seconds after it began, however active.")
+    wall_trusted_proxies: tuple[str, ...] = _setting(
+        "IOC_WALL_TRUSTED_PROXIES", _addresses, (),
+        "Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the wall "
+        "believes (login limits per client, Secure cookies), comma separated. Unset: none.")
     wall_metrics_token: str | None = _setting(
         "IOC_WALL_METRICS_TOKEN", _secret, None,
         "Bearer token for the wall's /metrics. Unset: /metrics is not served.")

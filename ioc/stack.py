@@ -24,7 +24,7 @@ from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
 from ioc.migrate import migrate
 from ioc.services.broker import EmbeddedBroker, wait_for_kafka
-from ioc.services.postgres import EmbeddedPostgres
+from ioc.services.postgres import EmbeddedPostgres, owner_url
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
 from ioc.supervision import RestartPolicy
@@ -66,16 +66,18 @@ class Stack:
     err: object = field(default_factory=lambda: sys.stderr)
     policies: dict[str, RestartPolicy] = field(default_factory=dict)
     restart_at: dict[str, float] = field(default_factory=dict)  # part -> monotonic time
+    child_settings: Settings | None = None  # what the parts are given (start_services)
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        pg = None
         if s.embedded_db:
             pg = EmbeddedPostgres(s.data_dir, s.embedded_db_port)
             self.services.append(pg)
             pg.start()
-            s = s.with_(database_url=pg.url)
+            s = pg.configure(s)
         else:
             check_database(s.database_url)
         if s.embedded_kafka:
@@ -90,13 +92,15 @@ class Stack:
             log.info("database schema %s: %s", namespace.db_schema,
                      f"applied {', '.join(applied)}" if applied else "up to date")
         self.settings = s
+        # the parts connect as their own roles: the embedded owner's password stays here
+        self.child_settings = s.with_(database_url=owner_url(pg.port, None)) if pg else s
         return s
 
     def start_part(self, name: str, *args: str) -> ManagedProcess:
         part = ManagedProcess(
             name, [sys.executable, "-m", "ioc.cli", *args],
             self.settings.data_dir.resolve() / "logs" / f"{name}.log",
-            env=self.settings.child_env(),
+            env=self.child_settings.child_env(),
         ).start()
         self.parts.append(part)
         return part

@@ -74,6 +74,25 @@ class Operator:
         rows = self._call("SELECT * FROM wall_user_password_hash(%s)", (username,))
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def session_start(self, username: str, token_hash: str, max_seconds: int,
+                      client: str) -> bool:
+        """A server-side session for an enabled user (audited); False if it cannot log in."""
+        rows = self._call("SELECT wall_session_start(%s, %s, %s, %s)",
+                          (username, token_hash, max_seconds, client))
+        return bool(rows and rows[0][0])
+
+    def session_user(self, token_hash: str, idle_seconds: int) -> str | None:
+        """The user of a live session, or None (ended, idle, expired, user disabled)."""
+        rows = self._call("SELECT username FROM wall_session_user(%s, %s)",
+                          (token_hash, idle_seconds))
+        return rows[0][0] if rows else None
+
+    def session_end(self, token_hash: str) -> None:
+        self._call("SELECT wall_session_end(%s)", (token_hash,))
+
+    def login_refused(self, username: str, client: str, reason: str) -> None:
+        self._call("SELECT wall_login_refused(%s, %s, %s)", (username, client, reason))
+
     def heartbeats(self, beats: list[tuple[str, str, bool, datetime]]) -> None:
         for beat in beats:
             self._call("SELECT wall_heartbeat(%s, %s, %s, %s)", beat)

@@ -1,15 +1,22 @@
 """Who is at the wall: users with scrypt-hashed passwords in the database (wall_users, read
-only through the operator path), or the identity a trusted reverse proxy puts in a header."""
+only through the operator path) holding a server-side session, or the identity a trusted
+reverse proxy puts in a header."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+from typing import Protocol
 
-from flask import Request, session
+from flask import Request, g, session
 
 from ioc.settings import Settings
+from ioc_dashboard.actions import ActionError
+
+log = logging.getLogger(__name__)
+LOOPBACK = ("127.0.0.1", "::1")
 
 _N, _R, _P = 2**14, 8, 1
 
@@ -36,9 +43,65 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
-def current_user(request: Request, settings: Settings) -> str | None:
-    """The proxy's header when one is configured (and only then), else the login cookie."""
+class Sessions(Protocol):
+    """Where sessions live (the operator path, `actions.Operator`)."""
+
+    def session_user(self, token_hash: str, idle_seconds: int) -> str | None: ...
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a session token: never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _from_proxy(request: Request, settings: Settings) -> bool:
+    """The request comes from a proxy we trust (configured, or on this machine if none is)."""
+    return request.remote_addr in (settings.wall_trusted_proxies or LOOPBACK)
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The client's address: the connection's, or the nearest address a trusted proxy
+    forwarded (anything further left in X-Forwarded-For is the client's own claim)."""
+    peer = request.remote_addr or ""
+    if settings.wall_trusted_proxies and peer in settings.wall_trusted_proxies:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        for address in reversed(forwarded):
+            if address and address not in settings.wall_trusted_proxies:
+                return address[:100]
+    return peer
+
+
+def is_secure(request: Request, settings: Settings) -> bool:
+    """Served over TLS, directly or as a trusted proxy says (cookies must then be Secure)."""
+    if request.is_secure:
+        return True
+    return (bool(settings.wall_trusted_proxies)
+            and request.remote_addr in settings.wall_trusted_proxies
+            and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
+
+
+def current_user(request: Request, settings: Settings, sessions: Sessions | None) -> str | None:
+    """The proxy's header when one is configured (and only then, and only from the proxy),
+    else the user of the live server-side session the login cookie names. Asked once per
+    request: a session that ended (logout, disabled user, idle, expired) is refused at once.
+    """
     if settings.wall_proxy_user_header:
+        if not _from_proxy(request, settings):
+            return None
         user = request.headers.get(settings.wall_proxy_user_header, "").strip()
         return user[:64] or None
-    return session.get("user")
+    if "wall_user" in g:
+        return g.wall_user
+    token = session.get("sid")
+    user = None
+    if isinstance(token, str) and sessions is not None:
+        try:
+            user = sessions.session_user(token_hash(token), settings.wall_session_idle_seconds)
+        except ActionError as exc:  # the database does not answer: nobody is logged in
+            log.warning("session lookup failed: %s", exc)
+    g.wall_user = user
+    return user

@@ -222,6 +222,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             owner_url = pg.url
         schema = args.reuse_schema or f"wall_bench_{uuid.uuid4().hex[:8]}"
         bench = settings.with_(db_schema=schema, database_url=owner_url)
+        if pg is not None:
+            bench = pg.configure(bench)
         keep = args.keep_schema or bool(args.reuse_schema)
         rows: dict[str, int] = {}
         generate_s = 0.0
@@ -231,7 +233,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                 with psycopg.connect(owner_url) as conn:
                     migrate(conn, schema, "auto",
                             reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
-                            reader_password=settings.reader_password)
+                            reader_password=bench.reader_password)
                 with connect(owner_url, schema, autocommit=True) as conn:
                     started = time.perf_counter()
                     rows = generate(conn, province, start, end)

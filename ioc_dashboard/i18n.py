@@ -163,6 +163,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "login.proxy": {"vi": "Cần đăng nhập qua máy chủ xác thực (reverse proxy)",
                     "en": "Sign in through the authenticating reverse proxy"},
     "login.failed": {"vi": "Sai tên đăng nhập hoặc mật khẩu", "en": "Wrong user name or password"},
+    "login.wait": {"vi": "Đăng nhập sai quá nhiều lần; thử lại sau {minutes} phút",
+                   "en": "Too many failed logins; try again in {minutes} min"},
     "login.required": {"vi": "Cần đăng nhập để xác nhận hoặc tắt cảnh báo",
                        "en": "Log in to acknowledge or silence alerts"},
     "login.as": {"vi": "Đăng nhập: {who}", "en": "Logged in as {who}"},

@@ -202,8 +202,9 @@ class Run:
 
     @property
     def base(self) -> Settings:
-        return Settings(database_url=self.postgres.url, kafka_bootstrap=self.bootstrap,
-                        data_dir=self.data_dir, log_level="INFO")  # the parts' logs
+        return self.postgres.configure(Settings(
+            kafka_bootstrap=self.bootstrap, data_dir=self.data_dir,
+            log_level="INFO"))  # the parts' logs
 
     def namespace(self, name: str, **changes: Any) -> Settings:
         """Fresh schema, topics, consumer group and worker port for one scenario."""

@@ -211,7 +211,7 @@ def services(settings: Settings, data_dir: Path, database: bool = True) -> Itera
         if database and settings.database_url is None:
             pg = EmbeddedPostgres(data_dir, free_port()).start()
             started.append(pg)
-            settings = settings.with_(database_url=pg.url)
+            settings = pg.configure(settings)
         if settings.kafka_bootstrap is None:
             broker = EmbeddedBroker(data_dir, free_port(), settings.tansu_bin).start()
             started.append(broker)

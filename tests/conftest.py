@@ -90,6 +90,7 @@ class Services:
     database_url: str
     bootstrap: str
     data_dir: Path
+    secrets: dict[str, str]  # the embedded PostgreSQL's generated role passwords
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +100,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     pg = EmbeddedPostgres(data_dir, free_port()).start()
     broker = EmbeddedBroker(data_dir, free_port()).start()
     try:
-        yield Services(pg.url, broker.bootstrap, data_dir)
+        yield Services(pg.url, broker.bootstrap, data_dir, pg.secrets)
     finally:
         broker.stop()
         pg.stop()
@@ -115,6 +116,9 @@ def settings(services: Services, tmp_path: Path) -> Settings:
         dashboard_port = free_port()
     return Settings(
         database_url=services.database_url,
+        writer_password=services.secrets["ioc_writer"],
+        reader_password=services.secrets["ioc_reader"],
+        operator_password=services.secrets["ioc_operator"],
         kafka_bootstrap=services.bootstrap,
         data_dir=tmp_path,
         db_schema=f"t_{tag}",
@@ -148,3 +152,5 @@ def worker(migrated: Settings) -> Iterator[ManagedProcess]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--screenshot-dir", default=None,
                      help="save the wall's 1920x1080 screenshot there (make screenshot: docs/)")
+    parser.addoption("--fuzz-examples", type=int, default=300,
+                     help="inputs each fuzz test tries (make fuzz: many more)")

@@ -124,7 +124,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         if dash_ctx.triggered_id == "action-result":
             (ctx.replay if view.replay and ctx.replay else ctx.live).invalidate()
         snap, now = ctx.read(view)
-        user = current_user(request, ctx.settings)
+        user = current_user(request, ctx.settings, ctx.operator)
         if user:
             who: Any = html.Span([t("login.as", view.lang, who=user), " · ",
                                   html.A(t("logout", view.lang), href="/logout", id="logout")])
@@ -147,7 +147,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         trigger = dash_ctx.triggered_id
         if isinstance(trigger, dict) and not any(expires):
             return no_update  # the expire buttons were just redrawn, not clicked
-        user = current_user(request, ctx.settings)
+        user = current_user(request, ctx.settings, ctx.operator)
         if not user:
             return dbc.Alert(t("login.required", lang), color="warning", id="action-message")
         operator = ctx.replay_operator if view.replay else ctx.operator

@@ -123,9 +123,11 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     wait.until(lambda d: "Đã xác nhận cảnh báo" in d.find_element(By.ID, "action-result").text)
     with connect(settings.database_url, settings.db_schema) as conn:
         by, comment = conn.execute("SELECT acknowledged_by, ack_comment FROM alerts").fetchone()
-        audit = conn.execute("SELECT actor, action FROM audit_log").fetchall()
+        audit = conn.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
     assert (by, comment) == ("an.nguyen", "Đã gọi kỹ thuật viên")
-    assert audit == [("an.nguyen", "acknowledge")]
+    # the wrong password, the login, then the action: each audited
+    assert audit == [("an.nguyen", "login_refused"), ("an.nguyen", "login"),
+                     ("an.nguyen", "acknowledge")]
     wait.until(lambda d: "✓ an.nguyen" in d.find_element(By.ID, "alert-row-fp-sam-son").text)
 
     # silence by label matchers typed on the page (a typo is refused), then end it
@@ -156,7 +158,8 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     with connect(settings.database_url, settings.db_schema) as conn:
         audit = conn.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
         assert conn.execute("SELECT count(*) FROM silences_active").fetchone()[0] == 0
-    assert audit == [("an.nguyen", "acknowledge"), ("an.nguyen", "silence"),
+    assert audit == [("an.nguyen", "login_refused"), ("an.nguyen", "login"),
+                     ("an.nguyen", "acknowledge"), ("an.nguyen", "silence"),
                      ("an.nguyen", "expire")]
     # the only error is the deliberate wrong password above (answered 401)
     errors = console_errors(browser)

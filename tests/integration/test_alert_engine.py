@@ -66,7 +66,7 @@ def payments(conn, start: datetime, seconds: int, every: float, *, status: str =
 
 
 def engine_for(migrated, path: Path, **kw) -> tuple[Engine, object]:
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
     conn = connect(url, migrated.db_schema, autocommit=True)
     return Engine(conn, load_rules(path), PROVINCE, load_calendar(), **kw), conn
 

@@ -28,7 +28,7 @@ def test_operator_acknowledges_and_silences_only_through_functions(migrated):
     schema = migrated.db_schema
     with connect(migrated.database_url, schema, autocommit=True) as owner:
         _insert_alert(owner)
-    op_url = role_url(migrated.database_url, OPERATOR_ROLE, None)
+    op_url = role_url(migrated.database_url, OPERATOR_ROLE, migrated.operator_password)
     with connect(op_url, schema, autocommit=True) as op:
         op.execute("SELECT alert_acknowledge('fp1', 'trực ban An', 'đang gọi bệnh viện')")
         now = datetime.now(UTC)
@@ -50,7 +50,7 @@ def test_operator_acknowledges_and_silences_only_through_functions(migrated):
                        " \"value\": \"(\"}]', now(), now() + '1h', 'An', 'x')")
         with pytest.raises(psycopg.errors.RaiseException, match="comment is required"):
             op.execute("SELECT alert_acknowledge('fp1', 'An', ' ')")
-    reader = role_url(migrated.database_url, READER_ROLE, None)
+    reader = role_url(migrated.database_url, READER_ROLE, migrated.reader_password)
     with connect(reader, schema, autocommit=True) as conn:
         row = conn.execute("SELECT acknowledged_by, ack_comment, silenced_by FROM alerts_current"
                            " WHERE fingerprint = 'fp1'").fetchone()

@@ -54,7 +54,7 @@ def test_backend_mismatch_is_refused(settings):
 
 
 def test_reader_role_is_read_only_with_a_statement_timeout(migrated):
-    url = role_url(migrated.database_url, READER_ROLE, None)
+    url = role_url(migrated.database_url, READER_ROLE, migrated.reader_password)
     with connect(url, migrated.db_schema, autocommit=True) as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
         assert conn.execute("SHOW statement_timeout").fetchone()[0] == "5s"
@@ -69,7 +69,7 @@ def test_reader_role_is_read_only_with_a_statement_timeout(migrated):
 
 
 def test_writer_role_may_insert_but_not_change_the_schema(migrated):
-    url = role_url(migrated.database_url, WRITER_ROLE, None)
+    url = role_url(migrated.database_url, WRITER_ROLE, migrated.writer_password)
     with connect(url, migrated.db_schema) as conn:
         conn.execute("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, feed,"
                      " reason, raw) VALUES ('t', 0, 0, 'portal', 'x', '')")

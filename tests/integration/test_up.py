@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from ioc.db import connect
+from ioc.services.postgres import embedded_url
 from tests.conftest import REPO, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -132,7 +133,7 @@ def test_a_dying_part_is_restarted_reported_and_alerted_while_the_wall_serves(tm
             f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz", timeout=5) as answer:
         assert answer.status == 200
     # recorded, and the live alert engine raises part_restarted for the worker
-    url = f"postgresql://postgres@127.0.0.1:{env['IOC_EMBEDDED_DB_PORT']}/postgres"
+    url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
     with connect(url, "ioc", autocommit=True) as conn:
         assert conn.execute("SELECT part, exit_code, restart FROM part_restarts").fetchall() \
             == [("worker", -9, 1)]

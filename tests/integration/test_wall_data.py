@@ -105,13 +105,13 @@ def test_a_lost_database_is_reported_and_the_last_figures_kept(filled):
 
 
 def test_the_reader_cannot_write_nor_read_passwords(filled):
-    url = role_url(filled.database_url, READER_ROLE, None)
+    url = role_url(filled.database_url, READER_ROLE, filled.reader_password)
     with connect(url, filled.db_schema, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM wall_users")
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO wall_heartbeats (wall_id, page) VALUES ('x', '/')")
-    url = role_url(filled.database_url, OPERATOR_ROLE, None)
+    url = role_url(filled.database_url, OPERATOR_ROLE, filled.operator_password)
     with (connect(url, filled.db_schema, autocommit=True) as conn,
           pytest.raises(psycopg.errors.InsufficientPrivilege)):
         conn.execute("UPDATE alerts SET acknowledged_by = 'me'")
@@ -190,6 +190,7 @@ def test_replay_runs_are_read_from_the_replay_schema(filled, services):
     live = _reader(filled).snapshot()
     (run,) = live.replay_runs
     assert (run.recording, run.events_sent, run.active) == ("day.jsonl.gz", 1200, True)
-    with connect(role_url(filled.database_url, READER_ROLE, None), replay.db_schema) as conn:
+    reader = role_url(filled.database_url, READER_ROLE, filled.reader_password)
+    with connect(reader, replay.db_schema) as conn:
         snap, statements = read_snapshot(conn, replay.db_schema)
     assert snap.replay_runs == live.replay_runs and statements >= 2

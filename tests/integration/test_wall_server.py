@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 
@@ -72,3 +73,102 @@ def test_identity_from_a_trusted_proxy_header(migrated):
     refused = client.get("/")  # no header: the proxy did not authenticate; no login loop
     assert refused.status_code == 401
     assert "reverse proxy" in refused.get_data(as_text=True)
+
+
+def _user(migrated, name: str = "an.nguyen", password: str = "bí mật 2026") -> None:
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO wall_users (username, display_name, password_hash)"
+                     " VALUES (%s, 'Nguyễn An', %s) ON CONFLICT (username) DO UPDATE"
+                     " SET disabled = false", (name, hash_password(password)))
+
+
+def _login(client, password: str = "bí mật 2026", user: str = "an.nguyen", **kw):
+    return client.post("/login", data={"username": user, "password": password}, **kw)
+
+
+def _owner(migrated, sql: str, *params) -> None:
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+def test_a_session_ends_at_logout_disable_idle_and_expiry_even_for_a_copied_cookie(migrated):
+    _user(migrated)
+    # one signing key for both walls below (as IOC_WALL_SECRET gives every wall process)
+    settings = migrated.with_(wall_view="login", wall_secret="k" * 32)
+    client = _client(settings)
+    login = _login(client)
+    assert login.status_code == 302
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Expires=" in cookie
+    assert "Secure" not in cookie  # plain http, no proxy saying otherwise
+    copied = client.get_cookie("ioc_wall").value
+    assert client.get("/alerts").status_code == 200
+
+    def with_copied_cookie() -> int:
+        other = _client(settings)
+        other.set_cookie("ioc_wall", copied)
+        return other.get("/alerts").status_code
+
+    assert with_copied_cookie() == 200
+    client.get("/logout")
+    assert client.get("/alerts").status_code == 302
+    assert with_copied_cookie() == 302  # logout ended the session, not just this cookie
+
+    for end in ("UPDATE wall_users SET disabled = true",  # ioc wall-user disable
+                "UPDATE wall_sessions SET last_seen_at = now() - interval '13 hours'",  # idle
+                "UPDATE wall_sessions SET expires_at = now()"):  # absolute limit
+        _user(migrated)
+        assert _login(client).status_code == 302 and client.get("/alerts").status_code == 200
+        copied = client.get_cookie("ioc_wall").value
+        _owner(migrated, end)
+        assert client.get("/alerts").status_code == 302, end
+        assert client.post("/_dash-update-component", json={}).status_code == 401, end
+        _user(migrated)  # enabled again: the old session stays ended
+        assert with_copied_cookie() == 302, end
+
+    with connect(migrated.database_url, migrated.db_schema) as conn:
+        actions = [r[0] for r in conn.execute(
+            "SELECT action FROM audit_log WHERE actor = 'an.nguyen' ORDER BY id")]
+    assert actions == ["login", "logout", "login", "login", "login"]
+
+
+def test_the_session_cookie_is_secure_behind_a_trusted_tls_proxy(migrated):
+    _user(migrated)
+    settings = migrated.with_(wall_view="login", wall_trusted_proxies=("127.0.0.1",))
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.4"}
+    assert "Secure" in _login(_client(settings), headers=https).headers["Set-Cookie"]
+    # the same header from a machine that is not the proxy is not believed
+    untrusted = migrated.with_(wall_view="login", wall_trusted_proxies=("10.9.9.9",))
+    assert "Secure" not in _login(_client(untrusted), headers=https).headers["Set-Cookie"]
+
+
+def test_failed_logins_are_limited_audited_and_cost_the_same_for_unknown_users(
+        migrated, monkeypatch):
+    _user(migrated)
+    client = _client(migrated.with_(wall_view="login"))
+    for _ in range(5):
+        assert _login(client, "sai mật khẩu").status_code == 401
+    held = _login(client)  # the right password, but too late
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) > 800
+    assert "Đăng nhập sai quá nhiều lần; thử lại sau 15 phút" in held.get_data(as_text=True)
+    # another user from the same machine may still try (its own count, and the address's)
+    _user(migrated, "chi.tran", "mật khẩu của chi")
+    assert _login(client, "mật khẩu của chi", user="chi.tran").status_code == 302
+
+    scrypt = hashlib.scrypt
+    calls: list[int] = []
+
+    def counted(*args, **kw):
+        calls.append(1)
+        return scrypt(*args, **kw)
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    for user in ("chi.tran", "khong.co.ai"):  # a real user, and one that does not exist
+        calls.clear()
+        assert _login(client, "sai mật khẩu", user=user).status_code == 401
+        assert len(calls) == 1, user
+    with connect(migrated.database_url, migrated.db_schema) as conn:
+        refused = conn.execute("SELECT actor, detail->>'reason' FROM audit_log"
+                               " WHERE action = 'login_refused' ORDER BY id").fetchall()
+    assert refused[5] == ("an.nguyen", "too many failures")
+    assert refused[-1] == ("khong.co.ai", "wrong user name or password")
