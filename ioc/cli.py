@@ -6,24 +6,15 @@ import argparse
 import json
 import logging
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from ioc.errors import IocError, SettingsError
+from ioc.services.endpoints import embedded_urls
+from ioc.services.process import stop_on_signals
 from ioc.settings import REPO_DIR, Settings, describe
 
 log = logging.getLogger("ioc")
-
-
-def _embedded_urls(settings: Settings) -> tuple[str, str]:
-    """The database URL and Kafka bootstrap in use: configured ones, else the embedded ones."""
-    from ioc.services import broker, postgres
-
-    db = settings.database_url or postgres.embedded_url(settings.data_dir,
-                                                        settings.embedded_db_port)
-    kafka = settings.kafka_bootstrap or f"{broker.HOST}:{settings.embedded_kafka_port}"
-    return db, kafka
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +35,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.replay:
         settings = settings.for_replay()
-    _, bootstrap = _embedded_urls(settings)
+    _, bootstrap = embedded_urls(settings)
     ensure_topics(settings, bootstrap)  # real producers may come before any simulator
     app = create_app(settings.with_(kafka_bootstrap=bootstrap))
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
@@ -58,15 +49,6 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 
     serve(settings)
     return 0
-
-
-def _stop_on_signals() -> threading.Event:
-    import signal
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
 
 
 class _Progress:
@@ -126,7 +108,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         from ioc.topics import ensure_topics
         from simulators.producer import FeedProducer
 
-        _, bootstrap = _embedded_urls(settings)
+        _, bootstrap = embedded_urls(settings)
         ensure_topics(settings, bootstrap)
         producer = FeedProducer(settings, bootstrap)
         emitters.append(producer)
@@ -142,7 +124,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError("--record-only needs --record FILE")
     began = time.perf_counter()
     try:
-        sent = run_simulation(simulator, emitters, _stop_on_signals(), start, args.duration,
+        sent = run_simulation(simulator, emitters, stop_on_signals(), start, args.duration,
                               args.speed, progress=_Progress())
         if producer:
             producer.flush()
@@ -181,7 +163,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     header = read_header(args.file)
     target = settings.for_replay()  # replayed data never mixes with live data
-    db, bootstrap = _embedded_urls(settings)
+    db, bootstrap = embedded_urls(settings)
     migrate_database(target, db)
     ensure_topics(target, bootstrap)
     producer = FeedProducer(target, bootstrap)
@@ -203,7 +185,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         began = time.perf_counter()
         sent = 0
         try:
-            sent = replay(read_records(args.file), producer, _stop_on_signals(), args.speed,
+            sent = replay(read_records(args.file), producer, stop_on_signals(), args.speed,
                           shift=shift, progress=progress)
             producer.flush()
         finally:
@@ -260,7 +242,7 @@ def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.stack import migrate_database
 
-    db, _ = _embedded_urls(settings)
+    db, _ = embedded_urls(settings)
     applied = migrate_database(settings, db)
     print(f"schema {settings.db_schema}: " + (f"applied {', '.join(applied)}" if applied
                                                else "already up to date"))
@@ -270,7 +252,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.status import collect
 
-    db, kafka = _embedded_urls(settings)
+    db, kafka = embedded_urls(settings)
     doc = collect(settings, db, kafka)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -8,6 +8,7 @@ import argparse
 import getpass
 import sys
 
+from ioc.services.endpoints import embedded_urls
 from ioc.settings import Settings
 
 
@@ -21,11 +22,10 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_wall_user(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.cli import _embedded_urls
     from ioc.db import connect
     from ioc_dashboard.auth import hash_password
 
-    db, _ = _embedded_urls(settings)
+    db, _ = embedded_urls(settings)
     with connect(db, settings.db_schema, autocommit=True) as conn:
         if args.action == "add":
             try:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,6 +75,14 @@ def wait_for_tcp(host: str, port: int, timeout: float, part: ManagedProcess | No
         except OSError:
             time.sleep(0.1)
     raise ServiceError(f"nothing answered on {host}:{port} after {timeout:.0f} s")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM: long work checks it and stops cleanly."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 class ManagedProcess:

@@ -19,21 +19,19 @@ from datetime import UTC, datetime, timedelta
 from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect, role_url
 from ioc.errors import IocError
 from ioc.matchers import MatcherError, parse_matcher
+from ioc.services.endpoints import embedded_urls
+from ioc.services.process import stop_on_signals
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 def _urls(settings: Settings) -> str:
-    from ioc.cli import _embedded_urls
-
-    return _embedded_urls(settings)[0]
+    return embedded_urls(settings)[0]
 
 
 def _stop():
-    from ioc.cli import _stop_on_signals
-
-    return _stop_on_signals()
+    return stop_on_signals()
 
 
 def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,11 +66,10 @@ class LagProbe:
     a frozen or dead worker: seen from the outside, whatever the worker says of itself)."""
 
     def __init__(self, settings: Settings, stop: threading.Event, every: float = 5.0):
-        from ioc.cli import _embedded_urls
         from streams.health import StallDetector
 
         self.settings = settings
-        self.bootstrap = _embedded_urls(settings)[1]
+        self.bootstrap = embedded_urls(settings)[1]
         self.latest: int | None = None
         self.stalled: dict[str, float] | None = None
         # stall_seconds is unused here: only the per-partition waiting times are read
