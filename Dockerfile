@@ -1,5 +1,19 @@
 # One image for every IOC part: `ioc migrate`, `ioc worker`, `ioc dashboard`, `ioc simulate`.
 # Build: docker build -t ioc-monitor .   (docker-compose.yml builds it as `build: .`)
+
+# Stage 1: the wheel, holding every package and every data file it reads (migrations,
+# rules, scenarios, rhythms, province and calendar data, wall assets). The same sources
+# and command are built and installed outside the checkout by tests/integration/test_wheel.py.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY ioc/ ioc/
+COPY streams/ streams/
+COPY simulators/ simulators/
+COPY ioc_dashboard/ ioc_dashboard/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# Stage 2: the runtime, the wheel installed like any package (no source tree in the image).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -8,23 +22,15 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     IOC_DATA_DIR=/var/lib/ioc
 
-WORKDIR /app
-
-# Editable install on purpose: the migration runner finds its files at
-# ioc.settings.REPO_DIR / "sql", and REPO_DIR is the folder above the `ioc` package,
-# so the packages and sql/ must sit side by side in /app.
-COPY pyproject.toml README.md ./
-COPY ioc/ ioc/
-COPY streams/ streams/
-COPY simulators/ simulators/
-COPY ioc_dashboard/ ioc_dashboard/
-COPY sql/ sql/
-RUN pip install -e . \
+COPY --from=build /wheels/ /tmp/wheels/
+RUN pip install /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels \
     && useradd --system --home-dir /var/lib/ioc --shell /usr/sbin/nologin ioc \
     && mkdir -p /var/lib/ioc \
     && chown ioc /var/lib/ioc
 
 USER ioc
+WORKDIR /var/lib/ioc
 
 ENTRYPOINT []
 CMD ["ioc", "--help"]

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ioc.datafile import load_yaml
 from ioc.errors import SettingsError
-from ioc.settings import PACKAGE_DIR
+from ioc.resources import CALENDARS_DIR
 
-CALENDARS_DIR = PACKAGE_DIR / "calendars"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

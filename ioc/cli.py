@@ -12,7 +12,7 @@ from pathlib import Path
 from ioc.errors import IocError, SettingsError
 from ioc.services.endpoints import embedded_urls
 from ioc.services.process import stop_on_signals
-from ioc.settings import REPO_DIR, Settings, describe
+from ioc.settings import Settings, describe
 
 log = logging.getLogger("ioc")
 
@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_soak_arguments(p)
     p.set_defaults(func=cmd_soak)
 
-    p = sub.add_parser("migrate", help="apply the sql/ migrations to the database")
+    p = sub.add_parser("migrate", help="apply the ioc/sql/ migrations to the database")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("status", help="per feed: rows stored, newest event, consumer lag")
@@ -413,8 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("schemas", help="export the event contract as JSON Schema files")
-    p.add_argument("--out", type=Path, default=REPO_DIR / "docs" / "schemas",
-                   help="output folder (default docs/schemas)")
+    p.add_argument("--out", type=Path, default=Path("docs/schemas"),
+                   help="output folder (default docs/schemas under the current folder: "
+                        "the tracked copy when run in the checkout)")
     p.set_defaults(func=cmd_schemas)
 
     p = sub.add_parser("settings", help="list every IOC_* setting with its default")

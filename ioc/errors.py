@@ -26,7 +26,7 @@ class PartDiedError(IocError):
 
 
 class MigrationError(IocError):
-    """A file in `sql/` failed to apply."""
+    """A file in `ioc/sql/` failed to apply."""
 
 
 class ContractError(IocError):

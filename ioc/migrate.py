@@ -1,6 +1,6 @@
-"""Applies `sql/` to a schema: ordered files, each in its own transaction, recorded once.
+"""Applies `ioc/sql/` to a schema: ordered files, each in its own transaction, recorded once.
 
-`sql/common/` applies everywhere; `sql/timescale/` or `sql/postgres/` is chosen by the
+`ioc/sql/common/` applies everywhere; `ioc/sql/timescale/` or `ioc/sql/postgres/` is chosen by the
 backend. Files are named `NNN_name.sql`; NNN orders them and is the recorded version.
 Re-running is a no-op. Role settings that come from configuration (statement_timeout,
 passwords) are applied on every run, since they can change without a new file.
@@ -18,11 +18,10 @@ from psycopg import sql
 
 from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE
 from ioc.errors import MigrationError
-from ioc.settings import REPO_DIR
+from ioc.resources import SQL_DIR
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = REPO_DIR / "sql"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # Any fixed number: all runners against one database serialise on it.
 _LOCK_KEY = 4_206_042

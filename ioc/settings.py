@@ -15,11 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ioc.errors import SettingsError
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parent
-PROVINCES_DIR = PACKAGE_DIR / "provinces"
-ALERT_RULES_DIR = REPO_DIR / "streams" / "alerts" / "rules"
+from ioc.resources import ALERT_RULES_DIR, PROVINCES_DIR, shipped_or_path
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
@@ -107,26 +103,11 @@ def _executable(name: str, raw: str) -> Path:
 
 
 def _province(name: str, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.suffix:
-        path = PROVINCES_DIR / f"{raw}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROVINCES_DIR.glob("*.yaml")))
-        raise SettingsError(
-            f"{name}={raw!r}: expected a province file path or one of the shipped names ({known})"
-        )
-    return path
+    return shipped_or_path(name, raw, PROVINCES_DIR, "a province file")
 
 
 def _alert_rules(name: str, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.suffix:
-        path = ALERT_RULES_DIR / f"{raw}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in ALERT_RULES_DIR.glob("*.yaml")))
-        raise SettingsError(
-            f"{name}={raw!r}: expected an alert rules file path or a shipped name ({known})")
-    return path
+    return shipped_or_path(name, raw, ALERT_RULES_DIR, "an alert rules file")
 
 
 def _urls(name: str, raw: str) -> tuple[str, ...]:
@@ -368,7 +349,7 @@ def describe() -> list[tuple[str, str, str]]:
     for f in fields(Settings):
         default = f.default
         if isinstance(default, Path) and default.is_absolute():
-            default = default.relative_to(REPO_DIR)
+            default = default.stem  # a shipped file, named as the setting accepts it
         if isinstance(default, tuple):
             default = ",".join(default) or None
         rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["doc"]))

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def migrate_database(settings: Settings, database_url: str) -> list[str]:
-    """Apply `sql/` with the owner URL; return the names of the files applied now."""
+    """Apply `ioc/sql/` with the owner URL; return the names of the files applied now."""
     with connect(database_url, "public") as conn:
         applied = migrate(
             conn, settings.db_schema, settings.db_backend,

@@ -14,7 +14,6 @@ import math
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from ioc.errors import SettingsError
 from ioc.province import Province, load_province
+from ioc.resources import shipped_path
 from ioc.settings import Settings
 from ioc_dashboard.actions import ActionError, HeartbeatBook, Operator
 from ioc_dashboard.auth import (
@@ -48,7 +48,7 @@ from ioc_dashboard.pages import alerts, feeds, overview, replay
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = shipped_path("ioc_dashboard", "assets")
 
 # name -> (path, layout(ctx, lang), register_callbacks(app, ctx))
 PAGES: dict[str, tuple[str, Callable, Callable]] = {

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.contract import FEEDS
 from ioc.datafile import load_yaml
+from ioc.resources import shipped_path
 
-WALL_FILE = Path(__file__).resolve().parent / "wall.yaml"
+WALL_FILE = shipped_path("ioc_dashboard", "wall.yaml")
 
 
 class _Item(BaseModel):

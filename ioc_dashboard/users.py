@@ -44,7 +44,7 @@ def cmd_wall_user(args: argparse.Namespace, settings: Settings) -> int:
                                 (args.name,)).rowcount
             if not done:
                 raise SystemExit(f"no wall user {args.name}")
-            # its sessions end with it (a trigger, sql/common/035_wall_sessions.sql)
+            # its sessions end with it (a trigger, ioc/sql/common/035_wall_sessions.sql)
             print(f"wall user {args.name} disabled; its open sessions ended")
     return 0
 

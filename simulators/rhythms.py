@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ioc.contract import PaymentData
 from ioc.datafile import load_yaml
+from ioc.resources import shipped_path
 
-RHYTHMS_FILE = Path(__file__).resolve().parent / "rhythms.yaml"
+RHYTHMS_FILE = shipped_path("simulators", "rhythms.yaml")
 PaymentCategory = PaymentData.model_fields["category"].annotation
 Hours = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
 Factor = Annotated[float, Field(ge=0)]

@@ -18,8 +18,9 @@ from ioc.contract import FEEDS, Code, PaymentData
 from ioc.datafile import load_yaml
 from ioc.errors import SettingsError
 from ioc.province import Province
+from ioc.resources import shipped_path
 
-SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS_DIR = shipped_path("simulators", "scenarios")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 Feed = Literal["portal", "telemedicine", "payments"]

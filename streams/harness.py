@@ -23,7 +23,7 @@ from typing import Any
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.services.process import ManagedProcess
-from ioc.settings import REPO_DIR, Settings
+from ioc.settings import Settings
 
 UNITS = [f"bench-unit-{i:02d}" for i in range(27)]
 
@@ -315,7 +315,7 @@ def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> Man
     environment; its log is `data_dir/logs/<name>.log`."""
     return ManagedProcess(name, [sys.executable, "-m", "ioc.cli", *args],
                           data_dir / "logs" / f"{name}.log", env=settings.child_env(),
-                          cwd=REPO_DIR).start()
+                          cwd=None).start()
 
 
 def start_worker(settings: Settings, data_dir: Path, name: str = "bench-worker") -> ManagedProcess:

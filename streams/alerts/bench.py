@@ -34,10 +34,11 @@ from ioc.calendar import load_calendar
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.province import load_province
+from ioc.resources import ALERT_RULES_DIR
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
 from streams.alerts.engine import Engine
-from streams.alerts.rules import RULES_DIR, load_rules
+from streams.alerts.rules import load_rules
 from streams.harness import (
     Producer,
     free_port,
@@ -130,7 +131,7 @@ class _Feeder(threading.Thread):
 def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
     province = load_province(settings.province_file)
     links = [(h.link_id, h.code, h.hub, h.unit) for h in province.hospitals]
-    rules = yaml.safe_load((RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
+    rules = yaml.safe_load((ALERT_RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
     rules["rules"] = {"link_heartbeat_missing": {
         **rules["rules"]["link_heartbeat_missing"], "silent_seconds": SILENT_SECONDS,
         "clear_seconds": 1, "for_seconds": FOR_SECONDS}}
@@ -218,7 +219,7 @@ def measure_catch_up(settings: Settings, hours: float = 1.0) -> dict:
                 copy.write_row((uuid.uuid4().hex, t, "u", ["u"], f"p{s}", "hospital_fee",
                                 "qr_code", 100000, "succeeded", old))
         conn.execute("ANALYZE")
-        rules = load_rules(RULES_DIR / "default.yaml")
+        rules = load_rules(ALERT_RULES_DIR / "default.yaml")
         engine = Engine(conn, rules, province, load_calendar(), replay=True, name="bench")
         began = time.perf_counter()
         steps = engine.run_until(start + timedelta(seconds=seconds))

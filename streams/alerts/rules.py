@@ -14,9 +14,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.datafile import load_yaml
-from ioc.errors import SettingsError
-
-RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 Seconds = Annotated[float, Field(ge=0, le=90 * 86400)]
 PositiveSeconds = Annotated[float, Field(gt=0, le=90 * 86400)]
@@ -273,14 +270,3 @@ class RulesFile(_Model):
 def load_rules(path: Path) -> RulesFile:
     """Read and validate a rules file; `SettingsError` names the file, rule and field."""
     return load_yaml(path, RulesFile, "alert rules file")
-
-
-def rules_path(raw: str) -> Path:
-    """A rules file path, or the name of a shipped one (streams/alerts/rules/NAME.yaml)."""
-    path = Path(raw).expanduser()
-    if not path.suffix:
-        path = RULES_DIR / f"{raw}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in RULES_DIR.glob("*.yaml")))
-        raise SettingsError(f"{raw!r}: expected an alert rules file or a shipped name ({known})")
-    return path

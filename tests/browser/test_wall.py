@@ -114,7 +114,7 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_
     caught_up = lambda: all(v == 0 for v in _lag(migrated).values())  # noqa: E731
     wait_until(caught_up, 90, what="the worker to store the six hours")
     # the shipped rules, catching up on the last 15 minutes only (not the whole backfill)
-    rules = yaml.safe_load((REPO / "streams/alerts/rules/default.yaml").read_text())
+    rules = yaml.safe_load((REPO / "ioc/rules/default.yaml").read_text())
     rules["evaluation"]["max_catchup_seconds"] = 900
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
     alerter = start_part(migrated.with_(alert_rules=tmp_path / "rules.yaml"), "alerter",

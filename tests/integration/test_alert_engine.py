@@ -14,9 +14,10 @@ from ioc.calendar import load_calendar
 from ioc.db import WRITER_ROLE, connect, role_url
 from ioc.errors import SettingsError
 from ioc.province import load_province
+from ioc.resources import ALERT_RULES_DIR
 from streams.alerts.engine import Engine
 from streams.alerts.notify import Notifier
-from streams.alerts.rules import RULES_DIR, Notifications, load_rules
+from streams.alerts.rules import Notifications, load_rules
 
 pytestmark = pytest.mark.integration
 
@@ -255,7 +256,7 @@ def test_watermark_live_and_replay(migrated, owner, tmp_path):
 
 
 def test_default_rules_load_and_errors_name_rule_and_field(tmp_path):
-    rules = load_rules(RULES_DIR / "default.yaml")
+    rules = load_rules(ALERT_RULES_DIR / "default.yaml")
     kinds = {type(r).__name__ for r in rules.rules.values()}
     assert kinds >= {"ThresholdRule", "BaselineRule", "AbsenceRule", "LinkQualityRule",
                      "StalenessRule", "PipelineRule", "WatchdogRule"}

@@ -138,7 +138,7 @@ def test_receiver_down_ten_minutes_gets_everything_in_order_once(migrated, owner
 
 
 def _rules(tmp_path: Path, **notifications) -> Path:
-    src = yaml.safe_load((REPO / "streams/alerts/rules/default.yaml").read_text())
+    src = yaml.safe_load((REPO / "ioc/rules/default.yaml").read_text())
     src["notifications"].update(notifications)
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(src, allow_unicode=True), encoding="utf-8")

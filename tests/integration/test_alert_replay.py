@@ -64,7 +64,7 @@ def episodes(url: str, schema: str, cutoff: datetime) -> set[tuple]:
 
 def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migrated,
                                                                           tmp_path: Path):
-    rules = yaml.safe_load((REPO / "streams/alerts/rules/default.yaml").read_text())
+    rules = yaml.safe_load((REPO / "ioc/rules/default.yaml").read_text())
     # pipeline rules describe the running system (wall time): not part of the replay promise
     rules["rules"] = {n: r for n, r in rules["rules"].items() if r["kind"] != "pipeline"}
     # the "live" run is paced 40x faster than real time, so the worker's batching skew

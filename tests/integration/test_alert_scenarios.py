@@ -11,23 +11,24 @@ import yaml
 from ioc.calendar import load_calendar
 from ioc.db import connect
 from ioc.province import load_province
+from ioc.resources import ALERT_RULES_DIR, PROVINCES_DIR
 from simulators.generator import ProvinceSimulator
 from simulators.producer import FeedProducer
 from simulators.scenarios import load_scenario, resolve, scenario_path
 from streams.alerts.engine import Engine
-from streams.alerts.rules import RULES_DIR, RulesFile
+from streams.alerts.rules import RulesFile
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Thanh Hoa
-PROVINCE = load_province(RULES_DIR.parents[2] / "ioc/provinces/thanh-hoa.yaml")
+PROVINCE = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
 FIRST_LINK = PROVINCE.hospitals[0].link_id
 FIRST_PORTAL = PROVINCE.portals[0].code
 
 
 def _rules() -> RulesFile:
-    doc = yaml.safe_load((RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((ALERT_RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
     # 10 s steps keep the catch-up short; every rule and threshold is the shipped one
     doc["evaluation"]["step_seconds"] = 10
     for rule in doc["rules"].values():

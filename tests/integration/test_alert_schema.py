@@ -1,4 +1,4 @@
-"""sql/common/010_alerts.sql on the real embedded PostgreSQL: operators act only through
+"""ioc/sql/common/010_alerts.sql on the real embedded PostgreSQL: operators act only through
 the audited SECURITY DEFINER functions; silences match labels like Alertmanager's."""
 
 from __future__ import annotations

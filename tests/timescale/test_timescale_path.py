@@ -1,4 +1,4 @@
-"""sql/ on a real TimescaleDB (2.23, PGlite build) and the same dashboard answers as on
+"""ioc/sql/ on a real TimescaleDB (2.23, PGlite build) and the same dashboard answers as on
 plain PostgreSQL for the same rows."""
 
 from __future__ import annotations

@@ -109,9 +109,10 @@ def test_inhibition_by_source_with_equal_labels():
 def test_shipped_inhibitions_start_before_their_targets_fire():
     """A source that fires after its targets would let them be notified first (group_wait
     is shorter than the difference): the shipped staleness sources must fire first."""
-    from streams.alerts.rules import RULES_DIR, load_rules
+    from ioc.resources import ALERT_RULES_DIR
+    from streams.alerts.rules import load_rules
 
-    rules = load_rules(RULES_DIR / "default.yaml")
+    rules = load_rules(ALERT_RULES_DIR / "default.yaml")
 
     def fires_after(name: str) -> float:
         rule = rules.rules[name]

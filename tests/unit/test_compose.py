@@ -16,10 +16,12 @@ import pytest
 import yaml
 
 from ioc.cli import build_parser
-from ioc.settings import ENV_NAMES, REPO_DIR, Settings
+from ioc.settings import ENV_NAMES, Settings
 
-COMPOSE_FILE = REPO_DIR / "docker-compose.yml"
-DOCKERFILE = REPO_DIR / "Dockerfile"
+REPO = Path(__file__).resolve().parents[2]
+
+COMPOSE_FILE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
 REQUIRED_SERVICES = {"kafka", "timescaledb", "migrate", "worker", "dashboard", "simulator",
                      "alerter", "notifier", "prometheus", "alertmanager"}
 # service -> the `ioc` subcommand it must run
@@ -96,7 +98,7 @@ def mounted_file(service: dict, target: str) -> Path:
     for volume in service.get("volumes", []):
         source, _, rest = volume.partition(":")
         if rest.split(":")[0] == target:
-            return (REPO_DIR / source).resolve()
+            return (REPO / source).resolve()
     raise AssertionError(f"nothing is mounted at {target}")
 
 
@@ -212,7 +214,7 @@ def test_the_env_file_list_names_every_secret(services):
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     required = set(re.findall(r"\$\{([A-Z_]+):\?", text))
     header = text.split("\nx-ioc-env", 1)[0]
-    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Running against docker-compose", 1)[1].split("```", 1)[0]
     for name in required:
         assert f"#        {name}=" in header, f"{name} missing from the .env list of the header"
@@ -282,10 +284,29 @@ def test_alertmanager_sends_to_a_webhook(services):
     assert urls and all(u.startswith(("http://", "https://")) for u in urls)
 
 
-def test_dockerfile_builds_an_editable_install_with_sql():
+def dockerfile_stages() -> list[str]:
+    """The Dockerfile's stages, each from its FROM line on."""
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert re.search(r"^COPY sql/? sql/?", text, re.M), "sql/ must be in the image"
-    assert re.search(r"pip install (?:\S+ )*-e \.", text), (
-        "install editable so ioc.settings.REPO_DIR / 'sql' resolves to /app/sql")
-    assert re.search(r"^WORKDIR /app$", text, re.M)
+    return ["FROM" + part for part in re.split(r"^FROM", text, flags=re.M)[1:]]
+
+
+def dockerfile_build_sources() -> list[str]:
+    """What the wheel stage copies from the checkout (tests/integration/test_wheel.py builds
+    the wheel from the same list)."""
+    return [src for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile_stages()[0], re.M)
+            for src in line.split()[:-1]]
+
+
+def test_dockerfile_builds_a_wheel_and_installs_it_not_editable():
+    build, runtime = dockerfile_stages()
+    assert re.match(r"FROM python:3\.11-slim AS build\b", build)
+    assert re.search(r"pip wheel (?:\S+ )*--no-deps (?:\S+ )*--wheel-dir /wheels \.$", build, re.M)
+    assert {"ioc/", "streams/", "simulators/", "ioc_dashboard/", "pyproject.toml"} \
+        <= set(dockerfile_build_sources())
+    assert re.match(r"FROM python:3\.11-slim\s", runtime)
+    assert re.search(r"^COPY --from=build /wheels/ /tmp/wheels/$", runtime, re.M)
+    assert re.search(r"pip install /tmp/wheels/\*\.whl", runtime)
+    # the runtime has no source tree: nothing copied from the checkout, nothing editable
+    assert not re.search(r"^COPY (?!--from)", runtime, re.M)
+    assert " -e " not in runtime and "--editable" not in runtime
+    assert re.search(r"^USER ioc$", runtime, re.M)

@@ -10,16 +10,19 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from ioc import contract
 from ioc.province import load_province
-from ioc.settings import PROVINCES_DIR, REPO_DIR, Settings
+from ioc.settings import PROVINCES_DIR, Settings
 from ioc.topics import topic_plan
 
-DOC = REPO_DIR / "docs" / "events.md"
-SCHEMAS_DIR = REPO_DIR / "docs" / "schemas"
+REPO = Path(__file__).resolve().parents[2]
+
+DOC = REPO / "docs" / "events.md"
+SCHEMAS_DIR = REPO / "docs" / "schemas"
 _FENCE = re.compile(r"^```json\s*\n(?P<body>.*?)^```\s*$", re.M | re.S)
 _HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*$", re.M)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from ioc.errors import SettingsError
-from ioc.settings import ENV_NAMES, PROVINCES_DIR, REPO_DIR, Settings, describe
+from ioc.settings import ENV_NAMES, PROVINCES_DIR, Settings, describe
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_mean_embedded_services():
@@ -68,7 +70,7 @@ def test_describe_covers_every_variable():
 
 
 def test_readme_documents_every_variable_with_its_default():
-    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     for name, default, doc in describe():
         shown = f"`{default}`" if default else "(unset)"
         assert f"| `{name}` | {shown} | {doc} |" in readme, name
