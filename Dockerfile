@@ -11,6 +11,8 @@ COPY ioc/ ioc/
 COPY streams/ streams/
 COPY simulators/ simulators/
 COPY ioc_dashboard/ ioc_dashboard/
+COPY proof/ proof/
+COPY ioc_command/ ioc_command/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Stage 2: the runtime, the wheel installed like any package (no source tree in the image).

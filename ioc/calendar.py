@@ -1,11 +1,16 @@
-"""Working days, working hours and public holidays (a data file per country, validated on load).
+"""Working time, in one place: working days, working hours and public holidays (a data file
+per country, validated on load), and the arithmetic on them (working seconds between two
+moments, statutory due dates in working days).
 
 Statutory processing times of dossiers are counted in working days, and the feeds follow
-the working week, so both the simulator and the wall need the same calendar.
+the working week, so the simulator, the alert rules and the wall's KPIs all use this module:
+`WorkCalendar` on datetimes, `WorkingTimeIndex` (the same answers) on Unix times for the
+simulator's hundreds of thousands of dossiers.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -18,6 +23,7 @@ from ioc.errors import SettingsError
 from ioc.resources import CALENDARS_DIR
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class _Hours(BaseModel):
@@ -82,6 +88,99 @@ class WorkCalendar:
             if self.is_working_day(day):
                 left -= 1
         return datetime.combine(day, local.timetz()).astimezone(at.tzinfo)
+
+
+class WorkingTimeIndex:
+    """Working periods of the calendar as sorted Unix-time intervals, for the due dates and
+    processing times of hundreds of thousands of dossiers (a bisect instead of a walk through
+    local dates). Same answers as `WorkCalendar`; covers more days as it is asked about them.
+    """
+
+    MARGIN_DAYS = 400
+
+    def __init__(self, calendar: WorkCalendar):
+        self.cal, self.tz = calendar, tz = calendar, calendar.tz
+        today = date(2000, 1, 3)
+        #: length of a working day's working period
+        self.day_seconds = (datetime.combine(today, calendar.end)
+                            - datetime.combine(today, calendar.start)).total_seconds()
+        self._lo = self._hi = 0            # ordinals covered: [lo, hi)
+        self._ords: list[int] = []         # working days, ascending
+        self._opens: list[float] = []
+        self._closes: list[float] = []
+        # zones without daylight saving (all of Vietnam): local days by arithmetic
+        offsets = {datetime(2026, month, 1, tzinfo=tz).utcoffset() for month in (1, 7)}
+        self._fixed = int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
+
+    def _day(self, t: float) -> int:
+        """Ordinal of the local date of `t`."""
+        if self._fixed is not None:
+            return int((t + self._fixed) // 86400) + _EPOCH_ORDINAL
+        return datetime.fromtimestamp(t, self.tz).toordinal()
+
+    def _cover(self, lo: int, hi: int) -> None:
+        if self._ords and self._lo <= lo and hi <= self._hi:
+            return
+        if self._ords:
+            lo, hi = min(lo, self._lo), max(hi, self._hi)
+        lo, hi = lo - self.MARGIN_DAYS, hi + self.MARGIN_DAYS
+        cal, tz = self.cal, self.tz
+        days = [d for d in map(date.fromordinal, range(lo, hi)) if cal.is_working_day(d)]
+        self._ords = [d.toordinal() for d in days]
+        self._opens = [datetime.combine(d, cal.start, tz).timestamp() for d in days]
+        self._closes = [datetime.combine(d, cal.end, tz).timestamp() for d in days]
+        self._lo, self._hi = lo, hi
+
+    def _period(self, t: float) -> int:
+        """Index of the first working period that ends after `t`."""
+        day = self._day(t)
+        self._cover(day - 1, day + 60)
+        i = bisect_right(self._closes, t)
+        if i == len(self._closes):
+            self._cover(day, self._hi + 1)
+            i = bisect_right(self._closes, t)
+        return i
+
+    def next_opening(self, t: float) -> float:
+        """`t` if it is working time, else when the next working period opens."""
+        return max(t, self._opens[self._period(t)])
+
+    def add_seconds(self, t: float, seconds: float) -> float:
+        """The moment `seconds` of working time after `t` (nights, weekends, holidays skipped)."""
+        i = self._period(t)
+        start = max(t, self._opens[i])
+        while start + seconds >= self._closes[i]:
+            seconds -= self._closes[i] - start
+            i += 1
+            if i == len(self._closes):
+                self._cover(self._lo, self._hi + 1)
+            start = self._opens[i]
+        return start + seconds
+
+    def add_days(self, t: float, days: int) -> float:
+        """The same local time `days` working days after `t`."""
+        day = self._day(t)
+        self._cover(day, day + 2 * days + 30)
+        j = bisect_right(self._ords, day) + days - 1
+        while j >= len(self._ords):
+            self._cover(self._lo, self._hi + days)
+            j = bisect_right(self._ords, day) + days - 1
+        if self._fixed is not None:
+            return t + (self._ords[j] - day) * 86400.0
+        local = datetime.fromtimestamp(t, self.tz)
+        return datetime.combine(date.fromordinal(self._ords[j]), local.timetz()).timestamp()
+
+    def midnight_days_before(self, t: float, days: int) -> float:
+        """Local midnight of the day `days` working days before the local day of `t`."""
+        day = self._day(t)
+        if days <= 0:
+            return datetime.combine(date.fromordinal(day), time(), self.tz).timestamp()
+        self._cover(day - 2 * days - 30, day + 1)
+        j = bisect_right(self._ords, day - 1) - days
+        while j < 0:
+            self._cover(self._lo - days - 30, self._hi)
+            j = bisect_right(self._ords, day - 1) - days
+        return datetime.combine(date.fromordinal(self._ords[j]), time(), self.tz).timestamp()
 
 
 def load_calendar(path: Path = CALENDARS_DIR / "vn.yaml") -> WorkCalendar:

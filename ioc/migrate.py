@@ -16,9 +16,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE
+from ioc.db import OPERATOR_ROLE, READER_ROLE, WRITER_ROLE, connect
 from ioc.errors import MigrationError
 from ioc.resources import SQL_DIR
+from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +142,15 @@ def _configure_roles(conn: psycopg.Connection, timeout_ms: int,
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(password)))
 
+
+def migrate_database(settings: Settings, database_url: str) -> list[str]:
+    """Apply `ioc/sql/` with the owner URL; return the names of the files applied now."""
+    with connect(database_url, "public") as conn:
+        applied = migrate(
+            conn, settings.db_schema, settings.db_backend,
+            reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
+            writer_password=settings.writer_password,
+            reader_password=settings.reader_password,
+            operator_password=settings.operator_password,
+        )
+    return [m.name for m in applied]

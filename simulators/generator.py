@@ -18,15 +18,14 @@ import heapq
 import json
 import math
 import random
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ioc.calendar import WorkCalendar, load_calendar
+from ioc.calendar import WorkCalendar, WorkingTimeIndex, load_calendar
 from ioc.contract import FEEDS, MAX_EVENT_BYTES, SCHEMA_VERSION
 from ioc.province import Procedure, Province
 from simulators.rhythms import Rhythms, load_rhythms
@@ -49,7 +48,6 @@ MEDIAN_AMOUNT = {"admin_fee": 50_000, "hospital_fee": 350_000, "tuition": 1_500_
 
 
 _EVENT_TIME = itemgetter(3)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class Record(NamedTuple):
@@ -132,87 +130,6 @@ class _Clock:
         return prefix.format(f"{micro:06d}")
 
 
-class _WorkingTime:
-    """Working periods of the calendar as sorted Unix-time intervals, for the due dates and
-    processing times of hundreds of thousands of dossiers (a bisect instead of a walk through
-    local dates). Same answers as `WorkCalendar`; covers more days as it is asked about them.
-    """
-
-    MARGIN_DAYS = 400
-
-    def __init__(self, calendar: WorkCalendar, tz: ZoneInfo):
-        self.cal, self.tz = calendar, tz
-        today = date(2000, 1, 3)
-        #: length of a working day's working period
-        self.day_seconds = (datetime.combine(today, calendar.end)
-                            - datetime.combine(today, calendar.start)).total_seconds()
-        self._lo = self._hi = 0            # ordinals covered: [lo, hi)
-        self._ords: list[int] = []         # working days, ascending
-        self._opens: list[float] = []
-        self._closes: list[float] = []
-        # zones without daylight saving (all of Vietnam): local days by arithmetic
-        offsets = {datetime(2026, month, 1, tzinfo=tz).utcoffset() for month in (1, 7)}
-        self._fixed = int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
-
-    def _day(self, t: float) -> int:
-        """Ordinal of the local date of `t`."""
-        if self._fixed is not None:
-            return int((t + self._fixed) // 86400) + _EPOCH_ORDINAL
-        return datetime.fromtimestamp(t, self.tz).toordinal()
-
-    def _cover(self, lo: int, hi: int) -> None:
-        if self._ords and self._lo <= lo and hi <= self._hi:
-            return
-        if self._ords:
-            lo, hi = min(lo, self._lo), max(hi, self._hi)
-        lo, hi = lo - self.MARGIN_DAYS, hi + self.MARGIN_DAYS
-        cal, tz = self.cal, self.tz
-        days = [d for d in map(date.fromordinal, range(lo, hi)) if cal.is_working_day(d)]
-        self._ords = [d.toordinal() for d in days]
-        self._opens = [datetime.combine(d, cal.start, tz).timestamp() for d in days]
-        self._closes = [datetime.combine(d, cal.end, tz).timestamp() for d in days]
-        self._lo, self._hi = lo, hi
-
-    def _period(self, t: float) -> int:
-        """Index of the first working period that ends after `t`."""
-        day = self._day(t)
-        self._cover(day - 1, day + 60)
-        i = bisect_right(self._closes, t)
-        if i == len(self._closes):
-            self._cover(day, self._hi + 1)
-            i = bisect_right(self._closes, t)
-        return i
-
-    def next_opening(self, t: float) -> float:
-        """`t` if it is working time, else when the next working period opens."""
-        return max(t, self._opens[self._period(t)])
-
-    def add_seconds(self, t: float, seconds: float) -> float:
-        """The moment `seconds` of working time after `t` (nights, weekends, holidays skipped)."""
-        i = self._period(t)
-        start = max(t, self._opens[i])
-        while start + seconds >= self._closes[i]:
-            seconds -= self._closes[i] - start
-            i += 1
-            if i == len(self._closes):
-                self._cover(self._lo, self._hi + 1)
-            start = self._opens[i]
-        return start + seconds
-
-    def add_days(self, t: float, days: int) -> float:
-        """The same local time `days` working days after `t`."""
-        day = self._day(t)
-        self._cover(day, day + 2 * days + 30)
-        j = bisect_right(self._ords, day) + days - 1
-        while j >= len(self._ords):
-            self._cover(self._lo, self._hi + days)
-            j = bisect_right(self._ords, day) + days - 1
-        if self._fixed is not None:
-            return t + (self._ords[j] - day) * 86400.0
-        local = datetime.fromtimestamp(t, self.tz)
-        return datetime.combine(date.fromordinal(self._ords[j]), local.timetz()).timestamp()
-
-
 class ProvinceSimulator:
     """Generates a province's feeds, one span of simulated time after another."""
 
@@ -227,7 +144,7 @@ class ProvinceSimulator:
         self.rhythms = rhythms or load_rhythms()
         self.tz = ZoneInfo(province.province.timezone)
         self.clock = _Clock(self.tz)
-        self.working = _WorkingTime(self.calendar, self.tz)
+        self.working = WorkingTimeIndex(self.calendar)
         self.rng = random.Random(seed)
         self.incidents = list(incidents)
         self.feeds = frozenset(feeds)
@@ -417,7 +334,7 @@ class ProvinceSimulator:
         on_time_share = self.sim.on_time_share
         # a dossier may be open at t if received less than its working days + the late margin
         # (3 working days, one more for the time of day) before t
-        opens = {p.working_days: self._working_days_before(t, p.working_days + 4)
+        opens = {p.working_days: working.midnight_days_before(t, p.working_days + 4)
                  for p in procedures}
         hour_start = min(opens.values())
         while hour_start < t:
@@ -440,14 +357,6 @@ class ProvinceSimulator:
                         self._schedule(resolves, "resolve", (
                             self._id("hs"), unit, proc.code, proc.agency, self.clock.iso(due)))
             hour_start += 3600.0
-
-    def _working_days_before(self, t: float, days: int) -> float:
-        """Local midnight of the day `days` working days before the day of `t`."""
-        day = self._local(t).date()
-        while days > 0:
-            day -= timedelta(days=1)
-            days -= self.calendar.is_working_day(day)
-        return datetime.combine(day, datetime.min.time(), self.tz).timestamp()
 
     def _receive_dossier(self, t: float, channel: str, out: list[Record]) -> None:
         """A dossier received at `t`, sent to `out`, its resolution scheduled."""

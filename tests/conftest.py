@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from ioc.migrate import migrate_database
 from ioc.services.broker import EmbeddedBroker
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
-from ioc.stack import migrate_database
 from ioc.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +41,20 @@ def free_port_pair() -> int:
             except OSError:
                 continue
             return port
+
+
+def up_ports() -> dict[str, str]:
+    """The port settings of one `ioc up`: all free and distinct, the worker's + 1 (the replay
+    worker's) too."""
+    worker = free_port_pair()
+    taken, ports = {worker, worker + 1}, {"IOC_WORKER_PORT": str(worker)}
+    for name in ("IOC_EMBEDDED_DB_PORT", "IOC_EMBEDDED_KAFKA_PORT", "IOC_DASHBOARD_PORT"):
+        port = free_port()
+        while port in taken:
+            port = free_port()
+        taken.add(port)
+        ports[name] = str(port)
+    return ports
 
 
 def wait_http(url: str, timeout: float = 30.0, part: ManagedProcess | None = None) -> bytes:
@@ -79,7 +93,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 def start_part(settings: Settings, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` as a child process with `settings` in its environment."""
     return ManagedProcess(
-        name, [sys.executable, "-m", "ioc.cli", *args],
+        name, [sys.executable, "-m", "ioc_command.cli", *args],
         settings.data_dir / "logs" / f"{name}-{uuid.uuid4().hex[:6]}.log",
         env=child_env(settings), cwd=REPO,
     ).start()

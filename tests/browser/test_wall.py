@@ -15,8 +15,8 @@ from selenium.webdriver.common.by import By
 
 from ioc.contract import FEEDS
 from ioc.db import connect
+from ioc.migrate import migrate_database
 from ioc.province import load_province
-from ioc.stack import migrate_database
 from ioc_dashboard.i18n import format_float, format_percent
 from tests.browser.conftest import (
     class_of,
@@ -83,14 +83,14 @@ def _db_counts(settings) -> dict[str, int]:
 
 
 def _lag(settings) -> dict[str, int | None]:
-    out = subprocess.run([sys.executable, "-m", "ioc.cli", "status", "--json"],
+    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
                          env=child_env(settings), cwd=REPO, capture_output=True, text=True,
                          check=True).stdout
     return {f: v["consumer_lag"] for f, v in json.loads(out)["feeds"].items()}
 
 
 def _simulate(settings, *args: str) -> int:
-    sent = subprocess.run([sys.executable, "-m", "ioc.cli", "simulate", *args],
+    sent = subprocess.run([sys.executable, "-m", "ioc_command.cli", "simulate", *args],
                           env=child_env(settings), cwd=REPO, capture_output=True, text=True,
                           timeout=300)
     assert sent.returncode == 0, sent.stderr
@@ -134,7 +134,7 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_
         # every feed stays fresh however slow this machine is; what the tiles must show is
         # read from the database at the moment they are compared
         live = subprocess.Popen(
-            [sys.executable, "-m", "ioc.cli", "simulate", "--duration", "60",
+            [sys.executable, "-m", "ioc_command.cli", "simulate", "--duration", "60",
              "--rate-multiplier", "2", "--seed", "12",
              "--scenario", str(_link_down(tmp_path / "live.yaml", "0s", "1h"))],
             env=child_env(migrated), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -16,9 +16,9 @@ from ioc.province import load_province
 from ioc_dashboard.actions import HeartbeatBook, Operator
 from ioc_dashboard.app import create_app
 from ioc_dashboard.auth import hash_password
-from ioc_dashboard.bench import generate
 from ioc_dashboard.config import load_wall_config
 from ioc_dashboard.data import WallData
+from proof.bench.wall import generate
 from tests.browser.conftest import (
     class_of,
     click,

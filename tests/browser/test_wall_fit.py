@@ -14,9 +14,9 @@ from selenium.webdriver.common.by import By
 from ioc.db import connect
 from ioc.province import load_province
 from ioc_dashboard.app import create_app
-from ioc_dashboard.bench import generate
 from ioc_dashboard.data import WallData
 from ioc_dashboard.i18n import t
+from proof.bench.wall import generate
 from streams.alerts.engine import render
 from streams.alerts.rules import load_rules
 from tests.browser.conftest import SCREENS, console_errors, serving, set_screen, waiter

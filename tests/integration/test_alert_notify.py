@@ -9,10 +9,8 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import yaml
 
 from ioc.db import WRITER_ROLE, connect, role_url
 from ioc.services.process import ManagedProcess
+from proof.harness import WebhookReceiver
 from streams.alerts.notify import Notifier
 from streams.alerts.rules import Notifications
 from tests.conftest import REPO, child_env, free_port, start_part, wait_until
@@ -29,49 +28,16 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
-class Receiver:
-    """A webhook receiver that can be told to fail (HTTP 503) and to recover."""
-
-    def __init__(self):
-        self.bodies: list[dict] = []
-        self.keys: list[str | None] = []  # Idempotency-Key of every call, failed or not
-        self.failing = False
-        self.calls = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls += 1
-                receiver.keys.append(self.headers.get("Idempotency-Key"))
-                if receiver.failing:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                receiver.bodies.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def transitions(self) -> list[tuple[str, str]]:
-        return [(a["labels"]["alertname"], a["status"]) for b in self.bodies for a in b["alerts"]]
+def transitions(receiver: WebhookReceiver) -> list[tuple[str, str]]:
+    return [(a["labels"]["alertname"], a["status"])
+            for body in receiver.bodies for a in body["alerts"]]
 
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver().up()
     yield r
-    r.close()
+    r.down()
 
 
 def put_alert(conn, rule: str, state: str, starts: datetime, ends: datetime | None = None,
@@ -124,12 +90,12 @@ def test_receiver_down_ten_minutes_gets_everything_in_order_once(migrated, owner
     assert len(set(receiver.keys)) == 1 and None not in receiver.keys
     receiver.failing = False
     tick(630)
-    assert sorted(receiver.transitions()) == [("link_missing", "firing"),
+    assert sorted(transitions(receiver)) == [("link_missing", "firing"),
                                               ("link_missing", "resolved"),
                                               ("portal_errors", "firing")]
     # per receiver in order: firing before resolved
-    assert receiver.transitions().index(("link_missing", "firing")) < \
-        receiver.transitions().index(("link_missing", "resolved"))
+    assert transitions(receiver).index(("link_missing", "firing")) < \
+        transitions(receiver).index(("link_missing", "resolved"))
     for s in range(630, 700, 5):
         tick(s)
     assert len(receiver.bodies) == 3  # nothing repeated
@@ -170,7 +136,7 @@ def test_notifier_restart_loses_nothing_and_repeats_at_most_once(migrated, owner
                    what="outbox drained")
     finally:
         part.stop()
-    assert receiver.transitions() == [("link_missing", "firing"), ("link_missing", "resolved")]
+    assert transitions(receiver) == [("link_missing", "firing"), ("link_missing", "resolved")]
     body = receiver.bodies[0]
     assert body["version"] == "4" and body["receiver"] == "ioc"
     assert body["alerts"][0]["annotations"]["summary"].startswith("Cảnh báo")
@@ -214,7 +180,7 @@ def test_real_alertmanager_receives_pushed_alerts(migrated, owner, receiver, tmp
         assert alerts[0]["annotations"]["summary"].startswith("Cảnh báo")
         assert alerts[0]["status"]["state"] == "active"
         # Alertmanager's own webhook reaches our receiver: the routing path works end to end
-        wait_until(lambda: ("link_missing", "firing") in receiver.transitions(), 30,
+        wait_until(lambda: ("link_missing", "firing") in transitions(receiver), 30,
                    what="Alertmanager notification")
         # flapping: still firing for Alertmanager, re-pushed past the 8 s (4 re-sends) after
         # which it would lapse on its own and tell the receivers "resolved"
@@ -224,11 +190,11 @@ def test_real_alertmanager_receives_pushed_alerts(migrated, owner, receiver, tmp
         while time.monotonic() < lapse:
             listed_now = listed() or []
             assert [a["status"]["state"] for a in listed_now] == ["active"], listed_now
-            assert ("link_missing", "resolved") not in receiver.transitions()
+            assert ("link_missing", "resolved") not in transitions(receiver)
             time.sleep(1)
         put_alert(owner, "link_missing", "resolved", now - timedelta(seconds=5),
                   datetime.now(UTC), labels={"link_id": "BV-01", "unit": "thanh-hoa-city"})
-        wait_until(lambda: ("link_missing", "resolved") in receiver.transitions(), 30,
+        wait_until(lambda: ("link_missing", "resolved") in transitions(receiver), 30,
                    what="resolved through Alertmanager")
         pushes = owner.execute("SELECT count(*) FROM notification_outbox"
                                " WHERE kind = 'alertmanager' AND delivered_at IS NOT NULL"
@@ -240,7 +206,7 @@ def test_real_alertmanager_receives_pushed_alerts(migrated, owner, receiver, tmp
 
 
 def _ioc(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
+    return subprocess.run([sys.executable, "-m", "ioc_command.cli", *args], env=child_env(settings),
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from ioc.db import connect
+from ioc.migrate import migrate_database
 from ioc.province import load_province
-from ioc.stack import migrate_database
 from ioc.topics import ensure_topics
 from simulators.recording import read_records
 from tests.conftest import REPO, child_env, free_port, start_part, wait_http, wait_until
@@ -41,8 +41,9 @@ SCENARIO = {
 
 
 def ioc(settings, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", *args],
+                            env=child_env(settings), cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

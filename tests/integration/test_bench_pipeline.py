@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def test_short_pipeline_bench_prints_sane_figures(settings):
     run = subprocess.run(
-        [sys.executable, "-m", "ioc.cli", "bench", "--suite", "pipeline", "--json",
+        [sys.executable, "-m", "ioc_command.cli", "bench", "--suite", "pipeline", "--json",
          "--events", "3000", "--latency-rate", "400", "--latency-seconds", "1.5",
          "--rounds", "2"],
         env=child_env(settings), cwd=REPO, capture_output=True, text=True, timeout=240)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def bench(settings, *args: str) -> dict:
-    run = subprocess.run([sys.executable, "-m", "ioc.cli", "bench", "--json", *args],
+    run = subprocess.run([sys.executable, "-m", "ioc_command.cli", "bench", "--json", *args],
                          env=child_env(settings), cwd=REPO, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

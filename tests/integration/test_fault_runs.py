@@ -19,7 +19,7 @@ SCENARIOS = {"worker_kill", "rebalance", "database_outage", "poison", "notifier"
 
 
 def _ioc(settings, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
+    return subprocess.run([sys.executable, "-m", "ioc_command.cli", *args], env=child_env(settings),
                           cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 

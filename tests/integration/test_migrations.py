@@ -7,8 +7,7 @@ import pytest
 
 from ioc.db import READER_ROLE, WRITER_ROLE, connect, role_url
 from ioc.errors import MigrationError
-from ioc.migrate import migrate, plan
-from ioc.stack import migrate_database
+from ioc.migrate import migrate, migrate_database, plan
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 def _ioc(settings, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=child_env(settings),
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", *args],
+                            env=child_env(settings), cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.harness import Producer, make_events
+from proof.harness import Producer, make_events
 from tests.conftest import REPO, wait_until
 
 pytestmark = pytest.mark.integration

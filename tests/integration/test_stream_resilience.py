@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ioc.db import WRITER_ROLE, connect
-from streams.harness import Producer, make_events
+from proof.harness import Producer, make_events
 from tests.conftest import free_port, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from ioc import contract
 from ioc.db import WRITER_ROLE, connect, connect_async, role_url
-from streams.harness import make_events
+from proof.harness import make_events
 from streams.sink import DeadLetter, EventSink
 from streams.store import BatchStore, Decoded
 

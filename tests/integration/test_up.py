@@ -16,7 +16,7 @@ import pytest
 
 from ioc.db import connect
 from ioc.services.postgres import embedded_url
-from tests.conftest import REPO, free_port, wait_until
+from tests.conftest import REPO, free_port, up_ports, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +25,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update({
         "IOC_DATA_DIR": str(tmp_path / "ioc"),
-        "IOC_EMBEDDED_DB_PORT": str(free_port()),
-        "IOC_EMBEDDED_KAFKA_PORT": str(free_port()),
-        "IOC_DASHBOARD_PORT": str(free_port()),
-        "IOC_WORKER_PORT": str(free_port()),
+        **up_ports(),
         "IOC_REFRESH_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     })
@@ -37,8 +34,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _up(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ioc.cli", "up", *args], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "ioc_command.cli", "up", *args], env=env,
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -72,7 +69,8 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Pr
     wait_until(up, 120, what="ioc up's dashboard and worker to answer")
     tree = _tree(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in tree)
-    for part in ("postgres", "tansu", "ioc.cli worker", "ioc.cli simulate", "ioc.cli dashboard"):
+    for part in ("postgres", "tansu", "ioc_command.cli worker", "ioc_command.cli simulate",
+                 "ioc_command.cli dashboard"):
         assert part in names, f"{part} not running under ioc up: {names}"
     return tree
 
@@ -105,7 +103,7 @@ def _worker(pid: int) -> psutil.Process | None:
             argv = p.cmdline()
         except psutil.Error:  # gone, or a zombie
             continue
-        if "ioc.cli worker" in " ".join(argv) and "--replay" not in argv:
+        if "ioc_command.cli worker" in " ".join(argv) and "--replay" not in argv:
             return p
     return None
 
@@ -184,7 +182,7 @@ def test_a_taken_port_is_reported_plainly(tmp_path):
         port = taken.getsockname()[1]
         for variable in ("IOC_DASHBOARD_PORT", "IOC_EMBEDDED_DB_PORT"):
             result = subprocess.run(
-                [sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+                [sys.executable, "-m", "ioc_command.cli", "up", "--for", "5"],
                 env=_env(tmp_path, **{variable: str(port)}), cwd=REPO,
                 capture_output=True, text=True, timeout=90)
             assert result.returncode != 0
@@ -195,7 +193,7 @@ def test_a_taken_port_is_reported_plainly(tmp_path):
 def test_a_missing_broker_binary_is_reported_plainly(tmp_path):
     fake = tmp_path / "tansu"
     fake.write_text("not a program")  # exists but not executable
-    result = subprocess.run([sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "up", "--for", "5"],
                             env=_env(tmp_path, IOC_TANSU_BIN=str(fake)), cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
@@ -207,7 +205,7 @@ def test_an_unreachable_external_database_is_reported_plainly(tmp_path):
     port = free_port()
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "ioc.cli", "up", "--for", "5"],
+        [sys.executable, "-m", "ioc_command.cli", "up", "--for", "5"],
         env=_env(tmp_path, IOC_DATABASE_URL=f"postgresql://ioc@127.0.0.1:{port}/ioc"),
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0

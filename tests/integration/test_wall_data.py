@@ -15,9 +15,9 @@ from ioc.db import OPERATOR_ROLE, READER_ROLE, connect, role_url
 from ioc.province import load_province
 from ioc_dashboard.actions import ActionError, HeartbeatBook, Operator
 from ioc_dashboard.auth import hash_password, verify_password
-from ioc_dashboard.bench import generate
 from ioc_dashboard.data import WallData, read_snapshot
 from ioc_dashboard.figures import dossier_kpis, payment_kpis
+from proof.bench.wall import generate
 from tests.conftest import free_port
 
 
@@ -179,7 +179,7 @@ def test_heartbeats_are_batched_and_survive_a_lost_database(filled):
 
 
 def test_replay_runs_are_read_from_the_replay_schema(filled, services):
-    from ioc.stack import migrate_database
+    from ioc.migrate import migrate_database
 
     replay = filled.for_replay()
     migrate_database(replay, replay.database_url)

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port, wait_until
+from tests.conftest import REPO, up_ports, wait_until
 from tests.unit.test_compose import dockerfile_build_sources
+from tests.unit.test_house import FLOORS
 
 pytestmark = pytest.mark.integration
 
-PACKAGES = ("ioc", "streams", "simulators", "ioc_dashboard")
+PACKAGES = tuple(FLOORS)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_the_wheel_holds_every_package_and_data_file(wheel):
     assert expected - names == set(), "files the product reads that the wheel leaves out"
     assert names - expected == set()
     assert any(n.endswith(".sql") for n in names) and "ioc/rules/default.yaml" in names
-    assert "ioc = ioc.cli:main" in entry_points
+    assert "ioc = ioc_command.cli:main" in entry_points
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
@@ -79,8 +80,7 @@ def test_installed_outside_the_checkout_it_runs_everything_from_another_folder(w
     ioc = str(venv / "bin/ioc")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    ports = {"IOC_EMBEDDED_DB_PORT": str(free_port()), "IOC_EMBEDDED_KAFKA_PORT": str(free_port()),
-             "IOC_DASHBOARD_PORT": str(free_port()), "IOC_WORKER_PORT": str(free_port())}
+    ports = up_ports()
     env = _env(tmp_path / "data", **ports)
 
     located = subprocess.run(

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ioc import contract
 from ioc.db import connect
-from streams.harness import Producer, make_events
+from proof.harness import Producer, make_events
 from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def test_feeds_are_stored_once_and_bad_events_dead_lettered(migrated, worker):
 
     # ioc status --json reads the same figures, and the worker has committed everything
     def status():
-        out = subprocess.run([sys.executable, "-m", "ioc.cli", "status", "--json"],
+        out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
                              env=child_env(migrated), cwd=REPO, capture_output=True, text=True,
                              check=True).stdout
         return json.loads(out)
@@ -158,7 +158,7 @@ def test_status_counts_every_unconsumed_event_as_lag(migrated):
     # Tansu's ListOffsets can under-report the end of a partition; status must not
     events = _events(1500)
     _send(migrated, events)
-    out = subprocess.run([sys.executable, "-m", "ioc.cli", "status", "--json"],
+    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
                          env=child_env(migrated), cwd=REPO, capture_output=True, text=True,
                          check=True).stdout
     lag = {f: v["consumer_lag"] for f, v in json.loads(out)["feeds"].items()}

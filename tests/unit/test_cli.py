@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from ioc.cli import build_parser
+from ioc_command.cli import build_parser
 from tests.conftest import REPO
 
 
@@ -17,7 +17,7 @@ def _subcommands() -> dict[str, str]:
 
 
 def test_help_lists_every_subcommand_with_a_purpose():
-    out = subprocess.run([sys.executable, "-m", "ioc.cli", "--help"], cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "--help"], cwd=REPO,
                          capture_output=True, text=True, check=True).stdout
     commands = _subcommands()
     assert {"up", "status", "worker", "dashboard", "simulate", "migrate"} <= set(commands)
@@ -27,7 +27,7 @@ def test_help_lists_every_subcommand_with_a_purpose():
 
 
 def test_bad_setting_stops_with_a_message_not_a_traceback():
-    result = subprocess.run([sys.executable, "-m", "ioc.cli", "status"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status"], cwd=REPO,
                             env={"IOC_DASHBOARD_PORT": "x", "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True)
     assert result.returncode == 2

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ioc.cli import build_parser
 from ioc.settings import ENV_NAMES, Settings
+from ioc_command.cli import build_parser
+from tests.unit.test_house import FLOORS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -301,7 +302,7 @@ def test_dockerfile_builds_a_wheel_and_installs_it_not_editable():
     build, runtime = dockerfile_stages()
     assert re.match(r"FROM python:3\.11-slim AS build\b", build)
     assert re.search(r"pip wheel (?:\S+ )*--no-deps (?:\S+ )*--wheel-dir /wheels \.$", build, re.M)
-    assert {"ioc/", "streams/", "simulators/", "ioc_dashboard/", "pyproject.toml"} \
+    assert {f"{package}/" for package in FLOORS} | {"pyproject.toml"} \
         <= set(dockerfile_build_sources())
     assert re.match(r"FROM python:3\.11-slim\s", runtime)
     assert re.search(r"^COPY --from=build /wheels/ /tmp/wheels/$", runtime, re.M)

@@ -10,9 +10,9 @@ import pytest
 
 from ioc import contract
 from ioc.errors import ContractError
-from streams.harness import POISON_KINDS, poison_event
+from proof.harness import POISON_KINDS, poison_event
+from proof.soak import verdict
 from streams.metrics import dead_letter_reason_label
-from streams.soak import verdict
 
 
 @pytest.mark.parametrize("kind", sorted(POISON_KINDS))

@@ -152,11 +152,10 @@ def test_dossiers_already_in_progress_resolve_from_the_first_day():
 def test_working_time_arithmetic_matches_the_calendar(seed):
     import random
 
-    from ioc.calendar import load_calendar
-    from simulators.generator import _WorkingTime
+    from ioc.calendar import WorkingTimeIndex, load_calendar
 
     cal, rng = load_calendar(), random.Random(seed)
-    working = _WorkingTime(cal, cal.tz)
+    working = WorkingTimeIndex(cal)
 
     def slow_add_seconds(t: float, seconds: float) -> float:  # walk minute by minute
         at = t
@@ -173,6 +172,13 @@ def test_working_time_arithmetic_matches_the_calendar(seed):
                 at += 60
         return at
 
+    def slow_midnight_before(t: float, days: int) -> float:  # walk back day by day
+        day = datetime.fromtimestamp(t, cal.tz).date()
+        while days > 0:
+            day -= timedelta(days=1)
+            days -= cal.is_working_day(day)
+        return datetime.combine(day, datetime.min.time(), cal.tz).timestamp()
+
     start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
     for _ in range(200):
         t = start + rng.random() * 400 * 86400
@@ -181,6 +187,8 @@ def test_working_time_arithmetic_matches_the_calendar(seed):
             datetime.fromtimestamp(t, cal.tz), days).timestamp(), abs=1e-5)
         seconds = rng.random() * 5 * working.day_seconds
         assert working.add_seconds(t, seconds) == pytest.approx(slow_add_seconds(t, seconds))
+        back = rng.randrange(0, 45)
+        assert working.midnight_days_before(t, back) == slow_midnight_before(t, back)
 
 
 def test_utility_bills_come_early_in_the_month_and_tuition_at_term_start():

@@ -1,5 +1,5 @@
-"""The house drawn from the imports: the command line assembles the parts and stands on
-top, so no part imports it (issue 18: no arrow back up)."""
+"""The house drawn from the imports (issue 18): floors, each importing only the floors below
+it, and no import cycle between modules. docs/architecture.md draws the same house."""
 
 from __future__ import annotations
 
@@ -8,28 +8,106 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+# package → floor; a package may import its own floor-mates only where allowed below
+FLOORS = {
+    "ioc": 0,            # settings, contract, storage, migrations, embedded services
+    "streams": 1,        # the parts: stream processor and alert engine,
+    "simulators": 1,     #   simulated province and replay,
+    "ioc_dashboard": 1,  #   the wall; they never import each other
+    "proof": 2,          # chaos, soak, benchmarks: they drive the parts
+    "ioc_command": 3,    # the composition root: the `ioc` command and `ioc up`
+}
 
-PARTS = ("ioc", "streams", "simulators", "ioc_dashboard")
-TOP = {"ioc.cli"}  # the composition root: it imports the parts, nothing imports it
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in FLOORS:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
 
 
-def _imports(path) -> set[str]:
+def imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `module` imports anywhere in its body (lazy imports count too)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".") if path.name == "__init__.py" else \
+                    module.split(".")[:-1]
+                base = ".".join(package[:len(package) - node.level + 1] + [base] * bool(base))
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    return {name for name in found if name in known and name != module}
 
 
-def test_no_part_imports_the_command_line():
-    back_up = []
-    for part in PARTS:
-        for path in sorted((REPO / part).rglob("*.py")):
-            module = ".".join(path.relative_to(REPO).with_suffix("").parts)
-            if module in TOP:
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {module: imports(module, path, known) for module, path in known.items()}
+
+
+def test_every_package_is_on_a_floor():
+    top = {p.name for p in REPO.iterdir() if (p / "__init__.py").is_file()} - {"tests"}
+    assert top == set(FLOORS)
+
+
+def test_imports_go_down_only_and_parts_do_not_lean_on_each_other():
+    wrong = []
+    for module, names in graph().items():
+        here = module.split(".")[0]
+        for name in names:
+            there = name.split(".")[0]
+            if there == here:
                 continue
-            back_up += [f"{module} imports {name}" for name in _imports(path) & TOP]
-    assert back_up == []
+            if FLOORS[there] > FLOORS[here] or (FLOORS[there] == FLOORS[here] == 1):
+                wrong.append(f"{module} imports {name}")
+    assert not wrong, "arrows that break the floors:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_cycle_between_modules():
+    edges = graph()
+    cycles, state = [], {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for name in sorted(edges[module]):
+            if state.get(name) == "open":
+                cycles.append(" → ".join(path[path.index(name):] + [name]))
+            elif name not in state:
+                visit(name, path + [name])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_the_checker_sees_a_cycle_and_an_arrow_up(tmp_path, monkeypatch):
+    """The two checks above would fail on a house that breaks them."""
+    for package, body in (("ioc", "from streams import sink\n"),
+                          ("streams", "from . import sink\n"), ("proof", "")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(body)
+    (tmp_path / "streams" / "sink.py").write_text("import ioc\n")
+    monkeypatch.setattr(f"{__name__}.REPO", tmp_path)
+    monkeypatch.setattr(f"{__name__}.FLOORS", {"ioc": 0, "streams": 1, "proof": 2})
+    edges = graph()
+    assert edges == {"ioc": {"streams", "streams.sink"}, "streams": {"streams.sink"},
+                     "streams.sink": {"ioc"}, "proof": set()}
+    try:
+        test_no_import_cycle_between_modules()
+    except AssertionError as exc:
+        assert "ioc → streams → streams.sink → ioc" in str(exc)
+    else:
+        raise AssertionError("the cycle through ioc and streams.sink was not seen")
+    try:
+        test_imports_go_down_only_and_parts_do_not_lean_on_each_other()
+    except AssertionError as exc:
+        assert "ioc imports streams.sink" in str(exc)
+    else:
+        raise AssertionError("the arrow up from ioc was not seen")

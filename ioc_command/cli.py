@@ -18,7 +18,7 @@ log = logging.getLogger("ioc")
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.stack import run_up
+    from ioc_command.up import run_up
 
     if args.scenario:  # fail now, not in a child part
         from simulators.scenarios import load_scenario, scenario_path
@@ -155,7 +155,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from ioc.db import connect
-    from ioc.stack import migrate_database
+    from ioc.migrate import migrate_database
     from ioc.topics import ensure_topics
     from simulators.producer import FeedProducer
     from simulators.recording import read_header, read_records
@@ -208,10 +208,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 BENCH_SUITES = {
     # suite -> module with `add_arguments(parser)` and `run(args, settings) -> dict`
     # (figures printed as JSON)
-    "pipeline": "streams.bench",
-    "feeds": "simulators.bench",
-    "wall": "ioc_dashboard.bench",
-    "alerts": "streams.alerts.bench",
+    "pipeline": "proof.bench.pipeline",
+    "feeds": "proof.bench.feeds",
+    "wall": "proof.bench.wall",
+    "alerts": "proof.bench.alerts",
 }
 
 
@@ -228,19 +228,19 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chaos(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.chaos import run
+    from proof.chaos import run
 
     return run(args, settings)
 
 
 def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.soak import run
+    from proof.soak import run
 
     return run(args, settings)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.stack import migrate_database
+    from ioc.migrate import migrate_database
 
     db, _ = embedded_urls(settings)
     applied = migrate_database(settings, db)
@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fault runs on loopback with their own embedded PostgreSQL and broker: "
                     "prove nothing is lost, doubled or stuck. One JSON object per scenario; "
                     "exit code 1 when any scenario misses its bar (docs/reliability.md).")
-    from streams.chaos import add_arguments as add_chaos_arguments
+    from proof.chaos import add_arguments as add_chaos_arguments
 
     add_chaos_arguments(p)
     p.set_defaults(func=cmd_chaos)
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "rates, in real time; samples RSS and consumer lag; exit code 1 when RSS "
                     "grows over 10 %% after the warm-up or the lag is unbounded "
                     "(docs/reliability.md).")
-    from streams.soak import add_arguments as add_soak_arguments
+    from proof.soak import add_arguments as add_soak_arguments
 
     add_soak_arguments(p)
     p.set_defaults(func=cmd_soak)

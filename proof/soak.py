@@ -18,20 +18,16 @@ import logging
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import psutil
 from kafka.errors import KafkaError
 
-from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.settings import Settings
-from ioc.stack import migrate_database
 from ioc.status import consumer_lag
-from ioc.topics import ensure_topics
-from streams.harness import free_port, services, start_part, start_worker, stored_count
+from proof.harness import Namespaces, services, start_part, start_worker, stored_count
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +84,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "kafka"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     seconds = args.minutes * 60
-    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="ioc-soak-") as tmp, \
-            services(settings, Path(tmp)) as s:
-        s = s.with_(db_schema=f"soak_{tag}", topic_prefix=f"soak{tag}",
-                    consumer_group=f"soak-{tag}", worker_port=free_port(), data_dir=Path(tmp))
-        migrate_database(s, s.database_url)
-        ensure_topics(s, s.kafka_bootstrap)
+            services(settings, Path(tmp)) as base, Namespaces(base, "soak") as spaces:
+        s = spaces.fresh("run", data_dir=Path(tmp))
         worker = start_worker(s, Path(tmp), "soak-worker")
         simulator = start_part(s, Path(tmp), "soak-simulator", "simulate", "--seed", "1",
                                "--start", SOAK_START, "--speed", "1",
@@ -119,8 +111,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             simulator.stop()
             worker.stop()
-            with connect(s.database_url, "public", autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE')
     figures = {"suite": "soak", "minutes": args.minutes, "multiplier": args.multiplier,
                "simulated_start": SOAK_START, **verdict(samples, seconds),
                "samples": samples}

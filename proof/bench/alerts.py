@@ -16,15 +16,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import threading
 import time
 import uuid
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
@@ -37,17 +34,18 @@ from ioc.province import load_province
 from ioc.resources import ALERT_RULES_DIR
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
-from streams.alerts.engine import Engine
-from streams.alerts.rules import load_rules
-from streams.harness import (
+from proof.harness import (
+    Namespaces,
     Producer,
-    free_port,
+    WebhookReceiver,
     healthz,
     services,
     start_part,
     start_worker,
     wait_for,
 )
+from streams.alerts.engine import Engine
+from streams.alerts.rules import load_rules
 
 SILENT_SECONDS = 5.0
 FOR_SECONDS = 3.0
@@ -65,29 +63,6 @@ def _summary(values: list[float]) -> dict:
     return {"n": len(values), "p50": _pct(values, 0.5), "p99": _pct(values, 0.99),
             "max": round(max(values), 3) if values else None,
             "mean": round(statistics.fmean(values), 3) if values else None}
-
-
-class _Receiver:
-    def __init__(self):
-        self.firing: dict[str, float] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                got = time.time()
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                for alert in body["alerts"]:
-                    if alert["status"] == "firing":
-                        receiver.firing.setdefault(alert["fingerprint"], got)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class _Feeder(threading.Thread):
@@ -138,7 +113,7 @@ def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
     rules["notifications"].update(group_wait_seconds=0, group_interval_seconds=0)
     rules_path = tmp / "rules.yaml"
     rules_path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
-    receiver = _Receiver()
+    receiver = WebhookReceiver().up()
     s = settings.with_(alert_rules=rules_path, webhook_urls=(receiver.url,), log_level="WARNING")
     ensure_topics(s, s.kafka_bootstrap)
     parts = [start_worker(s, tmp, "worker")]
@@ -171,7 +146,7 @@ def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
                 "SELECT fingerprint, labels, recorded_at FROM alert_transitions"
                 " WHERE to_state = 'firing'")}
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(receiver.firing) < len(fired):
+        while time.monotonic() < deadline and len(receiver.first_firing()) < len(fired):
             time.sleep(0.1)
     finally:
         feeder.stop.set()
@@ -179,11 +154,12 @@ def measure_latency(settings: Settings, tmp: Path, trials: int) -> dict:
             feeder.join(10)
         for p in reversed(parts):
             p.stop()
-        receiver.server.shutdown()
+        receiver.down()
     to_firing = [(fired[link][1] - breach).total_seconds() - FOR_SECONDS
                  for link, breach in breaches.items() if link in fired]
-    to_webhook = [receiver.firing[fp] - recorded.timestamp()
-                  for fp, recorded in fired.values() if fp in receiver.firing]
+    firing = receiver.first_firing()
+    to_webhook = [firing[fp] - recorded.timestamp()
+                  for fp, recorded in fired.values() if fp in firing]
     return {
         "breaches": len(breaches), "fired": len(fired), "webhooks": len(to_webhook),
         "breach_to_firing_minus_for_seconds": _summary(to_firing),
@@ -243,7 +219,6 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     """Measure; return the figures (printed as JSON by `ioc bench`)."""
     import logging
 
-    from ioc.stack import migrate_database
 
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
@@ -251,24 +226,11 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     hours = getattr(args, "catchup_hours", 1.0)
     if not 1 <= trials <= 27 or hours <= 0:
         raise ServiceError("bench: --alert-trials must be 1 to 27 and --catchup-hours > 0")
-    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="ioc-bench-alerts-") as tmp_name, \
-            services(settings, Path(tmp_name)) as base:
+            services(settings, Path(tmp_name)) as base, Namespaces(base, "bench") as spaces:
         tmp = Path(tmp_name)
-        live = base.with_(db_schema=f"bench_{tag}_alerts", data_dir=tmp,
-                          topic_prefix=f"bench{tag}", consumer_group=f"bench-{tag}",
-                          worker_port=free_port())
-        replay = base.with_(db_schema=f"bench_{tag}_catchup")
-        try:
-            for each in (live, replay):
-                migrate_database(each, base.database_url)
-            latency = measure_latency(live, tmp, trials)
-            catch_up = measure_catch_up(replay, hours)
-        finally:
-            with connect(base.database_url, "public", autocommit=True) as conn:
-                for each in (live, replay):
-                    with suppress(Exception):
-                        conn.execute(f'DROP SCHEMA IF EXISTS "{each.db_schema}" CASCADE')
+        latency = measure_latency(spaces.fresh("alerts", data_dir=tmp), tmp, trials)
+        catch_up = measure_catch_up(spaces.fresh("catchup"), hours)
     firing, webhook = (latency["breach_to_firing_minus_for_seconds"],
                        latency["firing_to_webhook_seconds"])
     return {"suite": "alerts", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

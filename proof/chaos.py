@@ -8,7 +8,7 @@ each scenario in its own schema, topics and consumer group. The scenarios:
 - worker_kill: a worker SIGKILLed every few seconds while events arrive, restarted each time;
 - rebalance: a second worker joins mid-run, then the first one leaves (two rebalances);
 - database_outage: PostgreSQL stopped mid-run, started again after a while;
-- poison: 1 event in 100 broken in each way the contract refuses (streams/harness.py);
+- poison: 1 event in 100 broken in each way the contract refuses (proof/harness.py);
 - notifier: the webhook receiver down for a while, then the notifier SIGKILLed while it
   delivers (alerts are written to the alerts table as the alerter would);
 - stalled_agent: one feed's writes blocked (a table lock) while its backlog grows: the
@@ -28,15 +28,13 @@ import logging
 import random
 import shutil
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +48,15 @@ from ioc.services.broker import EmbeddedBroker
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
-from ioc.stack import migrate_database
-from ioc.topics import FEED_PARTITIONS, ensure_topics
-from streams.harness import (
+from ioc.topics import FEED_PARTITIONS
+from proof.harness import (
     POISON_KINDS,
-    Producer,
+    Namespaces,
+    PacedFeed,
+    WebhookReceiver,
     assigned_partitions,
     free_port,
     healthz,
-    make_event,
-    poison_event,
     start_part,
     start_worker,
     stored_events,
@@ -121,75 +118,6 @@ class Tally:
         return int(rows), int(distinct), int(dead)
 
 
-class Feed(threading.Thread):
-    """Produces `n` events at `rate`/s in the background, every 1/`poison_ratio`-th one
-    broken (each poison kind in turn), and remembers where every poison event landed."""
-
-    def __init__(self, settings: Settings, n: int, rate: float, seed: int,
-                 poison_ratio: float = 0.0):
-        super().__init__(name="chaos-feed", daemon=True)
-        self.settings, self.n, self.rate, self.seed = settings, n, rate, seed
-        # every k-th event is poison, the kinds in turn: each kind as often as the others
-        self._every = round(1 / poison_ratio) if poison_ratio else 0
-        self.valid = 0
-        self.poison: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> kind
-        self.poison_sent = 0
-        self.error: BaseException | None = None
-        self.finished = threading.Event()
-        self.halt = threading.Event()  # set: stop producing early
-        self._lock = threading.Lock()
-
-    def run(self) -> None:
-        try:
-            self._produce()
-        except BaseException as exc:  # reported by the scenario that waits for it
-            self.error = exc
-        finally:
-            self.finished.set()
-
-    def _produce(self) -> None:
-        rng = random.Random(self.seed)
-        producer = Producer(self.settings.kafka_bootstrap)
-        kinds = list(POISON_KINDS)
-        tag = uuid.uuid4().hex[:8]
-        started = time.monotonic()
-        for i in range(self.n):
-            if self.halt.is_set():
-                break
-            ahead = started + i / self.rate - time.monotonic()
-            if ahead > 0.005:
-                time.sleep(ahead)
-            now = datetime.now(UTC)
-            if self._every and i % self._every == self._every // 2:
-                kind = kinds[self.poison_sent % len(kinds)]
-                self.poison_sent += 1
-                feed, key, value = poison_event(kind, rng, now, f"poison-{tag}-{i:08d}")
-                producer.send(self.settings.topic(feed), key, value,
-                              on_delivery=lambda err, msg, kind=kind: self._landed(err, msg, kind))
-            else:
-                feed, key, value = make_event(rng, now, f"chaos-{tag}-{i:08d}")
-                producer.send(self.settings.topic(feed), key, value)
-                self.valid += 1
-            if i % 500 == 0:
-                producer.poll()
-        producer.flush()
-
-    def _landed(self, err: Any, msg: Any, kind: str) -> None:
-        if err is None:
-            with self._lock:
-                self.poison[(msg.topic(), msg.partition(), msg.offset())] = kind
-
-    def wait(self, timeout: float) -> None:
-        if not self.finished.wait(timeout):
-            raise ServiceError(f"chaos: producing {self.n} events took over {timeout:.0f} s")
-        if self.error is not None:
-            raise ServiceError(f"chaos: producing failed: {self.error}") from self.error
-
-    @property
-    def seconds(self) -> float:
-        return self.n / self.rate
-
-
 @dataclass
 class Run:
     """The services of one `ioc chaos` run and the namespaces its scenarios made."""
@@ -198,7 +126,10 @@ class Run:
     data_dir: Path
     postgres: EmbeddedPostgres
     bootstrap: str
-    made: list[Settings]
+    spaces: Namespaces = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spaces = Namespaces(self.base, "chaos")
 
     @property
     def base(self) -> Settings:
@@ -208,14 +139,7 @@ class Run:
 
     def namespace(self, name: str, **changes: Any) -> Settings:
         """Fresh schema, topics, consumer group and worker port for one scenario."""
-        tag = uuid.uuid4().hex[:6]
-        s = self.base.with_(db_schema=f"chaos_{tag}_{name}"[:63], topic_prefix=f"chaos{tag}",
-                            consumer_group=f"chaos-{tag}-{name}", worker_port=free_port(),
-                            **changes)
-        migrate_database(s, s.database_url)
-        ensure_topics(s, s.kafka_bootstrap)
-        self.made.append(s)
-        return s
+        return self.spaces.fresh(name, **changes)
 
 
 def _until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
@@ -253,7 +177,7 @@ def _settle(tally: Tally, valid: int, dead: int, timeout: float) -> tuple[int, i
     return last[0]
 
 
-def _stored_figures(feed: Feed, counts: tuple[int, int, int]) -> dict[str, Any]:
+def _stored_figures(feed: PacedFeed, counts: tuple[int, int, int]) -> dict[str, Any]:
     rows, distinct, dead = counts
     return {"produced": feed.valid, "stored_rows": rows, "stored_distinct": distinct,
             "duplicates": rows - distinct, "lost": feed.valid - distinct,
@@ -274,7 +198,7 @@ def worker_kill(run: Run) -> dict[str, Any]:
     rng = random.Random(opts.seed)
     worker = start_worker(s, run.data_dir, "kill-worker-0")
     _ready(worker, s.worker_port)
-    feed = Feed(s, opts.events, opts.rate, opts.seed)
+    feed = PacedFeed(s, opts.events, opts.rate, opts.seed)
     feed.start()
     kills, last_start = 0, time.monotonic()
     try:
@@ -303,7 +227,7 @@ def rebalance(run: Run) -> dict[str, Any]:
     tally = Tally(first)
     workers = [start_worker(first, run.data_dir, "rebalance-worker-a")]
     _ready(workers[0], first.worker_port)
-    feed = Feed(first, opts.events, opts.rate, opts.seed + 1)
+    feed = PacedFeed(first, opts.events, opts.rate, opts.seed + 1)
     feed.start()
     all_partitions = len(FEEDS) * FEED_PARTITIONS
     try:
@@ -343,7 +267,7 @@ def database_outage(run: Run) -> dict[str, Any]:
     tally = Tally(s)
     worker = start_worker(s, run.data_dir, "outage-worker")
     _ready(worker, s.worker_port)
-    feed = Feed(s, opts.events, opts.rate, opts.seed + 2)
+    feed = PacedFeed(s, opts.events, opts.rate, opts.seed + 2)
     feed.start()
     stall_seen = False
     try:
@@ -390,7 +314,7 @@ def poison(run: Run) -> dict[str, Any]:
     _ready(worker, s.worker_port)
     # at least two of every kind, even in a short run
     ratio = max(opts.poison_ratio, 2 * len(POISON_KINDS) / opts.events)
-    feed = Feed(s, opts.events, opts.rate, opts.seed + 3, poison_ratio=ratio)
+    feed = PacedFeed(s, opts.events, opts.rate, opts.seed + 3, poison_ratio=ratio)
     feed.start()
     try:
         feed.wait(feed.seconds + 120)
@@ -438,48 +362,10 @@ def _count_topic(settings: Settings, topic: str, expected: int, timeout: float =
     return seen
 
 
-class Receiver:
-    """A webhook receiver that can go down (its port closed) and come back, and answers
-    slowly enough that a notifier can be killed in the middle of a delivery."""
-
-    def __init__(self, delay: float = 0.2):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.delay = delay
-        self.received: list[tuple[float, dict]] = []
-        self.in_flight = 0
-        self._server: ThreadingHTTPServer | None = None
-
-    def up(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                receiver.in_flight += 1
-                try:
-                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                    time.sleep(receiver.delay)
-                    receiver.received.append((time.monotonic(), body))
-                    self.send_response(200)
-                    self.end_headers()
-                finally:
-                    receiver.in_flight -= 1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def transitions(self) -> Counter:
-        return Counter((a["labels"]["link_id"], a["status"])
-                       for _, body in self.received for a in body["alerts"])
+def _transitions(receiver: WebhookReceiver) -> Counter:
+    """How many times each (link, status) reached the webhook."""
+    return Counter((a["labels"]["link_id"], a["status"])
+                   for _, body in receiver.received for a in body["alerts"])
 
 
 def _rules_file(path: Path, base: Path, **changes: Any) -> Path:
@@ -508,7 +394,7 @@ def _put_alert(conn: psycopg.Connection, link: str, state: str, starts: datetime
 
 def notifier(run: Run) -> dict[str, Any]:
     opts = run.options
-    receiver = Receiver()
+    receiver = WebhookReceiver(delay=0.2)
     rules = _rules_file(run.data_dir / "chaos-notifier-rules.yaml", run.base.alert_rules,
                         notifications={"group_by": ["alertname", "link_id"],
                                        "group_wait_seconds": 0, "group_interval_seconds": 0,
@@ -539,14 +425,14 @@ def notifier(run: Run) -> dict[str, Any]:
         killed_in_flight = receiver.in_flight > 0
         parts[-1].kill()
         parts.append(start_part(s, run.data_dir, "notifier-1", "notifier"))
-        done = _until(lambda: expected <= set(receiver.transitions()), opts.settle_seconds, 0.1)
+        done = _until(lambda: expected <= set(_transitions(receiver)), opts.settle_seconds, 0.1)
         recovery = time.monotonic() - back if done else None
         time.sleep(1.0)  # anything repeated would arrive now
     finally:
         for p in parts:
             p.stop()
         receiver.down()
-    got = receiver.transitions()
+    got = _transitions(receiver)
     copies = max(got.values(), default=0)
     return {"notifications_expected": len(expected),
             "notifications_delivered": len(expected & set(got)),
@@ -572,7 +458,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
     worker = start_worker(s, run.data_dir, "stall-worker")
     alerter = start_part(s, run.data_dir, "stall-alerter", "alerter")
     # a steady trickle through the stall and the recovery (stopped once both are seen)
-    feed = Feed(s, 200 * 600, 200.0, opts.seed + 4)
+    feed = PacedFeed(s, 200 * 600, 200.0, opts.seed + 4)
     health_after = alert_after = healthy_after = cleared_after = None
 
     def firing() -> list[str]:
@@ -701,7 +587,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     work = settings.data_dir.resolve() / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     work.mkdir(parents=True, exist_ok=True)
     with _services(work, settings.tansu_bin) as (pg, bootstrap):
-        chaos = Run(opts, work, pg, bootstrap, [])
+        chaos = Run(opts, work, pg, bootstrap)
         for name in names:
             print(f"chaos: {name} ...", file=sys.stderr, flush=True)
             began = time.monotonic()
@@ -717,9 +603,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   flush=True)
             print(f"chaos: {name} {'ok' if result['ok'] else 'FAILED'} in "
                   f"{result['seconds']} s", file=sys.stderr, flush=True)
-        with suppress(psycopg.Error), connect(pg.url, "public", autocommit=True) as conn:
-            for s in chaos.made:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE')
+        chaos.spaces.drop()
     if failed:
         print(f"chaos: failed: {', '.join(failed)}; logs of every part in {work / 'logs'}",
               file=sys.stderr)

@@ -18,11 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import tempfile
 import time
-import uuid
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,11 +28,11 @@ from ioc.db import WRITER_ROLE, connect, connect_async, role_url
 from ioc.errors import ServiceError
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS, ensure_topics
-from streams.harness import (
+from proof.harness import (
+    Namespaces,
+    PacedFeed,
     Producer,
     assigned_partitions,
-    free_port,
-    make_event,
     make_events,
     peak_rss_mb,
     scrape_metrics,
@@ -169,20 +166,10 @@ def measure_copy(settings: Settings, events: list[tuple[str, bytes, bytes]]) -> 
 def measure_latency(settings: Settings, rate: float, duration: float, already: int) -> dict:
     """Steady `rate` events/s for `duration` s through the running worker; percentiles of
     stored_at - occurred_at over exactly those events."""
-    producer = Producer(settings.kafka_bootstrap)
-    rng = random.Random(7)
     total = int(rate * duration)
-    tag = uuid.uuid4().hex[:8]
-    started = time.monotonic()
-    for i in range(total):
-        due = started + i / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        feed, key, value = make_event(rng, datetime.now(UTC), f"lat-{tag}-{i:08d}")
-        producer.send(settings.topic(feed), key, value)
-        producer.poll()
-    producer.flush()
+    feed = PacedFeed(settings, total, rate, seed=7, prefix="lat")
+    feed.start()
+    feed.wait(duration + 60)
     metrics_url = f"http://127.0.0.1:{settings.worker_port}/metrics"
     wait_for(lambda: scrape_metrics(metrics_url).get("ioc_events_stored_total", 0)
              >= already + total, 60, "the latency events to be stored", 0.25)
@@ -195,7 +182,7 @@ def measure_latency(settings: Settings, rate: float, duration: float, already: i
                 "WHERE event_id LIKE %s"
                 for t in ("dossier_events", "portal_health", "link_heartbeats",
                           "consultations", "payments")) + ") x",
-            [f"lat-{tag}-%"] * 5).fetchone()
+            [f"{feed.id_prefix}-%"] * 5).fetchone()
     return {"rate_events_per_s": rate, "seconds": duration, "events": int(count),
             "p50_s": round(float(p50), 4), "p99_s": round(float(p99), 4),
             "max_s": round(float(worst), 4)}
@@ -243,48 +230,35 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
                            "must be > 0")
     import logging
 
-    from ioc.stack import migrate_database
 
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
-    tag = uuid.uuid4().hex[:8]
-    made: list[Settings] = []
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp, \
-            services(settings, Path(tmp)) as s:
-        base = s.with_(topic_prefix=f"bench{tag}", data_dir=Path(tmp), log_level="WARNING")
+            services(settings, Path(tmp)) as s, \
+            Namespaces(s.with_(data_dir=Path(tmp), log_level="WARNING"), "bench") as spaces:
+        shared = f"bench{spaces.tag}"  # one backlog, read by every round
 
-        def fresh(name: str, **changes: object) -> Settings:
-            each = base.with_(db_schema=f"bench_{tag}_{name}",
-                              consumer_group=f"bench-{tag}-{name}", worker_port=free_port(),
-                              **changes)
-            made.append(each)
-            migrate_database(each, s.database_url)
-            return each
+        def fresh(name: str) -> Settings:
+            return spaces.fresh(name, topics=shared)
 
-        try:
-            quiet = fresh("latency", topic_prefix=f"bench{tag}.latency")
-            ensure_topics(quiet, s.kafka_bootstrap)
-            latency, latency_rss = measure_idle_latency(quiet, rate, latency_seconds, Path(tmp))
-            ensure_topics(base, s.kafka_bootstrap)
-            events = make_events(n)
-            produce_rate = _produce(base, events)
-            # (a) and (b) alternate, each round a fresh group and schema on the same backlog:
-            # on a shared 2-core machine one run of either varies by +-30 %
-            faust_runs: list[dict] = []
-            plain_runs: list[dict] = []
-            rss = [latency_rss]
-            for r in range(rounds):
-                figures, worker = measure_faust(fresh(f"faust{r}"), n, Path(tmp))
-                rss.append(peak_rss_mb(worker.pid))
-                worker.stop()
-                faust_runs.append(figures)
-                plain_runs.append(measure_plain(fresh(f"plain{r}"), n))
-            raw = measure_copy(fresh("copy"), events)
-        finally:
-            with connect(s.database_url, "public", autocommit=True) as conn:
-                for each in made:
-                    with suppress(Exception):
-                        conn.execute(f'DROP SCHEMA IF EXISTS "{each.db_schema}" CASCADE')
+        quiet = spaces.fresh("latency")
+        latency, latency_rss = measure_idle_latency(quiet, rate, latency_seconds, Path(tmp))
+        base = spaces.base.with_(topic_prefix=shared)
+        ensure_topics(base, base.kafka_bootstrap)
+        events = make_events(n)
+        produce_rate = _produce(base, events)
+        # (a) and (b) alternate, each round a fresh group and schema on the same backlog:
+        # on a shared 2-core machine one run of either varies by +-30 %
+        faust_runs: list[dict] = []
+        plain_runs: list[dict] = []
+        rss = [latency_rss]
+        for r in range(rounds):
+            figures, worker = measure_faust(fresh(f"faust{r}"), n, Path(tmp))
+            rss.append(peak_rss_mb(worker.pid))
+            worker.stop()
+            faust_runs.append(figures)
+            plain_runs.append(measure_plain(fresh(f"plain{r}"), n))
+        raw = measure_copy(fresh("copy"), events)
     faust = max(faust_runs, key=lambda f: f["events_per_s"])
     plain = max(plain_runs, key=lambda f: f["events_per_s"])
     return {

@@ -22,7 +22,7 @@ import psycopg
 
 from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
-from ioc.migrate import migrate
+from ioc.migrate import migrate_database
 from ioc.services.broker import EmbeddedBroker, wait_for_kafka
 from ioc.services.postgres import EmbeddedPostgres, owner_url
 from ioc.services.process import ManagedProcess, check_port_free
@@ -30,19 +30,6 @@ from ioc.settings import Settings
 from ioc.supervision import RestartPolicy
 
 log = logging.getLogger(__name__)
-
-
-def migrate_database(settings: Settings, database_url: str) -> list[str]:
-    """Apply `ioc/sql/` with the owner URL; return the names of the files applied now."""
-    with connect(database_url, "public") as conn:
-        applied = migrate(
-            conn, settings.db_schema, settings.db_backend,
-            reader_statement_timeout_ms=settings.reader_statement_timeout_ms,
-            writer_password=settings.writer_password,
-            reader_password=settings.reader_password,
-            operator_password=settings.operator_password,
-        )
-    return [m.name for m in applied]
 
 
 def check_database(database_url: str) -> None:
@@ -98,7 +85,7 @@ class Stack:
 
     def start_part(self, name: str, *args: str) -> ManagedProcess:
         part = ManagedProcess(
-            name, [sys.executable, "-m", "ioc.cli", *args],
+            name, [sys.executable, "-m", "ioc_command.cli", *args],
             self.settings.data_dir.resolve() / "logs" / f"{name}.log",
             env=self.child_settings.child_env(),
         ).start()

@@ -19,12 +19,12 @@ from pathlib import Path
 from ioc.province import load_province
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
+from proof.harness import services
 from simulators.generator import ProvinceSimulator
 from simulators.producer import FeedProducer
 from simulators.recording import RecordingWriter, read_records
 from simulators.replay import replay
 from simulators.run import run_simulation
-from streams.harness import services
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """What the benches and the fault runs share: synthetic contract events, a fast producer,
 embedded services on free loopback ports, worker processes, and reading their /metrics.
 
-Used by `ioc bench` (streams/bench.py), `ioc chaos` (streams/chaos.py), `ioc soak`
-(streams/soak.py) and the integration tests.
+Used by `ioc bench` (proof/bench/pipeline.py), `ioc chaos` (proof/chaos.py), `ioc soak`
+(proof/soak.py) and the integration tests.
 """
 
 from __future__ import annotations
@@ -11,19 +11,23 @@ import json
 import random
 import socket
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from ioc.db import connect
 from ioc.errors import ServiceError
+from ioc.migrate import migrate_database
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
+from ioc.topics import ensure_topics
 
 UNITS = [f"bench-unit-{i:02d}" for i in range(27)]
 
@@ -313,7 +317,7 @@ def peak_rss_mb(pid: int) -> float:
 def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
     environment; its log is `data_dir/logs/<name>.log`."""
-    return ManagedProcess(name, [sys.executable, "-m", "ioc.cli", *args],
+    return ManagedProcess(name, [sys.executable, "-m", "ioc_command.cli", *args],
                           data_dir / "logs" / f"{name}.log", env=settings.child_env(),
                           cwd=None).start()
 
@@ -323,3 +327,173 @@ def start_worker(settings: Settings, data_dir: Path, name: str = "bench-worker")
     return start_part(settings, data_dir, name, "worker")
 
 
+class PacedFeed(threading.Thread):
+    """Produces `n` synthetic events at `rate`/s in the background, every
+    1/`poison_ratio`-th one broken (each poison kind in turn), and remembers where every
+    poison event landed. Valid events' ids start with `id_prefix`."""
+
+    def __init__(self, settings: Settings, n: int, rate: float, seed: int,
+                 poison_ratio: float = 0.0, prefix: str = "chaos"):
+        super().__init__(name=f"{prefix}-feed", daemon=True)
+        self.id_prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.settings, self.n, self.rate, self.seed = settings, n, rate, seed
+        # every k-th event is poison, the kinds in turn: each kind as often as the others
+        self._every = round(1 / poison_ratio) if poison_ratio else 0
+        self.valid = 0
+        self.poison: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> kind
+        self.poison_sent = 0
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self.halt = threading.Event()  # set: stop producing early
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            self._produce()
+        except BaseException as exc:  # reported by the scenario that waits for it
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def _produce(self) -> None:
+        rng = random.Random(self.seed)
+        producer = Producer(self.settings.kafka_bootstrap)
+        kinds = list(POISON_KINDS)
+        started = time.monotonic()
+        for i in range(self.n):
+            if self.halt.is_set():
+                break
+            ahead = started + i / self.rate - time.monotonic()
+            if ahead > 0.005:
+                time.sleep(ahead)
+            now = datetime.now(UTC)
+            if self._every and i % self._every == self._every // 2:
+                kind = kinds[self.poison_sent % len(kinds)]
+                self.poison_sent += 1
+                feed, key, value = poison_event(kind, rng, now, f"poison-{self.id_prefix}-{i:08d}")
+                producer.send(self.settings.topic(feed), key, value,
+                              on_delivery=lambda err, msg, kind=kind: self._landed(err, msg, kind))
+            else:
+                feed, key, value = make_event(rng, now, f"{self.id_prefix}-{i:08d}")
+                producer.send(self.settings.topic(feed), key, value)
+                self.valid += 1
+            if i % 500 == 0:
+                producer.poll()
+        producer.flush()
+
+    def _landed(self, err: Any, msg: Any, kind: str) -> None:
+        if err is None:
+            with self._lock:
+                self.poison[(msg.topic(), msg.partition(), msg.offset())] = kind
+
+    def wait(self, timeout: float) -> None:
+        if not self.finished.wait(timeout):
+            raise ServiceError(f"producing {self.n} events took over {timeout:.0f} s")
+        if self.error is not None:
+            raise ServiceError(f"producing failed: {self.error}") from self.error
+
+    @property
+    def seconds(self) -> float:
+        return self.n / self.rate
+
+
+class WebhookReceiver:
+    """A webhook receiver on loopback for the notifier: keeps every body with the wall time
+    it arrived and the Idempotency-Key of every call; it can be told to fail (HTTP 503),
+    go down (its port closed) and come back, and answers after `delay` so a notifier can be
+    killed in the middle of a delivery."""
+
+    def __init__(self, delay: float = 0.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.delay = delay
+        self.failing = False
+        self.calls = 0
+        self.keys: list[str | None] = []  # Idempotency-Key of every call, failed or not
+        self.received: list[tuple[float, dict]] = []
+        self.in_flight = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    def up(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                receiver.in_flight += 1
+                try:
+                    arrived = time.time()
+                    raw = self.rfile.read(int(self.headers["Content-Length"]))
+                    receiver.calls += 1
+                    receiver.keys.append(self.headers.get("Idempotency-Key"))
+                    time.sleep(receiver.delay)
+                    if receiver.failing:
+                        self.send_response(503)
+                    else:
+                        receiver.received.append((arrived, json.loads(raw)))
+                        self.send_response(200)
+                    self.end_headers()
+                finally:
+                    receiver.in_flight -= 1
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def bodies(self) -> list[dict]:
+        return [body for _, body in list(self.received)]
+
+    def first_firing(self) -> dict[str, float]:
+        """Per alert fingerprint: the wall time its first `firing` notification arrived."""
+        first: dict[str, float] = {}
+        for arrived, body in list(self.received):
+            for alert in body["alerts"]:
+                if alert["status"] == "firing":
+                    first.setdefault(alert["fingerprint"], arrived)
+        return first
+
+
+class Namespaces:
+    """Fresh namespaces for one run of a bench, soak or fault run (schema, topics, consumer
+    group and worker port of their own, migrated, topics created), all dropped at the end, so
+    runs never see each other's data nor leave it behind."""
+
+    def __init__(self, base: Settings, kind: str):
+        self.base, self.kind = base, kind
+        self.tag = uuid.uuid4().hex[:8]
+        self.made: list[Settings] = []
+
+    def fresh(self, name: str, topics: str | None = None, **changes: Any) -> Settings:
+        """A namespace named `name`; `topics` shares a topic prefix between namespaces
+        (default: topics of its own)."""
+        label = f"{self.kind}_{self.tag}_{name}"
+        s = self.base.with_(**{
+            "db_schema": label[:63], "topic_prefix": topics or f"{self.kind}{self.tag}.{name}",
+            "consumer_group": label.replace("_", "-"), "worker_port": free_port(), **changes})
+        self.made.append(s)
+        migrate_database(s, s.database_url)
+        ensure_topics(s, s.kafka_bootstrap)
+        return s
+
+    def drop(self) -> None:
+        """Drop every schema made (topics go with the run's broker)."""
+        with suppress(Exception), connect(self.base.database_url, "public",
+                                          autocommit=True) as conn:
+            for s in self.made:
+                with suppress(Exception):
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE')
+
+    def __enter__(self) -> Namespaces:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop()
