@@ -286,10 +286,12 @@ def _duplicate_key(raw: bytes, event: Envelope) -> str | None:
     return repeated[0] if repeated else None
 
 
-def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
+def decode(raw: bytes, feed: str, now: datetime, max_age: timedelta | None = None) -> Envelope:
     """Decode and validate one event read from `feed`'s topic; `ContractError` says why not.
 
     `now` is passed in (not read from a clock here) so replays and tests control it.
+    `max_age`: the live path's past limit (`IOC_MAX_EVENT_AGE_DAYS`); None (replays,
+    backtests of old recordings) accepts any time the contract's range holds.
     """
     if len(raw) > MAX_EVENT_BYTES:
         raise ContractError(f"oversize: {len(raw)} bytes > {MAX_EVENT_BYTES}")
@@ -308,6 +310,11 @@ def decode(raw: bytes, feed: str, now: datetime) -> Envelope:
         raise ContractError(
             f"occurred_at {event.occurred_at.isoformat()} is more than "
             f"{int(MAX_FUTURE.total_seconds())} s in the future"
+        )
+    if max_age is not None and now - event.occurred_at > max_age:
+        raise ContractError(
+            f"occurred_at {event.occurred_at.isoformat()} is more than {max_age.days} days in "
+            "the past (the live limit, IOC_MAX_EVENT_AGE_DAYS; replay old data with ioc replay)"
         )
     return event
 

@@ -95,6 +95,16 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _at_least(name: str, raw: str, least: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number of at least {least}")
+    return value
+
+
 def _executable(name: str, raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_file() or not os.access(path, os.X_OK):
@@ -195,6 +205,10 @@ class Settings:
     reader_statement_timeout_ms: int = _setting(
         "IOC_READER_STATEMENT_TIMEOUT_MS", lambda n, r: int(_positive(n, r)), 5000,
         "statement_timeout of the read-only dashboard role, in milliseconds.")
+    max_event_age_days: int = _setting(
+        "IOC_MAX_EVENT_AGE_DAYS", lambda n, r: _at_least(n, r, 1100), 1100,
+        "The live worker sends events older than this many days to the dead-letter topic "
+        "(at least 1100, the longest retention); replays take any age.")
     topic_prefix: str = _setting(
         "IOC_TOPIC_PREFIX", _topic_prefix, "ioc", "Prefix of every Kafka topic name.")
     consumer_group: str = _setting(

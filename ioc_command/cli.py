@@ -37,7 +37,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.for_replay()
     _, bootstrap = embedded_urls(settings)
     ensure_topics(settings, bootstrap)  # real producers may come before any simulator
-    app = create_app(settings.with_(kafka_bootstrap=bootstrap))
+    app = create_app(settings.with_(kafka_bootstrap=bootstrap), live=not args.replay)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()  # returns via SystemExit when stopped

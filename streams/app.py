@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -66,16 +66,18 @@ class WorkerApp(faust.App):
         return BatchTransport(self.conf.broker_consumer, self)
 
 
-def decode_records(records: Sequence[Any], feed: str, now: datetime
-                   ) -> tuple[list[Decoded], list[DeadLetter]]:
-    """Validate raw Kafka records of `feed`; invalid ones become dead letters with the reason."""
+def decode_records(records: Sequence[Any], feed: str, now: datetime,
+                   max_age: timedelta | None = None) -> tuple[list[Decoded], list[DeadLetter]]:
+    """Validate raw Kafka records of `feed`; invalid ones become dead letters with the reason.
+    `max_age`: the past limit of the live namespace (None: any age, as replays need)."""
     good: list[Decoded] = []
     dead: list[DeadLetter] = []
     decode = contract.decode
     for r in records:
         raw = r.value if isinstance(r.value, bytes) else b""
         try:
-            good.append(Decoded(decode(raw, feed, now), r.topic, r.partition, r.offset, raw))
+            good.append(Decoded(decode(raw, feed, now, max_age), r.topic, r.partition,
+                                r.offset, raw))
         except ContractError as exc:
             dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw))
     return good, dead
@@ -85,9 +87,12 @@ def create_app(
     settings: Settings,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    live: bool = True,
 ) -> faust.App:
     """Build the worker's Faust app from settings; `registry` and `clock` are injectable."""
     assert settings.kafka_bootstrap, "the worker needs IOC_KAFKA_BOOTSTRAP (ioc up sets it)"
+    # live data has a past limit; a replay namespace takes recordings of any age
+    max_age = timedelta(days=settings.max_event_age_days) if live else None
     registry = registry or CollectorRegistry()
     metrics = StreamMetrics(registry)
     app = WorkerApp(
@@ -216,7 +221,7 @@ def create_app(
             async for records in stream:
                 busy[0] = True
                 try:
-                    items, dead = decode_records(records, feed, clock())
+                    items, dead = decode_records(records, feed, clock(), max_age)
                     started = time.perf_counter()
                     outcome = await store.store(items, dead)
                     seconds = time.perf_counter() - started

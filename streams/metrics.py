@@ -137,6 +137,8 @@ def dead_letter_reason_label(reason: str) -> str:
         return "duplicate_key"
     if "in the future" in reason:
         return "future_timestamp"
+    if "in the past (the live limit" in reason:
+        return "old_timestamp"
     if head.startswith("feed "):
         return "wrong_feed"
     return "invalid_field"

@@ -13,6 +13,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ioc import contract
 from ioc.db import connect
+from ioc.migrate import migrate_database
+from ioc.topics import ensure_topics
 from proof.harness import Producer, make_events
 from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
 
@@ -64,6 +66,7 @@ def _dead_letter_topic(settings) -> list:
 
 def _bad_events(good: bytes) -> dict[str, bytes]:
     future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    too_old = (datetime.now(UTC) - timedelta(days=1101)).isoformat()
     body = json.loads(good)
     return {
         "undecodable": b"\xff\xfe not json",
@@ -72,6 +75,7 @@ def _bad_events(good: bytes) -> dict[str, bytes]:
         "unknown schema version": json.dumps({**body, "schema_version": 9}).encode(),
         "data.": json.dumps({**body, "data": {**body["data"], "amount_vnd": "nhiều"}}).encode(),
         "in the future": json.dumps({**body, "occurred_at": future}).encode(),
+        "in the past (the live limit": json.dumps({**body, "occurred_at": too_old}).encode(),
         "oversize": b"{" + b" " * (contract.MAX_EVENT_BYTES + 1) + b"}",
     }
 
@@ -126,6 +130,22 @@ def test_feeds_are_stored_once_and_bad_events_dead_lettered(migrated, worker):
     health = json.loads(urllib.request.urlopen(
         f"http://127.0.0.1:{migrated.worker_port}/healthz", timeout=2).read())
     assert health["ok"] and not health["stalled"]
+
+
+def test_the_replay_worker_takes_events_of_any_age(migrated):
+    """The live past limit is the live path's: an old recording replays as it was."""
+    replay = migrated.for_replay()
+    migrate_database(replay, replay.database_url)
+    ensure_topics(replay, replay.kafka_bootstrap)
+    part = start_part(migrated, "replay-worker", "worker", "--replay")
+    try:
+        wait_http(f"http://127.0.0.1:{replay.worker_port}/healthz", 60, part)
+        old = make_events(300, seed=9, start=datetime(2001, 3, 2, 2, 0, tzinfo=UTC))
+        _send(replay, old)
+        expected = _expected(old, 0)
+        wait_until(lambda: _stats(replay) == expected, 60, what=f"replayed counts {expected}")
+    finally:
+        part.stop()
 
 
 def test_redelivery_after_a_restart_stores_and_publishes_nothing_twice(migrated, worker):

@@ -111,10 +111,19 @@ def test_times_outside_the_readable_range_are_refused(occurred_at):
         c.decode(_mutated(occurred_at=occurred_at), "payments", NOW)
 
 
-def test_an_old_event_is_still_accepted():
-    """Replays and late data: an event of years ago is valid."""
+def test_an_old_event_is_still_accepted_without_a_past_limit():
+    """Replays: an event of years ago is valid."""
     event = c.decode(_mutated(occurred_at="2001-03-02T09:00:00+07:00"), "payments", NOW)
     assert event.occurred_at.year == 2001
+
+
+def test_the_live_past_limit_refuses_only_what_is_older_than_it():
+    limit = timedelta(days=1100)
+    just_inside = (NOW - limit + timedelta(seconds=1)).isoformat()
+    assert c.decode(_mutated(occurred_at=just_inside), "payments", NOW, limit)
+    just_outside = (NOW - limit - timedelta(seconds=1)).isoformat()
+    with pytest.raises(ContractError, match=r"more than 1100 days in the past \(the live limit"):
+        c.decode(_mutated(occurred_at=just_outside), "payments", NOW, limit)
 
 
 @pytest.mark.parametrize("text", ["gateway\x7ftimeout", "gateway\x9b31mtimeout",

@@ -46,6 +46,8 @@ def test_values_are_parsed():
     ("IOC_LOG_LEVEL", "LOUD", "one of DEBUG"),
     ("IOC_PROVINCE", "atlantis", "thanh-hoa"),
     ("IOC_TANSU_BIN", "/nonexistent/tansu", "executable"),
+    ("IOC_MAX_EVENT_AGE_DAYS", "30", "at least 1100"),
+    ("IOC_MAX_EVENT_AGE_DAYS", "many", "at least 1100"),
 ])
 def test_bad_values_name_the_variable_and_what_was_expected(name, value, expected):
     with pytest.raises(SettingsError) as err:
