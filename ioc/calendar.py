@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from ioc.datafile import load_yaml
 from ioc.errors import SettingsError
 from ioc.resources import CALENDARS_DIR
+from ioc.settings import Settings
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -40,20 +41,36 @@ class _CalendarFile(BaseModel):
     workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
     working_hours: _Hours
     holidays: dict[str, list[date]]
+    # days worked although their weekday is not a workday (a Saturday worked in a swap)
+    working_days: dict[str, list[date]] = {}
+    # decided but not yet in the Labour Code: days off only when IOC_PENDING_HOLIDAYS=on
+    pending_holidays: dict[str, list[date]] = {}
+    # from this day on no official schedule was announced: the dates follow the statutory
+    # rules and may move (make-up days and swaps are not known yet)
+    provisional_from: date | None = None
 
 
 class WorkCalendar:
     """Which local days and hours are working time, and due dates in working days."""
 
     def __init__(self, timezone: str, workdays: set[int], start: time, end: time,
-                 holidays: dict[date, str]):
+                 holidays: dict[date, str], working_days: dict[date, str] | None = None,
+                 provisional_from: date | None = None):
         self.tz = ZoneInfo(timezone)
         self.workdays = workdays
         self.start, self.end = start, end
         self.holidays = holidays
+        self.working_days = working_days or {}
+        self.provisional_from = provisional_from
 
     def is_working_day(self, day: date) -> bool:
+        if day in self.working_days:
+            return True
         return day.weekday() in self.workdays and day not in self.holidays
+
+    def is_provisional(self, day: date) -> bool:
+        """True when no official schedule covers `day` yet (its dates may still move)."""
+        return self.provisional_from is not None and day >= self.provisional_from
 
     def is_working_time(self, at: datetime) -> bool:
         local = at.astimezone(self.tz)
@@ -183,14 +200,27 @@ class WorkingTimeIndex:
         return datetime.combine(date.fromordinal(self._ords[j]), time(), self.tz).timestamp()
 
 
-def load_calendar(path: Path = CALENDARS_DIR / "vn.yaml") -> WorkCalendar:
-    """Read a calendar file; `SettingsError` names the file, the path in it and the problem."""
+def load_calendar(path: Path = CALENDARS_DIR / "vn.yaml", pending: bool = False) -> WorkCalendar:
+    """Read a calendar file; `SettingsError` names the file, the path in it and the problem.
+    `pending`: the pending holidays are days off too (IOC_PENDING_HOLIDAYS=on)."""
     parsed = load_yaml(path, _CalendarFile, "calendar")
     if parsed.working_hours.start >= parsed.working_hours.end:
         raise SettingsError(f"{path}: working_hours: start must be before end")
-    holidays = {day: name for name, days in parsed.holidays.items() for day in days}
+    groups = {**parsed.holidays, **(parsed.pending_holidays if pending else {})}
+    holidays = {day: name for name, days in groups.items() for day in days}
+    worked = {day: name for name, days in parsed.working_days.items() for day in days}
+    both = sorted(set(holidays) & set(worked))
+    if both:
+        raise SettingsError(f"{path}: working_days: {both[0]} is also a holiday "
+                            f"({holidays[both[0]]!r})")
     try:
         return WorkCalendar(parsed.timezone, {_DAYS.index(d) for d in parsed.workdays},
-                            parsed.working_hours.start, parsed.working_hours.end, holidays)
+                            parsed.working_hours.start, parsed.working_hours.end, holidays,
+                            worked, parsed.provisional_from)
     except ZoneInfoNotFoundError:
         raise SettingsError(f"{path}: timezone: unknown time zone {parsed.timezone!r}") from None
+
+
+def settings_calendar(settings: Settings) -> WorkCalendar:
+    """The shipped calendar as these settings want it (pending holidays on or off)."""
+    return load_calendar(pending=settings.pending_holidays == "on")

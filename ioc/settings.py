@@ -205,6 +205,10 @@ class Settings:
     reader_statement_timeout_ms: int = _setting(
         "IOC_READER_STATEMENT_TIMEOUT_MS", lambda n, r: int(_positive(n, r)), 5000,
         "statement_timeout of the read-only dashboard role, in milliseconds.")
+    pending_holidays: str = _setting(
+        "IOC_PENDING_HOLIDAYS", _choice("off", "on"), "off",
+        "on: the calendar's pending holidays (decided, not yet in the Labour Code: 24/11 "
+        "Ngày Văn hóa Việt Nam) are days off for due dates, rules and the simulation.")
     max_event_age_days: int = _setting(
         "IOC_MAX_EVENT_AGE_DAYS", lambda n, r: _at_least(n, r, 1100), 1100,
         "The live worker sends events older than this many days to the dead-letter topic "

@@ -75,6 +75,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     import time
     from datetime import UTC, datetime
 
+    from ioc.calendar import settings_calendar
     from ioc.province import load_province
     from simulators.generator import ProvinceSimulator
     from simulators.recording import RecordingWriter
@@ -101,7 +102,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
                      a.incident.kind, a.target,  # type: ignore[attr-defined]
                      datetime.fromtimestamp(a.start, UTC).isoformat(), a.end - a.start)
     simulator = ProvinceSimulator(province, seed=seed, multiplier=args.rate_multiplier,
-                                  incidents=incidents)
+                                  incidents=incidents, calendar=settings_calendar(settings))
     emitters: list = []
     producer = None
     if not args.record_only:
@@ -278,6 +279,28 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.calendar import settings_calendar
+
+    cal = settings_calendar(settings)
+    days = sorted([(d, "off", name) for d, name in cal.holidays.items() if d.year == args.year]
+                  + [(d, "worked", name) for d, name in cal.working_days.items()
+                     if d.year == args.year])
+    if not days:
+        print(f"ioc calendar: no holidays listed for {args.year}", file=sys.stderr)
+        return 1
+    for day, kind, name in days:
+        mark = "  (provisional)" if cal.is_provisional(day) else ""
+        print(f"{day.isoformat()} {day:%a}  {kind:<6}  {name}{mark}")
+    return 0
+
+
+def _this_year() -> int:
+    from datetime import date
+
+    return date.today().year
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, default, doc in describe():
         print(f"{name:<32} {default or '(unset)':<28} {doc}")
@@ -417,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default docs/schemas under the current folder: "
                         "the tracked copy when run in the checkout)")
     p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("calendar", help="a year's days off and worked Saturdays "
+                                        "(IOC_PENDING_HOLIDAYS decides the pending ones)")
+    p.add_argument("--year", type=int, default=_this_year(), help="default: this year")
+    p.set_defaults(func=cmd_calendar)
 
     p = sub.add_parser("settings", help="list every IOC_* setting with its default")
     p.set_defaults(func=cmd_settings)

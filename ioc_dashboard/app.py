@@ -24,6 +24,7 @@ from dash.exceptions import CallbackException
 from flask import Flask, Response, has_request_context, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from ioc.calendar import settings_calendar
 from ioc.errors import SettingsError
 from ioc.province import Province, load_province
 from ioc.resources import shipped_path
@@ -113,7 +114,7 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
     lang = settings.wall_language
     ctx = WallContext(settings, province or load_province(settings.province_file),
                       config or load_wall_config(), data, replay_data, operator,
-                      replay_operator, clock)
+                      replay_operator, clock, settings_calendar(settings))
     for reader in (data, replay_data):  # how long resolved alerts stay listed: the wall file's
         if reader is not None:
             reader.resolved_window = timedelta(hours=ctx.config.resolved_alerts_hours)

@@ -35,7 +35,7 @@ def _stop():
 
 
 def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.calendar import load_calendar
+    from ioc.calendar import settings_calendar
     from ioc.province import load_province
     from streams.alerts.engine import Engine
     from streams.alerts.rules import load_rules
@@ -51,7 +51,7 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
         if not _wait_for_schema(conn, stop):
             return 0
         probe = None if args.replay else LagProbe(settings, stop)
-        engine = Engine(conn, rules, province, load_calendar(), replay=args.replay,
+        engine = Engine(conn, rules, province, settings_calendar(settings), replay=args.replay,
                         name="replay" if args.replay else "alerter",
                         lag=probe.value if probe else None,
                         stalled=probe.stalled_seconds if probe else None)

@@ -29,8 +29,8 @@ def test_working_hours_are_local_time():
 
 def test_due_dates_skip_weekends_and_holidays():
     friday = datetime(2026, 4, 24, 3, 0, tzinfo=UTC)  # Friday 10:00 before 26/4, 30/4, 1/5
-    # Mon 27, Tue 28, Wed 29, (Thu 30/4, Fri 1/5 holidays), Mon 4/5
-    assert CAL.add_working_days(friday, 4) == datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
+    # (Mon 27/4 make-up day off) Tue 28, Wed 29, (Thu 30/4, Fri 1/5 holidays), Mon 4, Tue 5/5
+    assert CAL.add_working_days(friday, 4) == datetime(2026, 5, 5, 3, 0, tzinfo=UTC)
     tet_eve = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday before Tết 2026
     assert CAL.add_working_days(tet_eve, 1) == datetime(2026, 2, 23, 2, 0, tzinfo=UTC)
 
@@ -71,3 +71,41 @@ def test_working_seconds_between_skip_nights_weekends_and_holidays():
     # 2 September (National Day, a holiday) counts nothing either
     sept_2 = datetime(2026, 9, 2, 8, 0, tzinfo=tz)
     assert cal.working_seconds_between(sept_2, sept_2.replace(hour=16)) == 0
+
+
+def test_2026_make_up_day_and_civil_service_swaps():
+    assert not CAL.is_working_day(date(2026, 4, 27))   # Giỗ Tổ on Sunday 26/4: Monday off
+    assert not CAL.is_working_day(date(2026, 1, 2))    # Friday off ...
+    assert CAL.is_working_day(date(2026, 1, 10))       # ... for Saturday 10/1 worked
+    assert not CAL.is_working_day(date(2026, 8, 31))   # Monday off ...
+    assert CAL.is_working_day(date(2026, 8, 22))       # ... for Saturday 22/8 worked
+    assert not CAL.is_working_day(date(2026, 1, 17))   # other Saturdays stay off
+    # a worked Saturday counts toward due dates: Fri 9/1 + 1 working day is Sat 10/1
+    friday = datetime(2026, 1, 9, 3, 0, tzinfo=UTC)
+    assert CAL.add_working_days(friday, 1) == datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
+    assert CAL.is_working_time(datetime(2026, 1, 10, 2, 0, tzinfo=UTC))  # 09:00 that Saturday
+
+
+def test_the_pending_culture_day_counts_only_when_switched_on():
+    culture_day = date(2026, 11, 24)
+    assert CAL.is_working_day(culture_day)
+    assert not load_calendar(pending=True).is_working_day(culture_day)
+    from ioc.calendar import settings_calendar
+    from ioc.settings import Settings
+
+    assert not settings_calendar(Settings(pending_holidays="on")).is_working_day(culture_day)
+    assert settings_calendar(Settings()).is_working_day(culture_day)
+
+
+def test_2027_is_marked_provisional():
+    assert not CAL.is_provisional(date(2026, 12, 31))
+    assert CAL.is_provisional(date(2027, 2, 8))
+
+
+def test_a_day_both_off_and_worked_is_refused(tmp_path):
+    bad = tmp_path / "cal.yaml"
+    bad.write_text((load_calendar.__defaults__[0]).read_text(encoding="utf-8")
+                   .replace('"Làm bù cho ngày 2/1": [2026-01-10]',
+                            '"Làm bù cho ngày 2/1": [2026-01-02]'), encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"working_days: 2026-01-02 is also a holiday"):
+        load_calendar(bad)

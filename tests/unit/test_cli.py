@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -33,3 +34,19 @@ def test_bad_setting_stops_with_a_message_not_a_traceback():
     assert result.returncode == 2
     assert "IOC_DASHBOARD_PORT='x': expected a TCP port number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_calendar_lists_the_years_days_off_and_worked_saturdays():
+    def run(*args: str, **env: str) -> str:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        return subprocess.run([sys.executable, "-m", "ioc_command.cli", "calendar", *args],
+                              cwd=REPO, capture_output=True, text=True, check=True,
+                              env={**environ, **env}).stdout
+
+    year = run("--year", "2026")
+    assert "2026-04-27 Mon  off     Nghỉ bù Giỗ Tổ Hùng Vương" in year
+    assert "2026-01-10 Sat  worked  Làm bù cho ngày 2/1" in year
+    assert "2026-11-24" not in year
+    assert "2026-11-24 Tue  off     Ngày Văn hóa Việt Nam (24/11)" in run(
+        "--year", "2026", IOC_PENDING_HOLIDAYS="on")
+    assert all(line.endswith("(provisional)") for line in run("--year", "2027").splitlines())
