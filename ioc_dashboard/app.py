@@ -39,7 +39,7 @@ from ioc_dashboard.auth import (
     token_hash,
     verify_password,
 )
-from ioc_dashboard.config import WallConfig, load_wall_config
+from ioc_dashboard.config import WallConfig, load_wall_config, pipeline_rules
 from ioc_dashboard.context import View, WallContext
 from ioc_dashboard.data import WallData
 from ioc_dashboard.figures import latest_run, replay_clock
@@ -114,7 +114,8 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
     lang = settings.wall_language
     ctx = WallContext(settings, province or load_province(settings.province_file),
                       config or load_wall_config(), data, replay_data, operator,
-                      replay_operator, clock, settings_calendar(settings))
+                      replay_operator, clock, settings_calendar(settings),
+                      pipeline_rules=pipeline_rules(settings.alert_rules))
     for reader in (data, replay_data):  # how long resolved alerts stay listed: the wall file's
         if reader is not None:
             reader.resolved_window = timedelta(hours=ctx.config.resolved_alerts_hours)

@@ -85,8 +85,13 @@ def fresh_text(fresh: Freshness, lang: str, of: str = "data") -> str:
     return text
 
 
+# severity by shape and word as well as colour (colour-blind operators, a washed-out wall)
+SEVERITY_ICON = {"critical": "▲", "warning": "◆", "info": "●"}
+
+
 def severity_badge(severity: str, lang: str) -> dbc.Badge:
-    return dbc.Badge(t(f"severity.{severity}", lang), color=SEVERITY_COLOR.get(severity, "light"),
+    text = f"{SEVERITY_ICON.get(severity, '●')} {t(f'severity.{severity}', lang)}"
+    return dbc.Badge(text, color=SEVERITY_COLOR.get(severity, "light"),
                      className=f"sev-badge sev-{severity}")
 
 

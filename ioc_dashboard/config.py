@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.contract import FEEDS
@@ -48,3 +49,19 @@ class WallConfig(_Item):
 def load_wall_config(path: Path = WALL_FILE) -> WallConfig:
     """Read and validate the wall file; raise `SettingsError` naming file, key and problem."""
     return load_yaml(path, WallConfig, "wall file")
+
+
+#: rule kinds that watch the IOC itself, not the citizens' services: their alerts go to the
+#: pipeline strip and the on-call path, not to the operators' list and map
+PIPELINE_KINDS = ("pipeline", "watchdog")
+
+
+def pipeline_rules(rules_file: Path) -> frozenset[str]:
+    """Names of the rules in `rules_file` whose kind watches the pipeline. The alert engine
+    validates the file; the wall needs only each rule's kind (an unreadable file: none)."""
+    try:
+        doc = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
+        return frozenset(name for name, rule in (doc.get("rules") or {}).items()
+                         if isinstance(rule, dict) and rule.get("kind") in PIPELINE_KINDS)
+    except (OSError, yaml.YAMLError, AttributeError):
+        return frozenset()

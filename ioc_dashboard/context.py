@@ -67,6 +67,8 @@ class WallContext:
     replay_operator: Operator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     calendar: WorkCalendar = field(default_factory=load_calendar)  # working hours
+    # rules that watch the IOC itself: shown in the pipeline strip, not the operators' list
+    pipeline_rules: frozenset[str] = frozenset()
     # what pages compute once for this wall and reuse on every refresh (the map's layout)
     cache: dict[object, object] = field(default_factory=dict, repr=False)
 

@@ -5,6 +5,7 @@ pipeline's health. Every panel says how fresh its data is and turns grey when it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +92,7 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
             html.Span(t("dead_letters", lang) + ": ", className="strip-label"),
             html.Span("—", id="dead-letters", className="strip-value me-4"),
             html.Span(id="pipe-feeds"),
+            html.Span(id="pipe-checks"),
             html.Span(id="overview-updated", className="text-secondary updated"),
         ], className="pipeline-strip")), className="panel", id="pipeline-card"),
     ], className="page-overview")
@@ -154,7 +156,11 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     sides = _map(ctx, lang)[2]
     out["units"] = [f"unit label-{sides[u.code]} unit-{worst.get(u.code, 'ok')}"
                     for u in ctx.province.units]
-    out["alerts"] = alert_rows(snap, now, lang, ctx.config.overview_alerts)
+    operators = [a for a in snap.alerts if a.rule not in ctx.pipeline_rules]
+    out["alerts"] = alert_rows(replace(snap, alerts=tuple(operators)), now, lang,
+                               ctx.config.overview_alerts)
+    out["pipe-checks"] = self_checks(snap, ctx.pipeline_rules, lang,
+                                     engine.late or not snap.alerts_available)
     out["pipe-delay"] = (t("seconds", lang, n=format_float(snap.ingest_delay_s, lang))
                          if snap.ingest_delay_s is not None else "—")
     out["pipe-dead-hour"] = format_int(snap.dead_letters_hour, lang)
@@ -165,6 +171,23 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
                          for f in FEEDS]
     out["updated"] = updated_line(snap.read_at, lang)
     return out
+
+
+def self_checks(snap: Snapshot, rules: frozenset[str], lang: str, engine_late: bool) -> Any:
+    """The pipeline strip's badge for alerts about the IOC itself: ⚠ and how many fire; ✓
+    only when none does and the always-firing watchdog proves the alert path is alive; ?
+    (grey) when that is not proven (engine late, no watchdog)."""
+    if not snap.alerts_available:
+        return ""
+    active = [a for a in snap.alerts if a.rule in rules and a.active]
+    problems = [a for a in active if a.rule != "watchdog" and a.silenced_by is None]
+    proven = not engine_late and any(a.rule == "watchdog" and a.state == "firing"
+                                     for a in active)
+    listed = "; ".join(a.summary(lang) for a in active) or "—"
+    mark, color = ((f"⚠ {len(problems)}", "danger") if problems
+                   else ("✓", "success") if proven else ("?", "secondary"))
+    return dbc.Badge(f"{t('self_checks', lang)} {mark}", color=color, id="self-checks",
+                     className="me-2 feed-badge", title=t("self_checks_title", lang, list=listed))
 
 
 def alert_rows(snap: Snapshot, now: datetime, lang: str, limit: int) -> Any:
@@ -206,7 +229,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                 Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
                 Output("pipe-feeds", "children"), Output("overview-updated", "children"),
                 Output("alerts-fresh", "children"), Output("units-card", "className"),
-                Output("alerts-card", "className")]
+                Output("alerts-card", "className"), Output("pipe-checks", "children")]
 
     @app.callback(outputs, Input("tick", "n_intervals"), State("url", "pathname"),
                   State("url", "search"))
@@ -218,4 +241,4 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         return [*texts, *(out[key][4] for key in TILES), *(out[key][5] for key in TILES),
                 out["units"], out["alerts"], out["pipe-delay"], out["pipe-dead-hour"],
                 out["dead-letters"], out["pipe-feeds"], out["updated"], out["alerts-fresh"],
-                out["units-card"], out["alerts-card"]]
+                out["units-card"], out["alerts-card"], out["pipe-checks"]]

@@ -10,7 +10,7 @@ import pytest
 
 from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR, Settings
-from ioc_dashboard.config import load_wall_config
+from ioc_dashboard.config import load_wall_config, pipeline_rules
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import (
     Alert,
@@ -29,7 +29,8 @@ NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
 def ctx() -> WallContext:
     province = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
     data = WallData(lambda: None, interval=1)  # never read: render gets its snapshot directly
-    return WallContext(Settings(), province, load_wall_config(), data)
+    return WallContext(Settings(), province, load_wall_config(), data,
+                       pipeline_rules=pipeline_rules(Settings().alert_rules))
 
 
 def _alert(severity: str, labels: dict, state: str = "firing", **extra) -> Alert:
@@ -138,7 +139,7 @@ def test_units_take_their_worst_unsilenced_alert(ctx):
 def test_alert_list_shows_severity_age_and_acknowledgement(ctx):
     rows = render(_snapshot(ctx), NOW, "vi", ctx)["alerts"]
     text = str(rows)
-    assert "Nghiêm trọng" in text and "3 phút trước" in text
+    assert "▲ Nghiêm trọng" in text and "◆ Cảnh báo" in text and "3 phút trước" in text
     assert "Đã xác nhận bởi an.nguyen" in text and "Đang tắt thông báo" in text
 
 
@@ -160,3 +161,33 @@ def test_alert_panels_follow_the_engine_s_last_evaluation(ctx):
     assert "stale" in out["alerts-card"] and "stale" in out["units-card"]
     never = replace(fresh, alerts_evaluated_at=None)
     assert render(never, NOW, "vi", ctx)["alerts-fresh"].startswith("BỘ CẢNH BÁO CHƯA CHẠY")
+
+
+def test_alerts_about_the_ioc_itself_go_to_the_pipeline_strip(ctx):
+    assert {"watchdog", "ingest_stalled", "rule_error"} <= ctx.pipeline_rules
+    assert "link_heartbeat_missing" not in ctx.pipeline_rules
+    watchdog = _alert("info", {}, rule="watchdog", fingerprint="fp-watchdog",
+                      summary_vi="Kiểm tra đường cảnh báo")
+    snap = replace(_snapshot(ctx), alerts=(*_snapshot(ctx).alerts, watchdog), db_now=NOW,
+                   alerts_evaluated_at=NOW - timedelta(seconds=2))
+    out = render(snap, NOW, "vi", ctx)
+    assert "fp-watchdog" not in str(out["alerts"]) and "fp-warning-firing" in str(out["alerts"])
+    assert out["pipe-checks"].children == "Tự kiểm tra ✓"  # the watchdog proves the path
+    assert "Kiểm tra đường cảnh báo" in out["pipe-checks"].title
+    stalled = _alert("critical", {"feed": "payments"}, rule="ingest_stalled",
+                     fingerprint="fp-stalled", summary_en="Ingest stalled")
+    out = render(replace(snap, alerts=(*snap.alerts, stalled)), NOW, "en", ctx)
+    assert "fp-stalled" not in str(out["alerts"])
+    assert out["pipe-checks"].children == "Self-checks ⚠ 1"
+    assert out["pipe-checks"].color == "danger" and "Ingest stalled" in out["pipe-checks"].title
+    # without the watchdog (or with the engine late) nothing proves the alert path
+    quiet = replace(snap, alerts=_snapshot(ctx).alerts)
+    assert render(quiet, NOW, "en", ctx)["pipe-checks"].children == "Self-checks ?"
+    late = replace(snap, alerts_evaluated_at=NOW - timedelta(minutes=5))
+    assert render(late, NOW, "en", ctx)["pipe-checks"].children == "Self-checks ?"
+
+
+def test_an_unreadable_rules_file_hides_nothing(tmp_path):
+    assert pipeline_rules(tmp_path / "missing.yaml") == frozenset()
+    (tmp_path / "bad.yaml").write_text("rules: [", encoding="utf-8")
+    assert pipeline_rules(tmp_path / "bad.yaml") == frozenset()
