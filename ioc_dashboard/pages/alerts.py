@@ -66,19 +66,24 @@ def _age(a: Alert, now: datetime, lang: str) -> str:
     return f"{format_age((now - began).total_seconds(), lang)} ({format_time(began, lang)})"
 
 
-def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig) -> list:
+def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
+           pipeline: frozenset[str] = frozenset()) -> list:
     """Alert table, the choice list of the action form, silences, update line, the engine's
-    freshness and the table's class (grey when the engine is late) (pure)."""
+    freshness and the table's class (grey when the engine is late) (pure). Alerts about the
+    IOC itself (`pipeline` rules) come after the citizens' services', marked as such."""
     if not snap.alerts_available:
         table: Any = html.Div(t("alerts_unavailable", lang), className="text-secondary")
     elif not snap.alerts:
         table = html.Div(t("alerts_none", lang), className="no-alerts")
     else:
         rows = []
-        for a in snap.alerts:
+        for a in sorted(snap.alerts, key=lambda a: a.rule in pipeline):  # stable: order kept
             ack = (f"✓ {a.acknowledged_by}: {a.ack_comment or ''}" if a.acknowledged_by else "")
+            about_ioc = ([html.Span(t("alert.about_ioc", lang), className="about-ioc me-2")]
+                         if a.rule in pipeline else [])
             rows.append(html.Tr([
-                html.Td(severity_badge(a.severity, lang)), html.Td(a.summary(lang)),
+                html.Td(severity_badge(a.severity, lang)),
+                html.Td([*about_ioc, a.summary(lang)]),
                 html.Td(t(f"state.{a.state}", lang)
                         + (f" · {t('silenced', lang)}" if a.silenced_by is not None else "")),
                 html.Td(_age(a, now, lang)), html.Td(ack, className="ack"),
@@ -131,7 +136,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         else:
             who = html.A(t("login.required", view.lang), href="/login?next=/alerts",
                          id="login-link", className="btn btn-outline-light")
-        return [*render(snap, now, view.lang, ctx.config), who]
+        return [*render(snap, now, view.lang, ctx.config, ctx.pipeline_rules), who]
 
     @app.callback(Output("action-result", "children"),
                   Input("ack-button", "n_clicks"), Input("silence-button", "n_clicks"),

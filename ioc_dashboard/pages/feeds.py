@@ -119,6 +119,11 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
             html.Div(f"{t('tele.' + s.state, lang)} · {latency}", className="link-state"),
         ], className=f"link-cell link-{s.state}", id=f"link-{s.link_id}"), lg=2, md=3, xs=6))
     body = dbc.Row(cells, className="g-2 mt-2 link-grid")
+    if not ctx.province.hospitals:  # nothing configured: say so, not 0/0
+        return ["", "feed-panel", "—", t("links_none", lang),
+                format_int(snap.consultations_active, lang), tile_class(None), spark_patch(()),
+                html.Div(t("links_none", lang), className="text-secondary mt-3 no-links"),
+                updated_line(snap.read_at, lang)]
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         f"{links.up}/{links.total}",

@@ -127,14 +127,18 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
 
     links = link_kpis(snap, ctx.province, ctx.config, now)
     links_ratio = links.up / links.total if links.total else None
-    out["kpi-links"] = (
-        f"{links.up}/{links.total}",
-        t("consultations_active", lang, n=format_int(snap.consultations_active, lang)),
-        t("target", lang, target=format_percent(targets.telemedicine_links_up_ratio, lang, 0)),
-        fresh_text(fresh["telemedicine"], lang),
-        tile_class(fresh["telemedicine"], None if links_ratio is None
-                   else links_ratio >= targets.telemedicine_links_up_ratio),
-        spark_patch(links.trend))
+    if not ctx.province.hospitals:  # a province without telemedicine data: say so, not 0/0
+        out["kpi-links"] = ("—", t("links_none", lang), "", "", tile_class(None),
+                            spark_patch(()))
+    else:
+        out["kpi-links"] = (
+            f"{links.up}/{links.total}",
+            t("consultations_active", lang, n=format_int(snap.consultations_active, lang)),
+            t("target", lang, target=format_percent(targets.telemedicine_links_up_ratio, lang, 0)),
+            fresh_text(fresh["telemedicine"], lang),
+            tile_class(fresh["telemedicine"], None if links_ratio is None
+                       else links_ratio >= targets.telemedicine_links_up_ratio),
+            spark_patch(links.trend))
 
     p = payment_kpis(snap)
     out["kpi-pay"] = (

@@ -191,3 +191,28 @@ def test_an_unreadable_rules_file_hides_nothing(tmp_path):
     assert pipeline_rules(tmp_path / "missing.yaml") == frozenset()
     (tmp_path / "bad.yaml").write_text("rules: [", encoding="utf-8")
     assert pipeline_rules(tmp_path / "bad.yaml") == frozenset()
+
+
+def test_the_alerts_page_lists_alerts_about_the_ioc_after_the_services(ctx):
+    from ioc_dashboard.pages.alerts import render as render_alerts
+
+    stalled = _alert("critical", {"feed": "payments"}, rule="ingest_stalled",
+                     fingerprint="fp-stalled", summary_vi="Dừng ghi nhận")
+    snap = replace(_snapshot(ctx), alerts=(stalled, *_snapshot(ctx).alerts))
+    table = render_alerts(snap, NOW, "vi", ctx.config, ctx.pipeline_rules)[0]
+    rows = table.children[1].children
+    assert [r.id for r in rows][-1] == "alert-row-fp-stalled"   # after the services' alerts
+    assert "[Hệ thống IOC]" in str(rows[-1]) and "[Hệ thống IOC]" not in str(rows[0])
+
+
+def test_a_province_without_hospitals_says_no_links_are_configured(ctx):
+    from ioc_dashboard.pages.feeds import render_telemedicine
+
+    bare = replace(ctx, province=ctx.province.model_copy(update={"hospitals": []}), cache={})
+    snap = replace(_snapshot(ctx), links=())
+    tile = render(snap, NOW, "vi", bare)["kpi-links"]
+    assert tile[:2] == ("—", "Chưa cấu hình kết nối khám chữa bệnh từ xa")
+    assert "stale" not in tile[4] and "0/0" not in str(tile)
+    page = render_telemedicine(snap, NOW, "en", bare)
+    assert page[2] == "—" and "No telemedicine links configured" in str(page[7])
+    assert "0/0" not in str(page)
