@@ -16,7 +16,7 @@ from ioc.errors import SettingsError
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml(path: Path, model: type[M], what: str) -> M:
+def load_yaml(path: Path, model: type[M], what: str, context: dict | None = None) -> M:
     """Read `path` as `model`; raise `SettingsError` naming file, path and problem."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -25,7 +25,7 @@ def load_yaml(path: Path, model: type[M], what: str) -> M:
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"])

@@ -1,4 +1,4 @@
-"""Label matchers of silences, as operators type them ("unit=tp-sam-son", "alertname=~link_.*"),
+"""Label matchers of silences, as operators type them ("unit=16531", "alertname=~link_.*"),
 for `ioc alerts silence` and the wall's alerts page alike."""
 
 from __future__ import annotations

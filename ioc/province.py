@@ -1,17 +1,23 @@
-"""Province files: the units, hospitals, agencies, procedures and KPI targets of one province.
+"""Province files: the hospitals, agencies, procedures and KPI targets of one province.
 
-Validated on load; an error names the file, the path inside it and the problem.
+Its units are not in the file: they are the province's commune-level units (xã, phường,
+đặc khu) as the units dataset has them (`ioc.units`), found by the province's national code,
+so the next reorganisation is a data change. Validated on load; an error names the file, the
+path inside it and the problem.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ioc.contract import Code, PaymentData
 from ioc.datafile import load_yaml
+from ioc.errors import SettingsError
+from ioc.units import EFFECTIVE, Commune, UnitsDataset
 
 Ratio = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -22,7 +28,7 @@ class _Item(BaseModel):
 
 
 class ProvinceInfo(_Item):
-    code: Code
+    code: Annotated[str, Field(pattern=r"^[0-9]{2}$")]  # national code: 38 is Thanh Hóa
     name_vi: Name
     name_en: Name
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -30,13 +36,21 @@ class ProvinceInfo(_Item):
 
 
 class Unit(_Item):
+    """One commune-level unit of the province, by its national code (14797 Phường Hạc Thành)."""
+
     code: Code
     name_vi: Name
     name_en: Name
-    kind: Literal["city", "town", "district"]
+    kind: Literal["xa", "phuong", "dac_khu"]
     lat: Annotated[float, Field(ge=8, le=24)]
-    lon: Annotated[float, Field(ge=102, le=110)]
-    communes: Annotated[int, Field(ge=0)]
+    lon: Annotated[float, Field(ge=102, le=118)]
+    area_km2: Annotated[float, Field(ge=0)]
+
+    @classmethod
+    def of(cls, commune: Commune) -> Unit:
+        return cls(code=commune.code, name_vi=commune.name_vi, name_en=commune.name_en,
+                   kind=commune.kind, lat=commune.lat, lon=commune.lon,
+                   area_km2=commune.area_km2)
 
 
 class HubHospital(_Item):
@@ -120,11 +134,14 @@ class Simulation(_Item):
 
 
 class Province(_Item):
-    """One province file, cross-checked (every reference points at something defined)."""
+    """One province file with its units from the dataset, cross-checked (every reference
+    points at something defined)."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     province: ProvinceInfo
     units: Annotated[list[Unit], Field(min_length=1)]
+    #: the day the units took effect (the dataset's; a reorganisation changes the dataset)
+    units_effective: date = EFFECTIVE
     hub_hospitals: list[HubHospital]
     hospitals: list[Hospital]
     agencies: list[Agency]
@@ -135,6 +152,30 @@ class Province(_Item):
     targets: Targets
     simulation: Simulation
     figures: dict[str, float | int] = {}
+
+    @property
+    def seat(self) -> Unit:
+        """The unit nearest the province's centre: where province-wide events are placed."""
+        c = self.province.center
+        return min(self.units, key=lambda u: (u.lat - c["lat"]) ** 2 + (u.lon - c["lon"]) ** 2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: Any, info: ValidationInfo) -> Any:
+        """Fill `units` from the dataset (`context={"units": UnitsDataset}` hands one in)."""
+        if not isinstance(data, dict):
+            return data
+        if "units" in data:
+            raise ValueError("units: a province file lists no units; they come from the "
+                             "units dataset by the province's code (`ioc units --province "
+                             "CODE` lists them)")
+        code = str((data.get("province") or {}).get("code", ""))
+        dataset = (info.context or {}).get("units") or _dataset()
+        try:
+            communes = dataset.communes(code)
+        except SettingsError as exc:
+            raise ValueError(f"province.code: {exc}") from None
+        return {**data, "units": [Unit.of(c) for c in communes]}
 
     @model_validator(mode="after")
     def _references(self) -> Province:
@@ -161,6 +202,18 @@ class Province(_Item):
         return self
 
 
-def load_province(path: Path) -> Province:
-    """Read and validate a province file; raise `SettingsError` naming file, path and problem."""
-    return load_yaml(path, Province, "province file")
+_DATASET: UnitsDataset | None = None
+
+
+def _dataset() -> UnitsDataset:
+    """The installed units dataset, read once per process (it is read-only data)."""
+    global _DATASET
+    if _DATASET is None:
+        _DATASET = UnitsDataset()
+    return _DATASET
+
+
+def load_province(path: Path, units: UnitsDataset | None = None) -> Province:
+    """Read and validate a province file, its units from `units` (default: the installed
+    dataset); raise `SettingsError` naming file, path and problem."""
+    return load_yaml(path, Province, "province file", context={"units": units or _dataset()})

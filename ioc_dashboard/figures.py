@@ -197,7 +197,7 @@ def portal_states(snap: Snapshot) -> tuple[PortalState, ...]:
 
 
 def alert_unit(alert: Alert, province: Province) -> str | None:
-    """The district an alert is about, from its labels (unit, hospital or link)."""
+    """The unit an alert is about, from its labels (unit, hospital or link)."""
     labels = alert.labels or {}
     if labels.get("unit"):
         return str(labels["unit"])
@@ -221,7 +221,7 @@ def unit_severity(alerts: tuple[Alert, ...], province: Province) -> dict[str, st
 
 def unit_positions(province: Province, pad: float = 0.06) -> dict[str, tuple[float, float]]:
     """Unit -> (left, top) in percent of a box, from lat/lon (equirectangular: fine at this
-    scale), so the districts sit where they are without fetching any map tiles."""
+    scale), so the units sit where they are without fetching any map tiles."""
     lats = [u.lat for u in province.units]
     lons = [u.lon for u in province.units]
     span_lat = (max(lats) - min(lats)) or 1.0
@@ -233,11 +233,11 @@ def unit_positions(province: Province, pad: float = 0.06) -> dict[str, tuple[flo
 
 
 def short_name(name: str) -> str:
-    """A unit's name without its kind ("Huyện Nga Sơn" -> "Nga Sơn", "Bim Son Town" ->
-    "Bim Son"), to keep the map's labels short."""
-    for prefix in ("Thành phố ", "Thị xã ", "Huyện ", "Thị trấn "):
+    """A unit's name without its kind ("Phường Hạc Thành" -> "Hạc Thành", "Nga Son commune"
+    -> "Nga Son"), to keep the map's labels short."""
+    for prefix in ("Phường ", "Xã ", "Đặc khu "):
         name = name.removeprefix(prefix)
-    for suffix in (" City", " Town", " District"):
+    for suffix in (" ward", " commune", " special zone"):
         name = name.removesuffix(suffix)
     return name
 

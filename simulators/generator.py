@@ -177,7 +177,7 @@ class ProvinceSimulator:
                                    "base": base, "phase": phase, "hospital": h.code,
                                    "unit": h.unit, "hub": h.hub, "code": code})
         self.portals = []
-        capital = p.units[0].code
+        capital = p.seat.code
         for r in range(replicas):
             for portal in p.portals:
                 code = portal.code if r == 0 else f"{portal.code}-r{r}"
@@ -186,8 +186,10 @@ class ProvinceSimulator:
                         f'{_q(code)},"window_seconds":{sim.portal_health_seconds},')
                 self.portals.append({"code": portal.code, "key": code.encode(), "head": head,
                                      "phase": rng.random() * sim.portal_health_seconds})
-        # units weighted by their number of communes (a proxy for population)
-        self.unit_pool = [u.code for u in p.units for _ in range(max(1, u.communes))]
+        # every commune-level unit equally likely: the 2025 arrangement formed units of
+        # comparable population, and the dataset's only size figure, area, would overweight
+        # the large, thinly peopled mountain communes (docs/simulation.md)
+        self.unit_pool = [u.code for u in p.units]
         self.procedures = p.procedures
         self.channels = list(p.payment_channels)
         self.categories = [c for c in p.payment_categories if c in self.sim.payment_mix]

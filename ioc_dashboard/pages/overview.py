@@ -1,4 +1,4 @@
-"""Overview wall: KPI tiles against the province's targets with short trends, the districts
+"""Overview wall: KPI tiles against the province's targets with short trends, the communes
 laid out from their coordinates and coloured by their worst alert, the live alerts and the
 pipeline's health. Every panel says how fresh its data is and turns grey when its feed is late.
 """

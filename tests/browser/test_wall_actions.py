@@ -54,7 +54,7 @@ def wall(migrated):
             "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
             " summary_en, starts_at, updated_at) VALUES ('fp-sam-son', 'portal_errors', %s,"
             " 'critical', 'firing', 'Cổng dịch vụ công Sầm Sơn lỗi', 'Sam Son portal errors',"
-            " now() - interval '4 minutes', now())", (json.dumps({"unit": "tp-sam-son"}),))
+            " now() - interval '4 minutes', now())", (json.dumps({"unit": "16531"}),))
     config = load_wall_config().model_copy(update={
         "feeds": {**load_wall_config().feeds,
                   "telemedicine": load_wall_config().feeds["telemedicine"].model_copy(
@@ -87,7 +87,7 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     wait.until(stale("kpi-links-card"))
     # the district of the critical alert is red on the map, the alert listed with its age
     wait.until(lambda d: "unit-critical" in d.find_element(
-        By.CSS_SELECTOR, "[id*='tp-sam-son']").get_attribute("class"))
+        By.CSS_SELECTOR, "[id*='16531']").get_attribute("class"))
     wait_text(browser, "overview-alerts", lambda s: "Cổng dịch vụ công Sầm Sơn lỗi" in s, 20,
               "the alert listed")
     # no alert engine has evaluated: the alert panels say so and are grey, not trusted
@@ -140,13 +140,13 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     wait.until(lambda d: "Điều kiện nhãn không hợp lệ" in d.find_element(
         By.ID, "action-result").text)
     typed.clear()
-    typed.send_keys("unit=tp-sam-son, alertname=~portal_.*")
+    typed.send_keys("unit=16531, alertname=~portal_.*")
     browser.find_element(By.ID, "silence-button").click()
     wait.until(lambda d: "Đã tắt thông báo" in d.find_element(By.ID, "action-result").text)
     with connect(settings.database_url, settings.db_schema) as conn:
         matchers, created_by, why = conn.execute(
             "SELECT matchers, created_by, comment FROM silences").fetchone()
-    assert matchers == [{"name": "unit", "op": "=", "value": "tp-sam-son"},
+    assert matchers == [{"name": "unit", "op": "=", "value": "16531"},
                         {"name": "alertname", "op": "=~", "value": "portal_.*"}]
     assert (created_by, why) == ("an.nguyen", "Bảo trì cổng Sầm Sơn")
     wait.until(lambda d: "Đang tắt thông báo" in d.find_element(

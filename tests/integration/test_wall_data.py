@@ -127,12 +127,12 @@ def _insert_alert(settings, fingerprint: str, labels: dict) -> None:
 
 
 def test_operator_actions_change_the_alert_and_are_audited(filled):
-    _insert_alert(filled, "fp-1", {"unit": "tp-sam-son"})
+    _insert_alert(filled, "fp-1", {"unit": "16531"})
     op = Operator.from_settings(filled)
     op.acknowledge("fp-1", "an.nguyen", "đang gọi bệnh viện")
     with pytest.raises(ActionError, match="a comment is required"):
         op.acknowledge("fp-1", "an.nguyen", " ")
-    silence = op.silence([{"name": "unit", "op": "=", "value": "tp-sam-son"}],
+    silence = op.silence([{"name": "unit", "op": "=", "value": "16531"}],
                          datetime.now(UTC), 2, "an.nguyen", "bảo trì")
     data = _reader(filled)
     snap = data.snapshot()

@@ -139,6 +139,6 @@ def test_messages_use_the_language_s_numbers_and_names():
     assert render("{province_name}, {category_name}: {value:.1%} ({threshold:,.0f})", labels,
                   0.969, 12500, "Thanh Hoa", "en") == "Thanh Hoa, Tuition: 96.9% (12,500)"
     # a link alert names its district (its label wins over the unit code)
-    link = {"hospital_name": "BV Nga Sơn", "unit": "nga-son", "unit_name": "Huyện Nga Sơn"}
+    link = {"hospital_name": "BV Nga Sơn", "unit": "16093", "unit_name": "Xã Nga Sơn"}
     assert render("{hospital_name} ({unit_name})", link, None, None) \
-        == "BV Nga Sơn (Huyện Nga Sơn)"
+        == "BV Nga Sơn (Xã Nga Sơn)"

@@ -15,7 +15,7 @@ NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 def _payment(**data) -> c.Payment:
     return c.Payment(
-        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["ba-thuoc"],
+        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["14923"],
         feed="payments", event_type="payment.completed",
         data={"payment_id": "tt-1", "category": "hospital_fee", "channel": "qr_code",
               "amount_vnd": 150000, "status": "succeeded", **data})
@@ -75,7 +75,7 @@ def test_every_event_type_has_a_feed_and_a_schema():
 
 def _heartbeat_raw(**data) -> bytes:
     event = c.LinkHeartbeat(
-        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["ba-thuoc"],
+        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["14923"],
         feed="telemedicine", event_type="link.heartbeat",
         data={"link_id": "bv-ba-thuoc--bach-mai", "hospital_code": "bv-ba-thuoc",
               "hub_code": "bach-mai", "status": "up", "latency_ms": 45.5})
@@ -162,7 +162,7 @@ def test_keys_counted_right_when_text_holds_quotes_and_colons():
 
 def test_a_portal_window_has_no_more_errors_than_requests():
     event = c.PortalHealth(
-        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["ba-thuoc"],
+        event_id=c.new_event_id(), schema_version=1, occurred_at=NOW, unit_codes=["14923"],
         feed="portal", event_type="portal.health",
         data={"portal_code": "dvc", "window_seconds": 60, "requests": 10, "errors": 3,
               "p95_latency_ms": 200.0})

@@ -8,8 +8,8 @@ from ioc.matchers import MatcherError, parse_matchers
 
 
 def test_typed_matchers_parse_into_the_silence_format():
-    assert parse_matchers(" unit=tp-sam-son, alertname=~link_.* ,severity!=info,x!~a|b") == [
-        {"name": "unit", "op": "=", "value": "tp-sam-son"},
+    assert parse_matchers(" unit=16531, alertname=~link_.* ,severity!=info,x!~a|b") == [
+        {"name": "unit", "op": "=", "value": "16531"},
         {"name": "alertname", "op": "=~", "value": "link_.*"},
         {"name": "severity", "op": "!=", "value": "info"},
         {"name": "x", "op": "!~", "value": "a|b"}]

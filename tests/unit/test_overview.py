@@ -62,10 +62,10 @@ def _snapshot(ctx: WallContext, newest_age: float = 5) -> Snapshot:
         dossiers_day_start=day, links=tuple(links), payments=tuple(payments),
         consultations_active=4, ingest_delay_s=0.84, dead_letters=1525644, dead_letters_hour=3,
         alerts_available=True,
-        alerts=(_alert("warning", {"unit": "tp-sam-son"}),
+        alerts=(_alert("warning", {"unit": "16531"}),
                 _alert("critical", {"link_id": ctx.province.hospitals[0].link_id},
                        acknowledged_by="an.nguyen", ack_comment="đang xử lý"),
-                _alert("critical", {"unit": "tx-bim-son"}, silenced_by=7,
+                _alert("critical", {"unit": "14812"}, silenced_by=7,
                        fingerprint="fp-silenced")),
         read_at=NOW)
 
@@ -131,9 +131,9 @@ def test_units_take_their_worst_unsilenced_alert(ctx):
     out = render(_snapshot(ctx), NOW, "vi", ctx)
     by_unit = dict(zip([u.code for u in ctx.province.units], out["units"], strict=True))
     colour = {code: cls.rsplit(" ", 1)[1] for code, cls in by_unit.items()}
-    assert colour["tp-sam-son"] == "unit-warning"
+    assert colour["16531"] == "unit-warning"
     assert colour[ctx.province.hospitals[0].unit] == "unit-critical"
-    assert colour["tx-bim-son"] == "unit-ok"  # silenced
+    assert colour["14812"] == "unit-ok"  # silenced
 
 
 def test_alert_list_shows_severity_age_and_acknowledgement(ctx):

@@ -2,31 +2,56 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 import pytest
 import yaml
 
 from ioc.errors import SettingsError
 from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR
+from ioc.units import UnitsDataset
 
 
-def test_thanh_hoa_has_its_27_units_and_hospitals():
+def test_thanh_hoa_has_its_166_communes_and_27_hospitals():
     p = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
-    assert len(p.units) == 27 and len(p.hospitals) == 27
-    assert {h.unit for h in p.hospitals} == {u.code for u in p.units}
-    assert sum(u.communes for u in p.units) == 559
-    assert "Bỉm Sơn" in " ".join(u.name_vi for u in p.units)
+    assert p.province.code == "38" and p.units_effective.isoformat() == "2025-07-01"
+    assert Counter(u.kind for u in p.units) == {"xa": 147, "phuong": 19}
+    assert len(p.hospitals) == 27 and len({h.unit for h in p.hospitals}) == 27
+    # every unit is the dataset's, by code, name and place
+    assert [(u.code, u.name_vi, u.lat, u.lon) for u in p.units] == [
+        (c.code, c.name_vi, c.lat, c.lon) for c in UnitsDataset().communes("38")]
+    by_code = {u.code: u for u in p.units}
+    hac_thanh = next(h for h in p.hospitals if h.name_vi == "Bệnh viện Đa khoa Hạc Thành")
+    assert by_code[hac_thanh.unit].name_vi == "Phường Hạc Thành" == p.seat.name_vi
+    assert not any("huyện" in h.name_vi for h in p.hospitals if h.code != "bv-dong-son")
 
 
-def test_hung_yen_has_10_units():
+def test_hung_yen_has_its_104_communes():
     p = load_province(PROVINCES_DIR / "hung-yen.yaml")
-    assert len(p.units) == 10 and len(p.hospitals) == 10
+    assert p.province.code == "33"
+    assert Counter(u.kind for u in p.units) == {"xa": 93, "phuong": 11}
+    assert len(p.hospitals) == 10
+
+
+def test_units_come_from_the_dataset_handed_in():
+    class Renamed(UnitsDataset):
+        def communes(self, province_code):
+            return [replace(c, name_vi=c.name_vi.upper())
+                    for c in UnitsDataset.communes(self, province_code)]
+
+    p = load_province(PROVINCES_DIR / "hung-yen.yaml", Renamed())
+    assert p.units[0].name_vi == "PHƯỜNG PHỐ HIẾN"
 
 
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["hospitals"][0].update(hub="nowhere"), "hospitals.0.hub: unknown hub"),
-    (lambda d: d["units"][1].update(code=d["units"][0]["code"]), "units.1.code: duplicate"),
-    (lambda d: d["units"][2].update(lat="north"), "units.2.lat"),
+    (lambda d: d["hospitals"][1].update(code=d["hospitals"][0]["code"]),
+     "hospitals.1.code: duplicate"),
+    (lambda d: d["hospitals"][2].update(unit="99999"), "hospitals.2.unit: unknown unit"),
+    (lambda d: d.update(units=[]), "units: a province file lists no units"),
+    (lambda d: d["province"].update(code="99"), "province.code: province code '99' is not"),
     (lambda d: d["targets"].update(payment_success_ratio=1.5), "targets.payment_success_ratio"),
     (lambda d: d["procedures"][0].update(agency="so-x"), "procedures.0.agency: unknown agency"),
 ])

@@ -84,10 +84,10 @@ def test_passwords_are_salted_scrypt():
 
 def test_units_sit_where_they_are(province):
     pos = unit_positions(province)
-    assert len(pos) == 27 and all(6 <= x <= 94 and 6 <= y <= 94 for x, y in pos.values())
-    # Mường Lát is the north-west corner, Sầm Sơn lies east of Thanh Hóa city
-    assert pos["muong-lat"][0] < pos["tp-thanh-hoa"][0] < pos["tp-sam-son"][0]
-    assert pos["muong-lat"][1] < pos["tp-thanh-hoa"][1]
+    assert len(pos) == 166 and all(6 <= x <= 94 and 6 <= y <= 94 for x, y in pos.values())
+    # Mường Lát (14845) is in the north-west, Sầm Sơn (16531) lies east of Hạc Thành (14797)
+    assert pos["14845"][0] < pos["14797"][0] < pos["16531"][0]
+    assert pos["14845"][1] < pos["14797"][1]
 
 
 def test_link_states(province):
@@ -119,10 +119,10 @@ def test_local_day_starts_at_midnight_in_vietnam():
 
 
 def test_a_silence_matches_exactly_the_alert():
-    a = _alert("critical", {"unit": "tp-sam-son", "feed": "payments"})
+    a = _alert("critical", {"unit": "16531", "feed": "payments"})
     assert matchers_for(a) == [{"name": "alertname", "op": "=", "value": "link_down"},
                                {"name": "feed", "op": "=", "value": "payments"},
-                               {"name": "unit", "op": "=", "value": "tp-sam-son"}]
+                               {"name": "unit", "op": "=", "value": "16531"}]
 
 
 def test_map_labels_go_where_they_hide_nothing():
@@ -133,4 +133,5 @@ def test_map_labels_go_where_they_hide_nothing():
     assert sides["a"] == "left" and sides["b"] == "right"
     assert sides["c"] == "right"  # alone: the default side
     assert sides["d"] == "left"  # at the east edge: the right side is off the map
-    assert short_name("Huyện Nga Sơn") == "Nga Sơn" and short_name("Bim Son Town") == "Bim Son"
+    assert short_name("Xã Nga Sơn") == "Nga Sơn" and short_name("Bim Son ward") == "Bim Son"
+    assert short_name("Đặc khu Hòn Mê") == "Hòn Mê"
