@@ -15,9 +15,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ioc.contract import Code, PaymentData
-from ioc.datafile import load_yaml
+from ioc.datafile import read_yaml, validated
 from ioc.errors import SettingsError
-from ioc.units import EFFECTIVE, Commune, UnitsDataset
+from ioc.resources import PROVINCES_DIR
+from ioc.units import EFFECTIVE, Commune, UnitsDataset, ascii_name
+
+#: what every province has unless its file says otherwise; all of it for a province by code
+TEMPLATE = PROVINCES_DIR / "templates" / "any-province.yaml"
+#: the simulation volumes `volumes_for_units` scales by the province's number of units
+SCALED_VOLUMES = ("dossiers_per_working_day", "payments_per_day", "portal_requests_per_second")
 
 Ratio = Annotated[float, Field(ge=0, le=1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -175,7 +181,14 @@ class Province(_Item):
             communes = dataset.communes(code)
         except SettingsError as exc:
             raise ValueError(f"province.code: {exc}") from None
-        return {**data, "units": [Unit.of(c) for c in communes]}
+        simulation = data.get("simulation")
+        if isinstance(simulation, dict) and "volumes_for_units" in simulation:
+            simulation = dict(simulation)
+            scale = len(communes) / float(simulation.pop("volumes_for_units"))
+            for key in SCALED_VOLUMES:
+                if isinstance(simulation.get(key), int | float):
+                    simulation[key] = round(simulation[key] * scale, 3)
+        return {**data, "simulation": simulation, "units": [Unit.of(c) for c in communes]}
 
     @model_validator(mode="after")
     def _references(self) -> Province:
@@ -213,7 +226,45 @@ def _dataset() -> UnitsDataset:
     return _DATASET
 
 
-def load_province(path: Path, units: UnitsDataset | None = None) -> Province:
-    """Read and validate a province file, its units from `units` (default: the installed
-    dataset); raise `SettingsError` naming file, path and problem."""
-    return load_yaml(path, Province, "province file", context={"units": units or _dataset()})
+def _shipped_for_code(code: str) -> Path | None:
+    """The shipped province file of national code `code`, if one ships."""
+    for path in sorted(PROVINCES_DIR.glob("*.yaml")):
+        data = read_yaml(path, "province file")
+        if str(((data or {}).get("province") or {}).get("code")) == code:
+            return path
+    return None
+
+
+def _info_from_dataset(code: str, dataset: UnitsDataset) -> dict[str, Any]:
+    """The `province:` part of a province with no file: name and centre from the dataset."""
+    record = dataset.province(code)
+    name = record.name_vi.removeprefix("Tỉnh ").removeprefix("Thành phố ")
+    city = record.name_vi.startswith("Thành phố ")
+    return {"code": code, "name_vi": record.name_vi if city else name,
+            "name_en": ascii_name(name) + (" City" if city else ""),
+            "center": {"lat": record.lat, "lon": record.lon}}
+
+
+def load_province(source: Path | str, units: UnitsDataset | None = None) -> Province:
+    """The province of `source`: a province file, or a national code (`38`: the shipped
+    file of that code if one ships, else the dataset's province on the defaults alone).
+
+    What a file leaves out comes from the defaults (`TEMPLATE`); units come from `units`
+    (default: the installed dataset). Raise `SettingsError` naming file, path and problem."""
+    dataset = units or _dataset()
+    template = read_yaml(TEMPLATE, "province defaults")
+    path = Path(source)
+    if isinstance(source, str) and source.isdigit():
+        shipped = _shipped_for_code(source)
+        if shipped is None:
+            try:
+                info = _info_from_dataset(source, dataset)
+            except SettingsError as exc:
+                raise SettingsError(f"province {source!r}: {exc}") from None
+            return validated(TEMPLATE, {**template, "province": info}, Province,
+                             {"units": dataset})
+        path = shipped
+    data = read_yaml(path, "province file")
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a province file (a YAML mapping)")
+    return validated(path, {**template, **data}, Province, {"units": dataset})

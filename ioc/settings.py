@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ioc.errors import SettingsError
 from ioc.resources import ALERT_RULES_DIR, PROVINCES_DIR, shipped_or_path
+from ioc.units import UnitsDataset
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
@@ -112,7 +113,13 @@ def _executable(name: str, raw: str) -> Path:
     return path
 
 
-def _province(name: str, raw: str) -> Path:
+def _province(name: str, raw: str) -> Path | str:
+    if raw.isdigit():  # a national code: its file is found (or defaults used) on load
+        try:
+            UnitsDataset().province(raw)
+        except SettingsError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from None
+        return raw
     return shipped_or_path(name, raw, PROVINCES_DIR, "a province file")
 
 
@@ -270,9 +277,10 @@ class Settings:
     kiosk_pages: str = _setting(
         "IOC_KIOSK_PAGES", _page_list, "overview,portal,telemedicine,payments,alerts",
         "Kiosk playlist: wall pages in order, comma-separated.")
-    province_file: Path = _setting(
+    province_file: Path | str = _setting(
         "IOC_PROVINCE", _province, PROVINCES_DIR / "thanh-hoa.yaml",
-        "Province file: a path, or a shipped name (thanh-hoa, hung-yen).")
+        "Province: a national code (38 Thanh Hóa, 01 Hà Nội; `ioc units` lists the 34), a "
+        "province file's path, or a shipped name (thanh-hoa, hung-yen).")
     alert_rules: Path = _setting(
         "IOC_ALERT_RULES", _alert_rules, ALERT_RULES_DIR / "default.yaml",
         "Alert rules file: a path, or a shipped name (default).")

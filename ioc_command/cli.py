@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("simulate", help="send a simulated province's feeds to Kafka, or record")
-    p.add_argument("--province", type=Path, help="province file (default: IOC_PROVINCE)")
+    p.add_argument("--province", help="province: national code or file (default: IOC_PROVINCE)")
     p.add_argument("--seed", type=int,
                    help="random seed: the same seed gives the same events (default: a new one)")
     p.add_argument("--start", type=_moment, metavar="TIME",

@@ -99,3 +99,29 @@ def test_overview_fits_the_screen_whatever_it_holds(crowded, browser, lang, requ
             problems = browser.execute_script(FIT_PROBLEMS)
             assert problems == [], f"{width}x{height} ({lang}): {problems}"
         assert console_errors(browser) == []
+
+
+def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
+    """Hà Nội (01) has no file: its 126 communes come from the units dataset, its
+    telemedicine tile says no links are configured, and a commune in trouble is named."""
+    province = load_province("01")
+    troubled = next(u for u in province.units if u.name_vi == "Phường Hoàn Kiếm")
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
+            " summary_en, starts_at, updated_at) VALUES ('fp-hn', 'payment_success_low', %s,"
+            " 'critical', 'firing', 'x', 'x', now(), now())",
+            (json.dumps({"unit": troubled.code}),))
+    app = create_app(migrated, WallData.from_settings(migrated), province=province)
+    with serving(app, migrated.dashboard_port):
+        browser.get(f"http://127.0.0.1:{migrated.dashboard_port}/?lang=vi")
+        set_screen(browser, *SCREENS[0])
+        wait = waiter(browser)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".unit.unit-critical"))
+        units = browser.find_elements(By.CSS_SELECTOR, ".units-map .unit")
+        assert len(units) == len(province.units) == 126
+        named = [u.text for u in units if u.text]
+        assert named == ["Hoàn Kiếm"]  # only the unit in trouble carries its name
+        assert t("links_none", "vi") in browser.find_element(By.ID, "kpi-links-card").text
+        assert browser.execute_script(FIT_PROBLEMS) == []
+        assert console_errors(browser) == []

@@ -16,6 +16,7 @@ import pytest
 
 from ioc.db import connect
 from ioc.services.postgres import embedded_url
+from ioc.units import UnitsDataset
 from tests.conftest import REPO, free_port, up_ports, wait_until
 
 pytestmark = pytest.mark.integration
@@ -76,9 +77,19 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Pr
 
 
 def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
-    env = _env(tmp_path)
+    # a province by its national code alone (01 Hà Nội: no file ships for it)
+    env = _env(tmp_path, IOC_PROVINCE="01")
     proc = _up(env, "--for", "25")
     tree = _running_tree(proc, env)
+    url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
+    communes = {c.code for c in UnitsDataset().communes("01")}
+    with connect(url, "ioc", autocommit=True) as conn:
+        def stored() -> set[str]:
+            return {r[0] for r in conn.execute(
+                "SELECT unit_code FROM dossier_events UNION SELECT unit_code FROM payments")}
+
+        wait_until(lambda: len(stored()) >= 10, 30, what="dossiers and payments stored")
+        assert stored() <= communes
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     assert "IOC is up" in out and "Stopped." in out

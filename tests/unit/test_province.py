@@ -70,3 +70,27 @@ def test_not_yaml_is_reported(tmp_path):
     bad.write_text("units: [unclosed", encoding="utf-8")
     with pytest.raises(SettingsError, match="not valid YAML"):
         load_province(bad)
+
+
+def test_a_national_code_finds_the_shipped_file_or_runs_on_the_defaults():
+    assert load_province("38") == load_province(PROVINCES_DIR / "thanh-hoa.yaml")
+    hanoi = load_province("01")
+    assert (hanoi.province.name_vi, hanoi.province.name_en) == ("Thành phố Hà Nội", "Ha Noi City")
+    assert len(hanoi.units) == 126 and hanoi.hospitals == [] and hanoi.hub_hospitals == []
+    assert "so-nong-nghiep-moi-truong" in {a.code for a in hanoi.agencies}
+    assert [p.code for p in hanoi.portals] == ["dvc-quoc-gia", "mot-cua-dien-tu"]
+    # the defaults' volumes are Thanh Hóa's for 166 units, scaled by the unit count
+    thanh_hoa = load_province("38")
+    assert hanoi.simulation.dossiers_per_working_day == pytest.approx(
+        thanh_hoa.simulation.dossiers_per_working_day * 126 / 166, abs=0.001)
+    assert hanoi.simulation.on_time_share == thanh_hoa.simulation.on_time_share
+    with pytest.raises(SettingsError, match="province '99'.*not one of the 34"):
+        load_province("99")
+
+
+def test_a_file_gives_only_what_is_its_own(tmp_path):
+    own = tmp_path / "own.yaml"
+    own.write_text('schema_version: 2\nprovince: {code: "46", name_vi: Huế, name_en: Hue,'
+                   ' center: {lat: 16.46, lon: 107.59}}\n', encoding="utf-8")
+    hue = load_province(own)
+    assert len(hue.units) == 40 and hue.portals == load_province("01").portals

@@ -33,6 +33,7 @@ def test_values_are_parsed():
     assert (s.dashboard_port, s.refresh_seconds) == (9000, 2.5)
     assert s.province_file.name == "hung-yen.yaml"
     assert s.data_dir == Path("/tmp/x")
+    assert Settings.from_env({"IOC_PROVINCE": "01"}).province_file == "01"
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -45,6 +46,7 @@ def test_values_are_parsed():
     ("IOC_DB_BACKEND", "mysql", "one of auto, postgres, timescale"),
     ("IOC_LOG_LEVEL", "LOUD", "one of DEBUG"),
     ("IOC_PROVINCE", "atlantis", "thanh-hoa"),
+    ("IOC_PROVINCE", "99", "not one of the 34 provinces"),
     ("IOC_TANSU_BIN", "/nonexistent/tansu", "executable"),
     ("IOC_MAX_EVENT_AGE_DAYS", "30", "at least 1100"),
     ("IOC_MAX_EVENT_AGE_DAYS", "many", "at least 1100"),
