@@ -53,7 +53,9 @@ def test_units_come_from_the_dataset_handed_in():
     (lambda d: d.update(units=[]), "units: a province file lists no units"),
     (lambda d: d["province"].update(code="99"), "province.code: province code '99' is not"),
     (lambda d: d["targets"].update(payment_success_ratio=1.5), "targets.payment_success_ratio"),
-    (lambda d: d["procedures"][0].update(agency="so-x"), "procedures.0.agency: unknown agency"),
+    (lambda d: d.update(procedures=[{"code": "p", "name_vi": "p", "name_en": "p", "agency": "so-x",
+                                     "working_days": 1, "service_level": "full"}]),
+     "procedures.0.agency: unknown agency"),
 ])
 def test_broken_file_names_file_path_and_problem(tmp_path, edit, message):
     data = yaml.safe_load((PROVINCES_DIR / "hung-yen.yaml").read_text(encoding="utf-8"))
