@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -71,8 +72,18 @@ class Envelope(_Strict):
                     "from 2000-01-01 (UTC) up to 5 minutes ahead of the receiver's clock."
     )
     unit_codes: Annotated[list[Code], Field(min_length=1, max_length=16)] = Field(
-        description="Administrative unit codes (province file) the event belongs to."
+        description="The commune-level units the event belongs to, by national code "
+                    "(14797: Phường Hạc Thành); each must be a unit of the IOC's province."
     )
+    unit_code_set: Literal["2025", "pre-2025"] = Field(
+        "2025",
+        description="Which list `unit_codes` come from: `2025` (the default), the units since "
+                    "1/7/2025; `pre-2025`, the communes before the reorganisation, for a "
+                    "producer not yet updated: each is mapped to the unit that took it in, "
+                    "and the codes as sent are kept on the stored row (`unit_codes_sent`)."
+    )
+    #: the codes as the producer sent them, when they were pre-2025 codes mapped at the edge
+    _unit_codes_sent: list[str] | None = PrivateAttr(default=None)
 
 
 # --- portal: public-service portal dossiers and portal health -------------------------

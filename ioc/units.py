@@ -154,6 +154,16 @@ class UnitsDataset:
             "SELECT wardCode, provinceKey, districtKey, wardKey, ward, district"
             " FROM admin_units_legacy WHERE wardCode IS NOT NULL AND wardCode != ''")}
 
+    @cached_property
+    def _old_districts(self) -> dict[str, str]:
+        return {r["districtCode"]: r["district"] for r in self._rows(
+            "SELECT DISTINCT districtCode, district FROM admin_units_legacy"
+            " WHERE districtCode IS NOT NULL AND districtCode != ''")}
+
+    def old_district(self, old_code: str) -> str | None:
+        """The name of the pre-2025 district of code `old_code` (e.g. 389 Huyện Bá Thước)."""
+        return self._old_districts.get(old_code)
+
     def old_unit(self, old_code: str) -> OldUnit | None:
         """Where the pre-2025 commune `old_code` went; None when the code was never one."""
         r = self._legacy.get(old_code)

@@ -28,8 +28,10 @@ from ioc.migrate import migrate_database
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
+from ioc.units import UnitsDataset
 
-UNITS = [f"bench-unit-{i:02d}" for i in range(27)]
+# 27 of Thanh Hóa's communes (the default province): the worker stores only its units' codes
+UNITS = [c.code for c in UnitsDataset().communes("38")[:27]]
 
 
 def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None = None

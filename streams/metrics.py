@@ -139,6 +139,8 @@ def dead_letter_reason_label(reason: str) -> str:
         return "future_timestamp"
     if "in the past (the live limit" in reason:
         return "old_timestamp"
+    if "unknown unit code" in reason:
+        return "unknown_unit"
     if head.startswith("feed "):
         return "wrong_feed"
     return "invalid_field"

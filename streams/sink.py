@@ -16,8 +16,9 @@ from psycopg import sql
 
 from ioc import contract as c
 
-# table -> its columns after the shared (event_id, occurred_at, unit_code, unit_codes)
-_SHARED = ("event_id", "occurred_at", "unit_code", "unit_codes")
+# table -> its columns after the shared ones (unit_codes_sent: the codes as a producer sent
+# them when they were pre-2025 codes mapped at the edge; NULL otherwise)
+_SHARED = ("event_id", "occurred_at", "unit_code", "unit_codes", "unit_codes_sent")
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "dossier_events": ("event_type", "dossier_id", "procedure_code", "agency_code",
                        "service_level", "channel", "due_at", "result"),
@@ -91,7 +92,8 @@ def rows_by_table(events: Iterable[c.Envelope]) -> dict[str, list[tuple]]:
     out: dict[str, list[tuple]] = defaultdict(list)
     for e in events:
         table, build = ROUTES[e.event_type]
-        out[table].append((e.event_id, e.occurred_at, e.unit_codes[0], e.unit_codes, *build(e)))
+        out[table].append((e.event_id, e.occurred_at, e.unit_codes[0], e.unit_codes,
+                           e._unit_codes_sent, *build(e)))
     return out
 
 

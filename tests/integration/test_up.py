@@ -79,17 +79,21 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Pr
 def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
     # a province by its national code alone (01 Hà Nội: no file ships for it)
     env = _env(tmp_path, IOC_PROVINCE="01")
-    proc = _up(env, "--for", "25")
+    proc = _up(env, "--for", "40")
     tree = _running_tree(proc, env)
     url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
     communes = {c.code for c in UnitsDataset().communes("01")}
     with connect(url, "ioc", autocommit=True) as conn:
         def stored() -> set[str]:
+            # portal health comes every 10 s at any hour; dossiers and payments as the hour has
             return {r[0] for r in conn.execute(
-                "SELECT unit_code FROM dossier_events UNION SELECT unit_code FROM payments")}
+                "SELECT unit_code FROM portal_health UNION SELECT unit_code FROM payments"
+                " UNION SELECT unit_code FROM dossier_events")}
 
-        wait_until(lambda: len(stored()) >= 10, 30, what="dossiers and payments stored")
+        wait_until(lambda: conn.execute("SELECT count(*) FROM portal_health").fetchone()[0] > 0,
+                   30, what="portal health stored")
         assert stored() <= communes
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     assert "IOC is up" in out and "Stopped." in out
