@@ -3,6 +3,7 @@ feed's freshness on top (grey and marked when late), and tables of what is behin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -118,7 +119,10 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
             html.Div(f"→ {hubs.get(by_code[s.hospital_code].hub, '')}", className="link-hub"),
             html.Div(f"{t('tele.' + s.state, lang)} · {latency}", className="link-state"),
         ], className=f"link-cell link-{s.state}", id=f"link-{s.link_id}"), lg=2, md=3, xs=6))
-    body = dbc.Row(cells, className="g-2 mt-2 link-grid")
+    # every link on one screen: about three times as many columns as rows (16:9 cells)
+    columns = max(3, min(12, math.ceil(math.sqrt(len(cells) * 3))))
+    body = dbc.Row(cells, className="g-2 mt-2 link-grid",
+                   style={"--link-columns": str(columns)})
     if not ctx.province.hospitals:  # nothing configured: say so, not 0/0
         return ["", "feed-panel", "—", t("links_none", lang),
                 format_int(snap.consultations_active, lang), tile_class(None), spark_patch(()),

@@ -1,6 +1,7 @@
-"""The overview fits a wall screen whatever it holds: at 1920x1080 and 3840x2160, in both
-languages, with more alerts than the panel can list, the province's longest names and late
-feeds (the longest freshness lines), nothing scrolls, overflows its panel or is clipped."""
+"""The overview and the telemedicine page fit a wall screen whatever they hold: at
+1920x1080 and 3840x2160, in both languages, with more alerts than the panel can list, the
+province's longest names and late feeds (the longest freshness lines), nothing scrolls,
+overflows its panel or is clipped."""
 
 from __future__ import annotations
 
@@ -124,4 +125,24 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
         assert named == ["Hoàn Kiếm"]  # only the unit in trouble carries its name
         assert t("links_none", "vi") in browser.find_element(By.ID, "kpi-links-card").text
         assert browser.execute_script(FIT_PROBLEMS) == []
+        assert console_errors(browser) == []
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_telemedicine_page_shows_every_link_on_one_screen(crowded, browser, lang, request):
+    settings, province = crowded
+    app = create_app(settings, WallData.from_settings(settings), province=province)
+    with serving(app, settings.dashboard_port):
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}/telemedicine?lang={lang}")
+        wait = waiter(browser)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".link-cell"))
+                   == len(province.hospitals) == 27)
+        for width, height in SCREENS:
+            set_screen(browser, width, height)
+            shots = request.config.getoption("--screenshot-dir")
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                browser.save_screenshot(str(Path(shots) / f"fit-telemedicine-{lang}-{width}.png"))
+            problems = browser.execute_script(FIT_PROBLEMS)
+            assert problems == [], f"{width}x{height} ({lang}): {problems}"
         assert console_errors(browser) == []
