@@ -45,10 +45,10 @@ def _page(feed: str, ctx: WallContext, lang: str, tiles: list, body_id: str) -> 
     return html.Div([
         html.Div(t(f"feed.{feed}", lang), className="page-title"),
         html.Div(id=f"{feed}-fresh", className="page-fresh"),
-        html.Div([dbc.Row(tiles, className="g-3"), html.Div(id=body_id)],
+        html.Div([dbc.Row(tiles, className="g-3"), html.Div(id=body_id, className="feed-body")],
                  id=f"{feed}-panel", className="feed-panel"),
         html.Div(id=f"{feed}-updated", className="text-secondary mt-2 updated"),
-    ], className=f"p-3 page-{feed}")
+    ], className=f"p-3 feed-page page-{feed}")
 
 
 def portal_layout(ctx: WallContext, lang: str) -> html.Div:
