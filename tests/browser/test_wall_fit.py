@@ -129,9 +129,9 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
 
 
 # each feed page once it has drawn its data: (path, CSS selector, how many it must show).
-# Not yet here: the alerts page (a working page listing every alert, with its actions) and
-# the replay page (issue 14).
+# Not yet here: the alerts page (a working page listing every alert, with its actions).
 PAGES = {
+    "replay": ("/replay", "#replay-none, #replay-table", 1),
     "telemedicine": ("/telemedicine", ".link-cell", 27),
     "portal": ("/portal", "#portal-agencies tbody tr", 1),
     "payments": ("/payments", "#payments-categories tbody tr", 5),
