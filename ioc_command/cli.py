@@ -397,9 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="SECONDS",
                    help="simulated seconds to run (default: until Ctrl-C; required with max)")
     p.add_argument("--rate-multiplier", type=float, default=1.0, metavar="M",
-                   help="scale the province: dossier and payment rates x M; links, portals "
-                        "(with their consultations and requests) copied round(M) times "
-                        "(default 1)")
+                   help="scale the traffic: dossiers, payments, consultations and portal "
+                        "requests x M, heartbeats M times as often, on the province's own "
+                        "links and portals (default 1)")
     p.add_argument("--record", type=Path, metavar="FILE",
                    help="also write what is sent to FILE (gzip JSON lines)")
     p.add_argument("--record-only", action="store_true",

@@ -25,13 +25,19 @@ from typing import Any
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.migrate import migrate_database
+from ioc.province import load_province
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
 from ioc.units import UnitsDataset
 
-# 27 of Thanh Hóa's communes (the default province): the worker stores only its units' codes
+# Thanh Hóa (the default province): the worker stores only its codes, so the events name 27
+# of its communes, its 27 hospitals (one to a commune here), a procedure and a portal of its
+THANH_HOA = load_province("38")
 UNITS = [c.code for c in UnitsDataset().communes("38")[:27]]
+HOSPITAL_OF = dict(zip(UNITS, THANH_HOA.hospitals, strict=True))
+PROCEDURE = THANH_HOA.procedures[0]
+PORTAL = THANH_HOA.portals[0].code
 
 
 def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None = None
@@ -49,33 +55,37 @@ def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None =
             "amount_vnd": rng.randrange(10_000, 5_000_000),
             "status": "succeeded" if rng.random() < 0.97 else "failed"}}
     elif kind < 0.70:
-        feed, key = "telemedicine", f"link-{unit}"
+        hospital = HOSPITAL_OF[unit]
+        feed, key = "telemedicine", hospital.link_id
         body = {"feed": feed, "event_type": "link.heartbeat", "data": {
-            "link_id": key, "hospital_code": f"bv-{unit}", "hub_code": "bach-mai",
+            "link_id": key, "hospital_code": hospital.code, "hub_code": hospital.hub,
             "status": "up", "latency_ms": round(rng.uniform(5, 80), 1),
             "jitter_ms": round(rng.uniform(0, 9), 1), "loss_pct": round(rng.uniform(0, 2), 2)}}
     elif kind < 0.75:
+        hospital = HOSPITAL_OF[unit]
         feed, key = "telemedicine", f"session-{rng.randrange(10**6)}"
         body = {"feed": feed, "event_type": rng.choice(["consultation.started",
                                                          "consultation.ended"]), "data": {
-            "session_id": key, "link_id": f"link-{unit}", "hospital_code": f"bv-{unit}",
-            "hub_code": "bach-mai", "specialty": "cardiology"}}
+            "session_id": key, "link_id": hospital.link_id, "hospital_code": hospital.code,
+            "hub_code": hospital.hub, "specialty": "cardiology"}}
     elif kind < 0.95:
         feed, key = "portal", f"hs-{rng.randrange(10**9)}"
         due = (occurred_at + timedelta(days=5)).isoformat()
         if rng.random() < 0.6:
             body = {"feed": feed, "event_type": "dossier.received", "data": {
-                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
+                "dossier_id": key, "procedure_code": PROCEDURE.code,
+                "agency_code": PROCEDURE.agency,
                 "service_level": rng.choice(["partial", "full"]),
                 "channel": rng.choice(["online", "in_person"]), "due_at": due}}
         else:
             body = {"feed": feed, "event_type": "dossier.resolved", "data": {
-                "dossier_id": key, "procedure_code": "tthc-1.001", "agency_code": "so-tp",
+                "dossier_id": key, "procedure_code": PROCEDURE.code,
+                "agency_code": PROCEDURE.agency,
                 "due_at": due, "result": "approved"}}
     else:
-        feed, key = "portal", "portal-dvc"
+        feed, key = "portal", PORTAL
         body = {"feed": feed, "event_type": "portal.health", "data": {
-            "portal_code": "dvc-thanh-hoa", "window_seconds": 60,
+            "portal_code": PORTAL, "window_seconds": 60,
             "requests": rng.randrange(100, 5000), "errors": rng.randrange(0, 20),
             "p95_latency_ms": round(rng.uniform(50, 900), 1)}}
     return feed, key.encode(), json.dumps({**envelope, **body}, separators=(",", ":")).encode()
@@ -111,12 +121,15 @@ POISON_KINDS: dict[str, str] = {
     "duplicate_key": "duplicate_key",
     "future_timestamp": "future_timestamp",
     "wrong_feed": "wrong_feed",
+    "unknown_unit": "unknown_unit",
+    "unknown_hospital": "unknown_hospital",
 }
 
 
 def poison_event(kind: str, rng: random.Random, occurred_at: datetime, event_id: str
                  ) -> tuple[str, bytes, bytes]:
-    """A payment event broken in the way `kind` names: (feed topic to send it on, key, bytes).
+    """A payment event (for `unknown_hospital`, a heartbeat) broken in the way `kind` names:
+    (feed topic to send it on, key, bytes).
     Built independently of the simulator's bad-data burst, from a valid event of the bench."""
     while True:
         feed, key, value = make_event(rng, occurred_at, event_id)
@@ -162,6 +175,15 @@ def poison_event(kind: str, rng: random.Random, occurred_at: datetime, event_id:
         body["occurred_at"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     elif kind == "wrong_feed":
         return "portal", key, value  # a valid payment, on the portal topic
+    elif kind == "unknown_unit":  # a commune of Hà Nội, not of the province
+        body["unit_codes"] = ["00004"]
+    elif kind == "unknown_hospital":  # a link the province file does not have
+        hospital = HOSPITAL_OF[body["unit_codes"][0]]
+        code = f"{hospital.code}-r1"
+        return "telemedicine", key, json.dumps({**body, "feed": "telemedicine",
+            "event_type": "link.heartbeat", "data": {
+                "link_id": f"{code}--{hospital.hub}", "hospital_code": code,
+                "hub_code": hospital.hub, "status": "down"}}, separators=(",", ":")).encode()
     else:
         raise ValueError(f"unknown poison kind {kind!r}")
     return feed, key, json.dumps(body, separators=(",", ":")).encode()

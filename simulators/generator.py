@@ -160,32 +160,32 @@ class ProvinceSimulator:
     # --- entities and templates --------------------------------------------------------
     def _setup_entities(self) -> None:
         p, rng, sim = self.province, self.rng, self.sim
-        replicas = max(1, round(self.multiplier))
+        # the multiplier scales traffic, not the province: links beat more often and portals
+        # see more requests, but every code stays one the province has (the worker refuses
+        # others), so a load test exercises the same entities the wall and the rules know
+        self.heartbeat_period = sim.heartbeat_seconds / max(1.0, self.multiplier)
         self.links = []
-        for r in range(replicas):
-            for h in p.hospitals:
-                code = h.code if r == 0 else f"{h.code}-r{r}"
-                link = f"{code}--{h.hub}"
-                head = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
-                        f'{SCHEMA_VERSION},"unit_codes":[{_q(h.unit)}],"data":{{"link_id":'
-                        f'{_q(link)},"hospital_code":{_q(code)},"hub_code":{_q(h.hub)},')
-                # links differ in quality: each draws its own base latency (at random, not
-                # from distance: the province file has no network data)
-                base = sim.link_latency_ms * rng.uniform(0.7, 1.6)
-                phase = rng.random() * sim.heartbeat_seconds
-                self.links.append({"id": link, "key": link.encode(), "head": head,
-                                   "base": base, "phase": phase, "hospital": h.code,
-                                   "unit": h.unit, "hub": h.hub, "code": code})
+        for h in p.hospitals:
+            link = h.link_id
+            head = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
+                    f'{SCHEMA_VERSION},"unit_codes":[{_q(h.unit)}],"data":{{"link_id":'
+                    f'{_q(link)},"hospital_code":{_q(h.code)},"hub_code":{_q(h.hub)},')
+            # links differ in quality: each draws its own base latency (at random, not
+            # from distance: the province file has no network data)
+            base = sim.link_latency_ms * rng.uniform(0.7, 1.6)
+            phase = rng.random() * self.heartbeat_period
+            self.links.append({"id": link, "key": link.encode(), "head": head,
+                               "base": base, "phase": phase, "hospital": h.code,
+                               "unit": h.unit, "hub": h.hub})
         self.portals = []
         capital = p.seat.code
-        for r in range(replicas):
-            for portal in p.portals:
-                code = portal.code if r == 0 else f"{portal.code}-r{r}"
-                head = (f'{{"feed":"portal","event_type":"portal.health","schema_version":'
-                        f'{SCHEMA_VERSION},"unit_codes":[{_q(capital)}],"data":{{"portal_code":'
-                        f'{_q(code)},"window_seconds":{sim.portal_health_seconds},')
-                self.portals.append({"code": portal.code, "key": code.encode(), "head": head,
-                                     "phase": rng.random() * sim.portal_health_seconds})
+        for portal in p.portals:
+            head = (f'{{"feed":"portal","event_type":"portal.health","schema_version":'
+                    f'{SCHEMA_VERSION},"unit_codes":[{_q(capital)}],"data":{{"portal_code":'
+                    f'{_q(portal.code)},"window_seconds":{sim.portal_health_seconds},')
+            self.portals.append({"code": portal.code, "key": portal.code.encode(),
+                                 "head": head,
+                                 "phase": rng.random() * sim.portal_health_seconds})
         # every commune-level unit equally likely: the 2025 arrangement formed units of
         # comparable population, and the dataset's only size figure, area, would overweight
         # the large, thinly peopled mountain communes (docs/simulation.md)
@@ -243,7 +243,7 @@ class ProvinceSimulator:
 
     def _heartbeats(self, s: float, e: float, out: list[Record]) -> None:
         rnd, iso, eid = self.rng.random, self.clock.iso, self._eid
-        period = self.sim.heartbeat_seconds
+        period = self.heartbeat_period
         down = {a.target: a for a in self._active(LinkDown, s, e)}
         degraded = {a.target: a for a in self._active(LinkDegraded, s, e)}
         for link in self.links:
@@ -288,7 +288,8 @@ class ProvinceSimulator:
         for portal in self.portals:
             t = portal["next"]
             while t < e:
-                requests = poisson(rng, sim.portal_requests_per_second * share * window)
+                requests = poisson(rng, sim.portal_requests_per_second * self.multiplier
+                                   * share * window)
                 err_ratio, p95 = sim.portal_error_ratio, max(80.0, rng.gauss(420, 90))
                 incident = outages.get(portal["code"])
                 if incident is not None and incident.covers(t):
@@ -397,7 +398,7 @@ class ProvinceSimulator:
         rng = self.rng
         clinic_seconds = sum((datetime.combine(local.date(), b) - datetime.combine(local.date(), a))
                              .total_seconds() for a, b in self.rhythms.clinic_hours)
-        lam = (self.sim.consultations_per_hospital_per_day * len(self.links)
+        lam = (self.sim.consultations_per_hospital_per_day * len(self.links) * self.multiplier
                * SLOT_SECONDS / clinic_seconds)
         down = self._active(LinkDown, s, s + SLOT_SECONDS)
         for _ in range(poisson(rng, lam)):
@@ -408,7 +409,7 @@ class ProvinceSimulator:
             session = self._id("hc")
             specialty = SPECIALTIES[int(rng.random() * len(SPECIALTIES))]
             data = (f'"data":{{"session_id":"{session}","link_id":"{link["id"]}",'
-                    f'"hospital_code":"{link["code"]}","hub_code":"{link["hub"]}",'
+                    f'"hospital_code":"{link["hospital"]}","hub_code":"{link["hub"]}",'
                     f'"specialty":"{specialty}"}}')
             out.append(self._consultation(t, "consultation.started", link, data))
             self._schedule(t + rng.uniform(10, 40) * 60, "end_session", (link, data))
@@ -540,7 +541,7 @@ class ProvinceSimulator:
     def _valid_sample(self, feed: str, t: float) -> bytes:
         if feed == "telemedicine":
             link = self.links[0]
-            data = (f'"data":{{"link_id":"{link["id"]}","hospital_code":"{link["code"]}",'
+            data = (f'"data":{{"link_id":"{link["id"]}","hospital_code":"{link["hospital"]}",'
                     f'"hub_code":"{link["hub"]}","status":"up"}}')
             value = (f'{{"feed":"telemedicine","event_type":"link.heartbeat","schema_version":'
                      f'{SCHEMA_VERSION},"unit_codes":["{link["unit"]}"],{data},'

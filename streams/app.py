@@ -31,10 +31,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from ioc import contract
 from ioc.db import WRITER_ROLE, connect_async, role_url
 from ioc.errors import ContractError
+from ioc.known_codes import KnownCodes
 from ioc.province import load_province
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
-from ioc.unit_codes import UnitCodes
 from ioc.units import UnitsDataset
 from streams.consumer import BatchConsumer, BatchHandler, BatchTransport
 from streams.health import StallDetector
@@ -70,19 +70,19 @@ class WorkerApp(faust.App):
 
 
 def decode_records(records: Sequence[Any], feed: str, now: datetime,
-                   max_age: timedelta | None = None, units: UnitCodes | None = None,
+                   max_age: timedelta | None = None, codes: KnownCodes | None = None,
                    ) -> tuple[list[Decoded], list[DeadLetter]]:
     """Validate raw Kafka records of `feed`; invalid ones become dead letters with the reason.
     `max_age`: the past limit of the live namespace (None: any age, as replays need).
-    `units`: the province's unit codes every event must name (None: not checked)."""
+    `codes`: the province's codes every event must name (None: not checked)."""
     good: list[Decoded] = []
     dead: list[DeadLetter] = []
     decode = contract.decode
-    current = units.current if units is not None else (lambda e: e)
+    check = codes.check if codes is not None else (lambda e: e)
     for r in records:
         raw = r.value if isinstance(r.value, bytes) else b""
         try:
-            good.append(Decoded(current(decode(raw, feed, now, max_age)), r.topic,
+            good.append(Decoded(check(decode(raw, feed, now, max_age)), r.topic,
                                 r.partition, r.offset, raw))
         except ContractError as exc:
             dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw))
@@ -94,12 +94,12 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     live: bool = True,
-    units: UnitCodes | None = None,
+    codes: KnownCodes | None = None,
 ) -> faust.App:
-    """Build the worker's Faust app from settings; `registry`, `clock` and `units` (the
-    province's unit codes, default: those of `IOC_PROVINCE`) are injectable."""
+    """Build the worker's Faust app from settings; `registry`, `clock` and `codes` (the
+    province's codes, default: those of `IOC_PROVINCE`) are injectable."""
     assert settings.kafka_bootstrap, "the worker needs IOC_KAFKA_BOOTSTRAP (ioc up sets it)"
-    units = units or UnitCodes(load_province(settings.province_file), UnitsDataset())
+    codes = codes or KnownCodes(load_province(settings.province_file), UnitsDataset())
     # live data has a past limit; a replay namespace takes recordings of any age
     max_age = timedelta(days=settings.max_event_age_days) if live else None
     registry = registry or CollectorRegistry()
@@ -230,7 +230,7 @@ def create_app(
             async for records in stream:
                 busy[0] = True
                 try:
-                    items, dead = decode_records(records, feed, clock(), max_age, units)
+                    items, dead = decode_records(records, feed, clock(), max_age, codes)
                     started = time.perf_counter()
                     outcome = await store.store(items, dead)
                     seconds = time.perf_counter() - started

@@ -139,8 +139,11 @@ def dead_letter_reason_label(reason: str) -> str:
         return "future_timestamp"
     if "in the past (the live limit" in reason:
         return "old_timestamp"
-    if "unknown unit code" in reason:
-        return "unknown_unit"
+    for noun in ("unit", "hospital", "portal", "agency", "procedure"):
+        if f"unknown {noun} code" in reason:
+            return f"unknown_{noun}"
+    if "unknown link" in reason:
+        return "unknown_link"
     if head.startswith("feed "):
         return "wrong_feed"
     return "invalid_field"

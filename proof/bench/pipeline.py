@@ -96,13 +96,13 @@ async def _plain_consumer(settings: Settings, n: int) -> float:
     """(b): aiokafka consumer, same decode and sink, one task per feed; returns end time."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from ioc.known_codes import KnownCodes
     from ioc.province import load_province
-    from ioc.unit_codes import UnitCodes
     from ioc.units import UnitsDataset
     from streams.app import MAX_PARTITION_FETCH_BYTES, MAX_POLL_RECORDS, decode_records
     from streams.sink import EventSink
 
-    units = UnitCodes(load_province(settings.province_file), UnitsDataset())
+    codes = KnownCodes(load_province(settings.province_file), UnitsDataset())
 
     url = role_url(settings.database_url, WRITER_ROLE, settings.writer_password)
     sinks = {f: EventSink(lambda: connect_async(url, settings.db_schema))
@@ -123,7 +123,7 @@ async def _plain_consumer(settings: Settings, n: int) -> float:
                 by_feed.setdefault(feed_of[tp.topic], []).extend(recs)
 
             async def write(feed: str, recs: list) -> None:
-                good, dead = decode_records(recs, feed, datetime.now(UTC), units=units)
+                good, dead = decode_records(recs, feed, datetime.now(UTC), codes=codes)
                 await sinks[feed].write([g.event for g in good], dead)
 
             await asyncio.gather(*(write(f, r) for f, r in by_feed.items()))

@@ -32,8 +32,7 @@ pytestmark = pytest.mark.browser
 
 ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 # Independent of the wall's code: the province's links heard within the last 90 s whose
-# newest minute has no 'down' beat (the simulator's --rate-multiplier adds links beyond the
-# province's 27).
+# newest minute has no 'down' beat.
 LINKS_UP = f"""
 WITH newest AS (SELECT link_id, max(date_bin('1 minute', occurred_at, {ORIGIN})) AS b
                   FROM link_heartbeats WHERE link_id = ANY(%s) GROUP BY link_id)

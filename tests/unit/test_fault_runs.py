@@ -10,9 +10,13 @@ import pytest
 
 from ioc import contract
 from ioc.errors import ContractError
-from proof.harness import POISON_KINDS, poison_event
+from ioc.known_codes import KnownCodes
+from ioc.units import UnitsDataset
+from proof.harness import POISON_KINDS, THANH_HOA, make_events, poison_event
 from proof.soak import verdict
 from streams.metrics import dead_letter_reason_label
+
+CODES = KnownCodes(THANH_HOA, UnitsDataset())
 
 
 @pytest.mark.parametrize("kind", sorted(POISON_KINDS))
@@ -20,15 +24,23 @@ def test_each_poison_kind_is_refused_with_its_reason(kind):
     now = datetime.now(UTC)
     feed, _, raw = poison_event(kind, random.Random(3), now - timedelta(seconds=30), f"p-{kind}-1")
     with pytest.raises(ContractError) as refused:
-        contract.decode(raw, feed, now)
+        CODES.check(contract.decode(raw, feed, now))
     assert dead_letter_reason_label(str(refused.value)) == POISON_KINDS[kind]
 
 
 def test_the_poison_kinds_cover_every_reason_of_the_contract():
     reasons = {"undecodable", "oversize", "missing_event_type", "unknown_event_type",
                "unknown_schema_version", "invalid_field", "future_timestamp", "wrong_feed",
-               "duplicate_key"}
+               "duplicate_key", "unknown_unit", "unknown_hospital"}
     assert set(POISON_KINDS.values()) == reasons
+
+
+def test_the_valid_events_of_the_benches_name_only_the_provinces_codes():
+    now = datetime.now(UTC)
+    events = make_events(3000, seed=5, start=now - timedelta(hours=1))
+    for feed, _, raw in events:
+        CODES.check(contract.decode(raw, feed, now))
+    assert {feed for feed, _, _ in events} == set(contract.FEEDS)
 
 
 def _samples(rss: list[float], lag: list[int], every: float = 5.0, rate: float = 100.0):

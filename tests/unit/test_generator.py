@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ioc import contract
+from ioc.known_codes import KnownCodes
 from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR
+from ioc.units import UnitsDataset
 from simulators.generator import SLOT_SECONDS, ProvinceSimulator, poisson
 
 MONDAY_9AM = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)     # 09:00 in Vietnam
@@ -201,13 +203,20 @@ def test_utility_bills_come_early_in_the_month_and_tuition_at_term_start():
     assert early["tuition"] > 4 * late["tuition"]
 
 
-def test_rate_multiplier_scales_counts_and_replicates_periodic_sources():
+def test_rate_multiplier_scales_traffic_on_the_provinces_own_codes():
     base = _span(MONDAY_9AM, 600)
     big = _span(MONDAY_9AM, 600, multiplier=10)
     assert _count(big, b'"payments"') == pytest.approx(10 * _count(base, b'"payments"'), rel=0.2)
-    links = {r.key for r in big if b'"link.heartbeat"' in r.value}
-    assert len(links) == 270
-    assert len(_decoded(big[:2000])) == 2000
+    beats = [r for r in big if b'"link.heartbeat"' in r.value]
+    assert len({r.key for r in beats}) == 27
+    assert len(beats) == pytest.approx(10 * _count(base, b'"link.heartbeat"'), rel=0.01)
+    requests = {n: sum(e.data.requests for e in _decoded(span)
+                       if e.event_type == "portal.health")
+                for n, span in (("base", base), ("big", big))}
+    assert requests["big"] == pytest.approx(10 * requests["base"], rel=0.1)
+    # every event passes the worker's check of the province's codes
+    codes = KnownCodes(THANH_HOA, UnitsDataset())
+    assert all(codes.check(e) for e in _decoded(big))
 
 
 def test_hung_yen_generates_its_own_units():
