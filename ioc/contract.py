@@ -98,6 +98,13 @@ class DossierReceivedData(_Strict):
     )
     channel: Literal["online", "in_person"]
     due_at: Instant = Field(description="Statutory due time, counted in working days.")
+    centre_code: Code | None = Field(
+        None,
+        description="The Public Administrative Service Centre that received it (Decree "
+                    "118/2025/NĐ-CP): the provincial centre's code (`ttphvhcc`) or a commune's "
+                    "centre by the commune's code. A dossier may be filed at any centre of the "
+                    "province; `agency_code` (and, for a commune procedure, the unit) says who "
+                    "resolves it. Optional for producers not yet sending it.")
 
 
 class DossierReceived(Envelope):

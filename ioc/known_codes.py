@@ -29,7 +29,7 @@ from ioc.units import UnitsDataset
 
 class KnownCodes:
     """The province's codes (units, with the old → new mapping; hospitals and their links;
-    portals; agencies; procedures) for checking events."""
+    portals; agencies; procedures; service centres) for checking events."""
 
     def __init__(self, province: Province, dataset: UnitsDataset):
         self.known = frozenset(u.code for u in province.units)
@@ -40,6 +40,9 @@ class KnownCodes:
         self.portals = frozenset(p.code for p in province.portals)
         self.agencies = frozenset(a.code for a in province.agencies)
         self.procedures = frozenset(p.code for p in province.procedures)
+        # the provincial centre, and each commune's centre by the commune's code
+        self.centres = self.known | {province.service_centre.code}
+        self.centre_code = province.service_centre.code
 
     def check(self, event: Envelope) -> Envelope:
         """`event` with units of the province (see `current`) and, in its data, only the
@@ -55,6 +58,12 @@ class KnownCodes:
             self._one_of(data.agency_code, self.agencies, "agency_code", "agency", "agencies")
             self._one_of(data.procedure_code, self.procedures, "procedure_code", "procedure",
                          "procedures")
+            centre = getattr(data, "centre_code", None)
+            if centre is not None and centre not in self.centres:
+                raise ContractError(
+                    f"data.centre_code: unknown centre code {centre!r}: neither "
+                    f"{self.province_name}'s provincial centre "
+                    f"({self.centre_code!r}) nor a commune's (its unit code)")
         return event
 
     def _one_of(self, code: str, known: frozenset[str], field: str, noun: str,

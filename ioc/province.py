@@ -79,6 +79,20 @@ class Hospital(_Item):
 
 
 class Agency(_Item):
+    """A body that resolves dossiers: a provincial department (`level: province`), or the
+    commune People's Committee (`level: commune`), which resolves in each commune the
+    procedures decentralised to it; the dossier's unit says which commune."""
+
+    code: Code
+    name_vi: Name
+    name_en: Name
+    level: Literal["province", "commune"] = "province"
+
+
+class ServiceCentre(_Item):
+    """The provincial Public Administrative Service Centre (Decree 118/2025/NĐ-CP). Each
+    commune has a centre too, known by the commune's code."""
+
     code: Code
     name_vi: Name
     name_en: Name
@@ -152,6 +166,7 @@ class Province(_Item):
     hospitals: list[Hospital]
     agencies: list[Agency]
     procedures: list[Procedure]
+    service_centre: ServiceCentre
     payment_categories: list[PaymentCategory]  # type: ignore[valid-type]
     payment_channels: list[PaymentChannel]  # type: ignore[valid-type]
     portals: Annotated[list[Portal], Field(min_length=1)]
@@ -199,6 +214,9 @@ class Province(_Item):
                     raise ValueError(f"{field}.{i}.code: duplicate code {item.code!r}")
                 seen.add(item.code)
         units = {u.code for u in self.units}
+        if self.service_centre.code in units:
+            raise ValueError(f"service_centre.code: {self.service_centre.code!r} is a unit's "
+                             "code, which names that commune's centre")
         hubs = {h.code for h in self.hub_hospitals}
         agencies = {a.code for a in self.agencies}
         for i, h in enumerate(self.hospitals):

@@ -32,7 +32,8 @@ from ioc.topics import ensure_topics
 from ioc.units import UnitsDataset
 
 # Thanh Hóa (the default province): the worker stores only its codes, so the events name 27
-# of its communes, its 27 hospitals (one to a commune here), a procedure and a portal of its
+# of its communes, its 27 hospitals (one to a commune here), a procedure (a commune's: birth
+# registration) and a portal of its
 THANH_HOA = load_province("38")
 UNITS = [c.code for c in UnitsDataset().communes("38")[:27]]
 HOSPITAL_OF = dict(zip(UNITS, THANH_HOA.hospitals, strict=True))
@@ -76,7 +77,8 @@ def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None =
                 "dossier_id": key, "procedure_code": PROCEDURE.code,
                 "agency_code": PROCEDURE.agency,
                 "service_level": rng.choice(["partial", "full"]),
-                "channel": rng.choice(["online", "in_person"]), "due_at": due}}
+                "channel": rng.choice(["online", "in_person"]), "due_at": due,
+                "centre_code": unit}}  # the commune procedure, at the commune's centre
         else:
             body = {"feed": feed, "event_type": "dossier.resolved", "data": {
                 "dossier_id": key, "procedure_code": PROCEDURE.code,

@@ -191,6 +191,11 @@ class ProvinceSimulator:
         # the large, thinly peopled mountain communes (docs/simulation.md)
         self.unit_pool = [u.code for u in p.units]
         self.procedures = p.procedures
+        self.commune_agencies = frozenset(a.code for a in p.agencies if a.level == "commune")
+        self.centre = p.service_centre.code
+        # the receiving centre is drawn from a stream of its own, so adding it changed no
+        # other draw (the measured tables of docs/simulation.md stand)
+        self.centre_rng = random.Random(f"{self.seed}-centre")
         self.channels = list(p.payment_channels)
         self.categories = [c for c in p.payment_categories if c in self.sim.payment_mix]
         mix_total = sum(self.sim.payment_mix[c] for c in self.categories)
@@ -369,15 +374,32 @@ class ProvinceSimulator:
         due = self.working.add_days(t, proc.working_days)
         dossier = self._id("hs")
         due_iso = self.clock.iso(due)
+        centre = self._receiving_centre(unit, proc, channel)
         value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
                  f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":"{dossier}",'
                  f'"procedure_code":"{proc.code}","agency_code":"{proc.agency}",'
                  f'"service_level":"{proc.service_level}","channel":"{channel}",'
-                 f'"due_at":"{due_iso}"}},"event_id":"{self._eid()}",'
+                 f'"due_at":"{due_iso}","centre_code":"{centre}"}},"event_id":"{self._eid()}",'
                  f'"occurred_at":"{self.clock.iso(t)}"}}')
         out.append(Record("portal", dossier.encode(), value.encode(), t))
         resolves = self._resolution(t, due, proc, rng.random() < self.sim.on_time_share)
         self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+
+    def _receiving_centre(self, unit: str, proc: Procedure, channel: str) -> str:
+        """Where a dossier of a citizen of `unit` is received (Decree 118: at any centre of
+        the province). Online, by the centre of the body that resolves it; in person, a
+        commune procedure mostly at the citizen's own commune centre (9 in 10, else another
+        commune's), a provincial one at the provincial centre or the citizen's commune
+        centre, half and half. The shares are assumptions (no published figure;
+        docs/simulation.md)."""
+        commune = proc.agency in self.commune_agencies
+        if channel == "online":
+            return unit if commune else self.centre
+        draw = self.centre_rng.random()
+        if commune:
+            return unit if draw < 0.9 else self.unit_pool[
+                int(self.centre_rng.random() * len(self.unit_pool))]
+        return self.centre if draw < 0.5 else unit
 
     def _resolution(self, received: float, due: float, proc: Procedure, on_time: bool) -> float:
         """When a dossier received at `received` is resolved. Processing happens in working

@@ -139,7 +139,7 @@ def dead_letter_reason_label(reason: str) -> str:
         return "future_timestamp"
     if "in the past (the live limit" in reason:
         return "old_timestamp"
-    for noun in ("unit", "hospital", "portal", "agency", "procedure"):
+    for noun in ("unit", "hospital", "portal", "agency", "procedure", "centre"):
         if f"unknown {noun} code" in reason:
             return f"unknown_{noun}"
     if "unknown link" in reason:

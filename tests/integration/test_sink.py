@@ -53,6 +53,11 @@ def test_redelivered_batches_are_stored_once(migrated):
     for e in events:
         expected[e.feed] = expected.get(e.feed, 0) + 1
     assert _counts(migrated) == {**{"portal": 0, "telemedicine": 0, "payments": 0}, **expected}
+    received = sum(e.event_type == "dossier.received" for e in events)
+    with connect(migrated.database_url, migrated.db_schema) as conn:
+        centres = conn.execute("SELECT count(*) FILTER (WHERE centre_code = unit_code), count(*)"
+                               " FROM dossier_events WHERE event_type = 'received'").fetchone()
+    assert received > 0 and centres == (received, received)  # the receiving centre is kept
 
 
 def test_aggregates_are_exact_after_redelivery_and_late_events(migrated):

@@ -233,3 +233,23 @@ def test_poisson_draws_have_the_right_mean():
         mean = sum(poisson(rng, lam) for _ in range(20_000)) / 20_000
         assert mean == pytest.approx(lam, rel=0.05)
     assert poisson(rng, 0) == 0 and SLOT_SECONDS > 0
+
+
+def test_dossiers_name_their_receiving_centre_and_communes_resolve_their_own():
+    received = [e for e in _decoded(_span(MONDAY_9AM, 4 * 3600))
+                if e.event_type == "dossier.received"]
+    units = {u.code for u in THANH_HOA.units}
+    commune = {p.code for p in THANH_HOA.procedures if p.agency == "ubnd-xa"}
+    centres = Counter()
+    for e in received:
+        centre, unit = e.data.centre_code, e.unit_codes[0]
+        if e.data.procedure_code in commune:
+            assert e.data.agency_code == "ubnd-xa" and centre in units
+            centres["own commune" if centre == unit else "another commune"] += 1
+        else:
+            assert centre in {"ttphvhcc", unit}
+            centres["provincial" if centre == "ttphvhcc" else "citizen's commune"] += 1
+    # every kind of reception happens on a morning of a working day
+    assert set(centres) == {"own commune", "another commune", "provincial",
+                            "citizen's commune"}, centres
+    assert centres["own commune"] > 4 * centres["another commune"]

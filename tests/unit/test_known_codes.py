@@ -152,3 +152,16 @@ def test_a_province_with_no_hospitals_refuses_every_link_event_and_says_why():
     event = contract.decode(raw, "telemedicine", NOW).model_copy(update={"unit_codes": ["00004"]})
     with pytest.raises(ContractError, match="Hà Nội: no hospitals are configured"):
         hanoi.check(event)
+
+
+@pytest.mark.parametrize("centre, ok", [("ttphvhcc", True), ("14797", True), ("11953", False),
+                                        ("ttphvhcc-ha-noi", False)])
+def test_a_dossier_is_received_at_the_provincial_centre_or_a_communes(centre, ok):
+    raw = _dossier(centre_code=centre)
+    if ok:
+        assert _check(raw, "portal").data.centre_code == centre
+        return
+    with pytest.raises(ContractError, match=f"data.centre_code: unknown centre code '{centre}'"
+                       ) as err:
+        _check(raw, "portal")
+    assert dead_letter_reason_label(str(err.value)) == "unknown_centre"
