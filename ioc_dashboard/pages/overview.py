@@ -13,6 +13,8 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.contract import FEEDS
+from ioc.province import Unit
+from ioc_dashboard.cells import cells_background, voronoi_cells
 from ioc_dashboard.components import (
     fresh_text,
     severity_badge,
@@ -56,15 +58,50 @@ def _map(ctx: WallContext, lang: str) -> tuple[dict, dict, dict]:
     return ctx.cache[key]  # type: ignore[return-value]
 
 
+def _cells_style(ctx: WallContext, worst: dict[str, str]) -> dict[str, str]:
+    """The map box's style: its schematic cells coloured by `worst` (unit -> severity);
+    the geometry once per province, each colouring once (few distinct ones occur)."""
+    if "units-cells" not in ctx.cache:
+        ctx.cache["units-cells"] = voronoi_cells(_map(ctx, "vi")[0])
+    key = ("units-cells", frozenset(worst.items()))
+    if key not in ctx.cache:
+        if len(ctx.cache) > 256:  # a long run sees many colourings: keep the newest few
+            for old in [k for k in ctx.cache if isinstance(k, tuple) and k[0] == "units-cells"]:
+                del ctx.cache[old]
+        ctx.cache[key] = {"backgroundImage": cells_background(ctx.cache["units-cells"], worst)}
+    return ctx.cache[key]  # type: ignore[return-value]
+
+
+def _hospitals(ctx: WallContext, lang: str) -> dict[str, str]:
+    """Unit -> the names of the hospitals in it (their telemedicine links' ends)."""
+    out: dict[str, str] = {}
+    for h in ctx.province.hospitals:
+        name = h.name_vi if lang == "vi" else h.name_en
+        out[h.unit] = f"{out[h.unit]}; {name}" if h.unit in out else name
+    return out
+
+
 def layout(ctx: WallContext, lang: str) -> html.Div:
     positions, names, sides = _map(ctx, lang)
+    hospitals = _hospitals(ctx, lang)
+
+    def unit_title(u: Unit) -> str:
+        name = u.name_vi if lang == "vi" else u.name_en
+        return f"{name} — {hospitals[u.code]}" if u.code in hospitals else name
+
     units = [html.Div([html.Span(className="unit-dot"), html.Span(names[u.code],
                                                                   className="unit-name")],
                       id={"type": "unit", "code": u.code},
-                      className=f"unit label-{sides[u.code]} unit-ok",
-                      title=u.name_vi if lang == "vi" else u.name_en,
+                      className=f"unit label-{sides[u.code]}"
+                      + (" unit-hospital" if u.code in hospitals else "") + " unit-ok",
+                      title=unit_title(u),
                       style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
              for u in ctx.province.units]
+    legend = html.Div([html.Span("●", className="legend-unit"), " " + t("map.units", lang),
+                       *([html.Span("■", className="legend-hospital ms-3"),
+                          " " + t("map.hospitals", lang)] if hospitals else []),
+                       html.Span(t("map.schematic", lang), className="ms-3")],
+                      className="map-legend")
     return html.Div([
         html.Div([tile_card("kpi-ontime", t("kpi.ontime", lang)),
                   tile_card("kpi-online", t("kpi.online", lang)),
@@ -73,7 +110,9 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
         html.Div([
             dbc.Card(dbc.CardBody([
                 html.Div(t("units_map", lang), className="panel-title"),
-                html.Div(units, className="units-map", id="units-map"),
+                html.Div(units, className="units-map", id="units-map",
+                         style=_cells_style(ctx, {})),
+                legend,
             ]), className="panel", id="units-card"),
             dbc.Card(dbc.CardBody([
                 html.Div([html.Span(t("alerts_live", lang), className="panel-title me-3"),
@@ -158,8 +197,12 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
     sides = _map(ctx, lang)[2]
-    out["units"] = [f"unit label-{sides[u.code]} unit-{worst.get(u.code, 'ok')}"
+    hospitals = _hospitals(ctx, lang)
+    out["units"] = [f"unit label-{sides[u.code]}"
+                    + (" unit-hospital" if u.code in hospitals else "")
+                    + f" unit-{worst.get(u.code, 'ok')}"
                     for u in ctx.province.units]
+    out["units-map"] = _cells_style(ctx, worst)
     operators = [a for a in snap.alerts if a.rule not in ctx.pipeline_rules]
     out["alerts"] = alert_rows(replace(snap, alerts=tuple(operators)), now, lang,
                                ctx.config.overview_alerts)
@@ -233,7 +276,8 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                 Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
                 Output("pipe-feeds", "children"), Output("overview-updated", "children"),
                 Output("alerts-fresh", "children"), Output("units-card", "className"),
-                Output("alerts-card", "className"), Output("pipe-checks", "children")]
+                Output("alerts-card", "className"), Output("pipe-checks", "children"),
+                Output("units-map", "style")]
 
     @app.callback(outputs, Input("tick", "n_intervals"), State("url", "pathname"),
                   State("url", "search"))
@@ -245,4 +289,4 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         return [*texts, *(out[key][4] for key in TILES), *(out[key][5] for key in TILES),
                 out["units"], out["alerts"], out["pipe-delay"], out["pipe-dead-hour"],
                 out["dead-letters"], out["pipe-feeds"], out["updated"], out["alerts-fresh"],
-                out["units-card"], out["alerts-card"], out["pipe-checks"]]
+                out["units-card"], out["alerts-card"], out["pipe-checks"], out["units-map"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -134,6 +135,14 @@ def test_units_take_their_worst_unsilenced_alert(ctx):
     assert colour["16531"] == "unit-warning"
     assert colour[ctx.province.hospitals[0].unit] == "unit-critical"
     assert colour["14812"] == "unit-ok"  # silenced
+    # the hospitals' units are marked, and the schematic cells take the same colours
+    assert all("unit-hospital" in by_unit[h.unit] for h in ctx.province.hospitals)
+    plain = next(u.code for u in ctx.province.units
+                 if u.code not in {h.unit for h in ctx.province.hospitals})
+    assert "unit-hospital" not in by_unit[plain]
+    cells = unquote(out["units-map"]["backgroundImage"])
+    assert cells.count("<polygon") == len(ctx.province.units)
+    assert cells.count('fill="#e74c3c"') == 1 and cells.count('fill="#f39c12"') == 1
 
 
 def test_alert_list_shows_severity_age_and_acknowledgement(ctx):
