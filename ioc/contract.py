@@ -153,7 +153,7 @@ class PortalHealth(Envelope):
     data: PortalHealthData
 
 
-# --- telemedicine: district hospital links to central hospitals -----------------------
+# --- telemedicine: links from the province's general hospitals to central hospitals -------
 
 
 class LinkHeartbeatData(_Strict):
