@@ -32,7 +32,7 @@ class KnownCodes:
     portals; agencies; procedures; service centres) for checking events."""
 
     def __init__(self, province: Province, dataset: UnitsDataset):
-        self.known = frozenset(u.code for u in province.units)
+        self.units = frozenset(u.code for u in province.units)
         self.province_code = province.province.code
         self.province_name = province.province.name_vi
         self.dataset = dataset
@@ -41,7 +41,7 @@ class KnownCodes:
         self.agencies = frozenset(a.code for a in province.agencies)
         self.procedures = frozenset(p.code for p in province.procedures)
         # the provincial centre, and each commune's centre by the commune's code
-        self.centres = self.known | {province.service_centre.code}
+        self.centres = self.units | {province.service_centre.code}
         self.centre_code = province.service_centre.code
 
     def check(self, event: Envelope) -> Envelope:
@@ -58,7 +58,7 @@ class KnownCodes:
             self._one_of(data.agency_code, self.agencies, "agency_code", "agency", "agencies")
             self._one_of(data.procedure_code, self.procedures, "procedure_code", "procedure",
                          "procedures")
-            centre = getattr(data, "centre_code", None)
+            centre = data.centre_code if isinstance(data, DossierReceivedData) else None
             if centre is not None and centre not in self.centres:
                 raise ContractError(
                     f"data.centre_code: unknown centre code {centre!r}: neither "
@@ -98,7 +98,7 @@ class KnownCodes:
                 "unit_codes": [self._successor(i, code) for i, code in enumerate(sent)]})
             event._unit_codes_sent = sent
         for i, code in enumerate(event.unit_codes):
-            if code not in self.known:
+            if code not in self.units:
                 raise ContractError(
                     f"unit_codes.{i}: unknown unit code {code!r}: not a commune-level unit of "
                     f"{self.province_name} (`ioc units --province {self.province_code}` lists "

@@ -63,13 +63,14 @@ def _cells_style(ctx: WallContext, worst: dict[str, str]) -> dict[str, str]:
     the geometry once per province, each colouring once (few distinct ones occur)."""
     if "units-cells" not in ctx.cache:
         ctx.cache["units-cells"] = voronoi_cells(_map(ctx, "vi")[0])
-    key = ("units-cells", frozenset(worst.items()))
-    if key not in ctx.cache:
-        if len(ctx.cache) > 256:  # a long run sees many colourings: keep the newest few
-            for old in [k for k in ctx.cache if isinstance(k, tuple) and k[0] == "units-cells"]:
-                del ctx.cache[old]
-        ctx.cache[key] = {"backgroundImage": cells_background(ctx.cache["units-cells"], worst)}
-    return ctx.cache[key]  # type: ignore[return-value]
+        ctx.cache["units-cell-styles"] = {}
+    styles: dict = ctx.cache["units-cell-styles"]  # type: ignore[assignment]
+    key = frozenset(worst.items())
+    if key not in styles:
+        if len(styles) >= 64:  # a long run sees many colourings: start again
+            styles.clear()
+        styles[key] = {"backgroundImage": cells_background(ctx.cache["units-cells"], worst)}
+    return styles[key]
 
 
 def _hospitals(ctx: WallContext, lang: str) -> dict[str, str]:
@@ -79,6 +80,12 @@ def _hospitals(ctx: WallContext, lang: str) -> dict[str, str]:
         name = h.name_vi if lang == "vi" else h.name_en
         out[h.unit] = f"{out[h.unit]}; {name}" if h.unit in out else name
     return out
+
+
+def _unit_class(side: str, hospital: bool, severity: str) -> str:
+    """A unit's classes on the map: its label's side, a hospital's mark, its worst alert
+    (last: the tests read it there)."""
+    return f"unit label-{side}" + (" unit-hospital" if hospital else "") + f" unit-{severity}"
 
 
 def layout(ctx: WallContext, lang: str) -> html.Div:
@@ -92,8 +99,7 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
     units = [html.Div([html.Span(className="unit-dot"), html.Span(names[u.code],
                                                                   className="unit-name")],
                       id={"type": "unit", "code": u.code},
-                      className=f"unit label-{sides[u.code]}"
-                      + (" unit-hospital" if u.code in hospitals else "") + " unit-ok",
+                      className=_unit_class(sides[u.code], u.code in hospitals, "ok"),
                       title=unit_title(u),
                       style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
              for u in ctx.province.units]
@@ -197,10 +203,8 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
     sides = _map(ctx, lang)[2]
-    hospitals = _hospitals(ctx, lang)
-    out["units"] = [f"unit label-{sides[u.code]}"
-                    + (" unit-hospital" if u.code in hospitals else "")
-                    + f" unit-{worst.get(u.code, 'ok')}"
+    hospitals = {h.unit for h in ctx.province.hospitals}
+    out["units"] = [_unit_class(sides[u.code], u.code in hospitals, worst.get(u.code, "ok"))
                     for u in ctx.province.units]
     out["units-map"] = _cells_style(ctx, worst)
     operators = [a for a in snap.alerts if a.rule not in ctx.pipeline_rules]
