@@ -105,6 +105,17 @@ class DossierReceivedData(_Strict):
                     "centre by the commune's code. A dossier may be filed at any centre of the "
                     "province; `agency_code` (and, for a commune procedure, the unit) says who "
                     "resolves it. Optional for producers not yet sending it.")
+    digitised: bool | None = Field(
+        None,
+        description="Whether the dossier's components were digitised at reception (số hóa hồ "
+                    "sơ, Decree 107/2021/NĐ-CP): Decision 766/QĐ-TTg's 'Tỷ lệ số hóa hồ sơ'. "
+                    "Optional: absent means not reported, counted in no ratio.")
+    payment: Literal["none", "online", "in_person"] | None = Field(
+        None,
+        description="The dossier's fee or charge (nghĩa vụ tài chính): `none` when nothing is "
+                    "due, else how it was paid; Decision 766/QĐ-TTg's 'Tỷ lệ thanh toán trực "
+                    "tuyến' is online over online + in person. Optional: absent means not "
+                    "reported.")
 
 
 class DossierReceived(Envelope):
@@ -121,6 +132,15 @@ class DossierResolvedData(_Strict):
     agency_code: Code
     due_at: Instant
     result: Literal["approved", "rejected"]
+    centre_code: Code | None = Field(
+        None,
+        description="The centre that received the dossier and returns its result (the "
+                    "received event's `centre_code`), so results count per centre. Optional.")
+    e_result: bool | None = Field(
+        None,
+        description="Whether the result was issued as an electronic document (kết quả điện tử): "
+                    "Decision 766/QĐ-TTg's 'Tỷ lệ cấp kết quả điện tử'. Optional: absent means "
+                    "not reported.")
 
 
 class DossierResolved(Envelope):

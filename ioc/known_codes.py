@@ -58,7 +58,7 @@ class KnownCodes:
             self._one_of(data.agency_code, self.agencies, "agency_code", "agency", "agencies")
             self._one_of(data.procedure_code, self.procedures, "procedure_code", "procedure",
                          "procedures")
-            centre = data.centre_code if isinstance(data, DossierReceivedData) else None
+            centre = data.centre_code
             if centre is not None and centre not in self.centres:
                 raise ContractError(
                     f"data.centre_code: unknown centre code {centre!r}: neither "

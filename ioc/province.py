@@ -144,6 +144,13 @@ class Simulation(_Item):
     portal_requests_per_second: PositiveRate
     portal_error_ratio: Ratio = 0.005
     link_latency_ms: Annotated[float, Field(gt=0, le=10_000)] = 45.0
+    # What Decision 766/QĐ-TTg's indicators count beyond timing; assumptions, no published
+    # figure per province (docs/simulation.md): dossiers digitised at reception, dossiers
+    # with a fee or charge, of those paid online, results issued electronically
+    digitised_share: Ratio = 0.85
+    fee_share: Ratio = 0.4
+    online_payment_share: Ratio = 0.6
+    e_result_share: Ratio = 0.7
 
     @model_validator(mode="after")
     def _mix(self) -> Simulation:

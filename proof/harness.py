@@ -78,12 +78,13 @@ def make_event(rng: random.Random, occurred_at: datetime, event_id: str | None =
                 "agency_code": PROCEDURE.agency,
                 "service_level": rng.choice(["partial", "full"]),
                 "channel": rng.choice(["online", "in_person"]), "due_at": due,
-                "centre_code": unit}}  # the commune procedure, at the commune's centre
+                "centre_code": unit,  # the commune procedure, at the commune's centre
+                "digitised": True, "payment": "none"}}
         else:
             body = {"feed": feed, "event_type": "dossier.resolved", "data": {
                 "dossier_id": key, "procedure_code": PROCEDURE.code,
                 "agency_code": PROCEDURE.agency,
-                "due_at": due, "result": "approved"}}
+                "due_at": due, "result": "approved", "centre_code": unit, "e_result": True}}
     else:
         feed, key = "portal", PORTAL
         body = {"feed": feed, "event_type": "portal.health", "data": {

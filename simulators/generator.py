@@ -196,6 +196,8 @@ class ProvinceSimulator:
         # the receiving centre is drawn from a stream of its own, so adding it changed no
         # other draw (the measured tables of docs/simulation.md stand)
         self.centre_rng = random.Random(f"{self.seed}-centre")
+        # likewise what Decision 766's indicators count (digitised, fee, e-result)
+        self.kpi_rng = random.Random(f"{self.seed}-indicators")
         self.channels = list(p.payment_channels)
         self.categories = [c for c in p.payment_categories if c in self.sim.payment_mix]
         mix_total = sum(self.sim.payment_mix[c] for c in self.categories)
@@ -362,8 +364,13 @@ class ProvinceSimulator:
                     resolves = self._resolution(at, due, proc, on_time)
                     if resolves >= t:
                         unit = self.unit_pool[int(rng.random() * len(self.unit_pool))]
+                        kpi = self.kpi_rng
+                        channel = "online" if kpi.random() < self.sim.online_share \
+                            else "in_person"
+                        centre = self._receiving_centre(unit, proc, channel, kpi)
                         self._schedule(resolves, "resolve", (
-                            self._id("hs"), unit, proc.code, proc.agency, self.clock.iso(due)))
+                            self._id("hs"), unit, proc.code, proc.agency, self.clock.iso(due),
+                            centre))
             hour_start += 3600.0
 
     def _receive_dossier(self, t: float, channel: str, out: list[Record]) -> None:
@@ -375,17 +382,24 @@ class ProvinceSimulator:
         dossier = self._id("hs")
         due_iso = self.clock.iso(due)
         centre = self._receiving_centre(unit, proc, channel)
+        kpi, sim = self.kpi_rng, self.sim
+        digitised = "true" if kpi.random() < sim.digitised_share else "false"
+        payment = "none" if kpi.random() >= sim.fee_share else \
+            "online" if kpi.random() < sim.online_payment_share else "in_person"
         value = (f'{{"feed":"portal","event_type":"dossier.received","schema_version":'
                  f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":"{dossier}",'
                  f'"procedure_code":"{proc.code}","agency_code":"{proc.agency}",'
                  f'"service_level":"{proc.service_level}","channel":"{channel}",'
-                 f'"due_at":"{due_iso}","centre_code":"{centre}"}},"event_id":"{self._eid()}",'
+                 f'"due_at":"{due_iso}","centre_code":"{centre}","digitised":{digitised},'
+                 f'"payment":"{payment}"}},"event_id":"{self._eid()}",'
                  f'"occurred_at":"{self.clock.iso(t)}"}}')
         out.append(Record("portal", dossier.encode(), value.encode(), t))
         resolves = self._resolution(t, due, proc, rng.random() < self.sim.on_time_share)
-        self._schedule(resolves, "resolve", (dossier, unit, proc.code, proc.agency, due_iso))
+        self._schedule(resolves, "resolve",
+                       (dossier, unit, proc.code, proc.agency, due_iso, centre))
 
-    def _receiving_centre(self, unit: str, proc: Procedure, channel: str) -> str:
+    def _receiving_centre(self, unit: str, proc: Procedure, channel: str,
+                          rng: random.Random | None = None) -> str:
         """Where a dossier of a citizen of `unit` is received (Decree 118: at any centre of
         the province). Online, by the centre of the body that resolves it; in person, a
         commune procedure mostly at the citizen's own commune centre (9 in 10, else another
@@ -395,10 +409,10 @@ class ProvinceSimulator:
         commune = proc.agency in self.commune_agencies
         if channel == "online":
             return unit if commune else self.centre
-        draw = self.centre_rng.random()
+        rng = rng or self.centre_rng
+        draw = rng.random()
         if commune:
-            return unit if draw < 0.9 else self.unit_pool[
-                int(self.centre_rng.random() * len(self.unit_pool))]
+            return unit if draw < 0.9 else self.unit_pool[int(rng.random() * len(self.unit_pool))]
         return self.centre if draw < 0.5 else unit
 
     def _resolution(self, received: float, due: float, proc: Procedure, on_time: bool) -> float:
@@ -488,7 +502,7 @@ class ProvinceSimulator:
                 link, data = payload
                 out.append(self._consultation(t, "consultation.ended", link, data))
                 continue
-            dossier, unit, procedure, agency, due_iso = payload
+            dossier, unit, procedure, agency, due_iso, centre = payload
             for a in self._active(AgencyBacklog, t, t + 1):
                 if a.target == agency and a.covers(t):
                     # the agency is stuck: this one waits and is cleared after the incident
@@ -498,10 +512,12 @@ class ProvinceSimulator:
             else:
                 result = "approved" if self.rng.random() < self.sim.approval_share \
                     else "rejected"
+                e_result = "true" if self.kpi_rng.random() < self.sim.e_result_share else "false"
                 value = (f'{{"feed":"portal","event_type":"dossier.resolved","schema_version":'
                          f'{SCHEMA_VERSION},"unit_codes":["{unit}"],"data":{{"dossier_id":'
                          f'"{dossier}","procedure_code":"{procedure}","agency_code":"{agency}",'
-                         f'"due_at":"{due_iso}","result":"{result}"}},"event_id":'
+                         f'"due_at":"{due_iso}","result":"{result}","centre_code":'
+                         f'"{centre}","e_result":{e_result}}},"event_id":'
                          f'"{self._eid()}","occurred_at":"{self.clock.iso(t)}"}}')
                 out.append(Record("portal", dossier.encode(), value.encode(), t))
 

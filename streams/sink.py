@@ -21,7 +21,8 @@ from ioc import contract as c
 _SHARED = ("event_id", "occurred_at", "unit_code", "unit_codes", "unit_codes_sent")
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "dossier_events": ("event_type", "dossier_id", "procedure_code", "agency_code",
-                       "service_level", "channel", "due_at", "result", "centre_code"),
+                       "service_level", "channel", "due_at", "result", "centre_code",
+                       "digitised", "payment", "e_result"),
     "portal_health": ("portal_code", "window_seconds", "requests", "errors", "p95_latency_ms"),
     "link_heartbeats": ("link_id", "hospital_code", "hub_code", "status", "latency_ms",
                         "jitter_ms", "loss_pct"),
@@ -36,9 +37,9 @@ def _dossier(e) -> tuple:
     kind = e.event_type.removeprefix("dossier.")
     if kind == "received":
         return (kind, d.dossier_id, d.procedure_code, d.agency_code, d.service_level,
-                d.channel, d.due_at, None, d.centre_code)
+                d.channel, d.due_at, None, d.centre_code, d.digitised, d.payment, None)
     return (kind, d.dossier_id, d.procedure_code, d.agency_code, None, None, d.due_at, d.result,
-            None)
+            d.centre_code, None, None, d.e_result)
 
 
 def _consultation(e) -> tuple:

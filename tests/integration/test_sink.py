@@ -54,10 +54,17 @@ def test_redelivered_batches_are_stored_once(migrated):
         expected[e.feed] = expected.get(e.feed, 0) + 1
     assert _counts(migrated) == {**{"portal": 0, "telemedicine": 0, "payments": 0}, **expected}
     received = sum(e.event_type == "dossier.received" for e in events)
+    resolved = sum(e.event_type == "dossier.resolved" for e in events)
     with connect(migrated.database_url, migrated.db_schema) as conn:
-        centres = conn.execute("SELECT count(*) FILTER (WHERE centre_code = unit_code), count(*)"
-                               " FROM dossier_events WHERE event_type = 'received'").fetchone()
-    assert received > 0 and centres == (received, received)  # the receiving centre is kept
+        kept = conn.execute(
+            "SELECT event_type, count(*) FILTER (WHERE centre_code = unit_code),"
+            " count(*) FILTER (WHERE digitised AND payment = 'none' AND e_result IS NULL),"
+            " count(*) FILTER (WHERE e_result AND digitised IS NULL AND payment IS NULL),"
+            " count(*) FROM dossier_events GROUP BY 1 ORDER BY 1").fetchall()
+    # the receiving centre is kept on both; what Decision 766 counts, each on its own event
+    assert received > 0 and resolved > 0
+    assert kept == [("received", received, received, 0, received),
+                    ("resolved", resolved, 0, resolved, resolved)]
 
 
 def test_aggregates_are_exact_after_redelivery_and_late_events(migrated):

@@ -253,3 +253,23 @@ def test_dossiers_name_their_receiving_centre_and_communes_resolve_their_own():
     assert set(centres) == {"own commune", "another commune", "provincial",
                             "citizen's commune"}, centres
     assert centres["own commune"] > 4 * centres["another commune"]
+
+
+def test_dossiers_carry_what_decision_766_counts():
+    events = _decoded(_span(MONDAY_9AM, 6 * 3600))
+    received = [e.data for e in events if e.event_type == "dossier.received"]
+    resolved = [e.data for e in events if e.event_type == "dossier.resolved"]
+    sim = THANH_HOA.simulation
+    assert len(received) > 400 and len(resolved) > 400
+    assert {d.payment for d in received} == {"none", "online", "in_person"}
+    fee = [d for d in received if d.payment != "none"]
+    for share, hits, n in ((sim.digitised_share, sum(d.digitised for d in received), received),
+                           (sim.fee_share, len(fee), received),
+                           (sim.online_payment_share, sum(d.payment == "online" for d in fee),
+                            fee),
+                           (sim.e_result_share, sum(d.e_result for d in resolved), resolved)):
+        sd = math.sqrt(share * (1 - share) / len(n))
+        assert abs(hits / len(n) - share) < 4 * sd, (share, hits, len(n))
+    # a resolution names the centre that received it: the provincial centre or a commune's
+    units = {u.code for u in THANH_HOA.units}
+    assert all(d.centre_code in units | {"ttphvhcc"} for d in resolved)

@@ -165,3 +165,16 @@ def test_a_dossier_is_received_at_the_provincial_centre_or_a_communes(centre, ok
                        ) as err:
         _check(raw, "portal")
     assert dead_letter_reason_label(str(err.value)) == "unknown_centre"
+
+
+def test_a_resolution_names_a_known_centre_too():
+    raw = contract.decode(_dossier(), "portal", NOW).model_dump(mode="json")
+    resolved = {**raw, "event_type": "dossier.resolved", "data": {
+        k: raw["data"][k] for k in ("dossier_id", "procedure_code", "agency_code", "due_at")}}
+    resolved["data"].update(result="approved", centre_code="11953", e_result=True)
+    event = contract.decode(json.dumps(resolved).encode(), "portal", NOW)
+    with pytest.raises(ContractError, match="data.centre_code: unknown centre code '11953'"):
+        CODES.check(event)
+    resolved["data"]["centre_code"] = "ttphvhcc"
+    assert CODES.check(contract.decode(json.dumps(resolved).encode(), "portal", NOW)
+                       ).data.e_result is True
