@@ -114,10 +114,17 @@ class Portal(_Item):
 
 
 class Targets(_Item):
+    """KPI targets, fractions 0..1; a province file's `targets:` overrides the defaults
+    (`TEMPLATE`) one by one."""
+
     dossier_on_time_ratio: Ratio
     online_receipt_ratio: Ratio
     telemedicine_links_up_ratio: Ratio
     payment_success_ratio: Ratio
+    # Decision 766/QĐ-TTg's other computed indicators (ioc/indicator_sets/decision-766.yaml)
+    dossier_digitised_ratio: Ratio
+    e_result_ratio: Ratio
+    online_payment_ratio: Ratio
 
 
 PaymentCategory = PaymentData.model_fields["category"].annotation
@@ -292,4 +299,7 @@ def load_province(source: Path | str, units: UnitsDataset | None = None) -> Prov
     data = read_yaml(path, "province file")
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: expected a province file (a YAML mapping)")
-    return validated(path, {**template, **data}, Province, {"units": dataset})
+    merged = {**template, **data}
+    if isinstance(data.get("targets"), dict):  # a file names only the targets it changes
+        merged["targets"] = {**template["targets"], **data["targets"]}
+    return validated(path, merged, Province, {"units": dataset})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
 from ioc.calendar import WorkCalendar, load_calendar
+from ioc.indicators import IndicatorSet, load_indicator_set
 from ioc.province import Province
 from ioc.settings import Settings
 from ioc_dashboard.config import WallConfig
@@ -67,6 +68,8 @@ class WallContext:
     replay_operator: Operator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     calendar: WorkCalendar = field(default_factory=load_calendar)  # working hours
+    # Decision 766/QĐ-TTg's indicators on the public-services page
+    indicators: IndicatorSet = field(default_factory=load_indicator_set)
     # rules that watch the IOC itself: shown in the pipeline strip, not the operators' list
     pipeline_rules: frozenset[str] = frozenset()
     # what pages compute once for this wall and reuse on every refresh (the map's layout)

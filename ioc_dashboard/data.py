@@ -25,6 +25,7 @@ from psycopg import sql
 
 from ioc.db import READER_ROLE, connect, role_url
 from ioc.errors import ServiceError
+from ioc.indicators import COUNTS_QUERY, Scope, scopes_of
 from ioc.settings import Settings
 from ioc_dashboard.i18n import TZ
 
@@ -52,12 +53,6 @@ DOSSIERS_HOURLY = """
 SELECT bucket, sum(received)::bigint, sum(received_online)::bigint, sum(resolved)::bigint,
        sum(resolved_on_time)::bigint
   FROM dossiers_1h WHERE bucket >= %(since)s GROUP BY bucket ORDER BY bucket
-"""
-DOSSIERS_BY_UNIT = """
-SELECT unit_code, agency_code, sum(received)::bigint, sum(received_online)::bigint,
-       sum(resolved)::bigint,
-       sum(resolved_on_time)::bigint
-  FROM dossiers_1h WHERE bucket >= %(since)s GROUP BY 1, 2
 """
 LINKS = """
 SELECT bucket, link_id, hospital_code, unit_code, beats, down_beats, avg_latency_ms, max_loss_pct
@@ -108,15 +103,6 @@ TREND_HOURS = 24
 
 class DossierHour(NamedTuple):
     bucket: datetime
-    received: int
-    received_online: int
-    resolved: int
-    resolved_on_time: int
-
-
-class DossierUnit(NamedTuple):
-    unit_code: str
-    agency_code: str
     received: int
     received_online: int
     resolved: int
@@ -213,7 +199,8 @@ class Snapshot:
 
     newest: dict[str, datetime | None] = field(default_factory=dict)
     dossiers_hourly: tuple[DossierHour, ...] = ()
-    dossiers_by_unit: tuple[DossierUnit, ...] = ()
+    # today's dossier counts of the province, each receiving centre and each agency
+    dossier_scopes: tuple[Scope, ...] = ()
     dossiers_day_start: datetime | None = None
     links: tuple[LinkMinute, ...] = ()
     payments: tuple[PaymentMinute, ...] = ()
@@ -269,7 +256,8 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
         snap["dossiers_day_start"] = day
         snap["dossiers_hourly"] = tuple(DossierHour(*r) for r in rows(
             DOSSIERS_HOURLY, since=min(day, hours - timedelta(hours=TREND_HOURS - 1))))
-        snap["dossiers_by_unit"] = tuple(DossierUnit(*r) for r in rows(DOSSIERS_BY_UNIT, since=day))
+        snap["dossier_scopes"] = tuple(scopes_of(rows(COUNTS_QUERY, since=day,
+                                                      until=day + timedelta(days=1))))
     if newest["link_heartbeats"]:
         at = newest["link_heartbeats"]
         snap["links"] = tuple(LinkMinute(*r) for r in rows(

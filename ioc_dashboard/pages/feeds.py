@@ -11,6 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
 
+from ioc.indicators import Reading, evaluate
 from ioc_dashboard.components import (
     fresh_text,
     spark_patch,
@@ -65,26 +66,17 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
     d = dossier_kpis(snap)
     targets = ctx.province.targets
     portals = _names(ctx.province.portals, lang)
-    agencies = _names(ctx.province.agencies, lang)
     health = [[portals.get(p.portal_code, p.portal_code), format_int(p.requests_per_minute, lang),
                format_percent(p.error_ratio, lang) if p.error_ratio is not None else "—",
                f"{format_float(p.p95_latency_ms or 0, lang, 0)} ms"] for p in portal_states(snap)]
-    by_agency: dict[str, list[int]] = {}
-    for u in snap.dossiers_by_unit:
-        a = by_agency.setdefault(u.agency_code, [0, 0, 0])
-        a[0] += u.received
-        a[1] += u.resolved
-        a[2] += u.resolved_on_time
-    agency_rows = [[agencies.get(code, code), format_int(v[0], lang), format_int(v[1], lang),
-                    format_percent(ratio(v[2], v[1]), lang) if v[1] else "—"]
-                   for code, v in sorted(by_agency.items(), key=lambda kv: -kv[1][0])]
     body = dbc.Row([
-        dbc.Col(_table([t("portal.name", lang), t("portal.requests", lang),
-                        t("portal.errors", lang), t("portal.latency", lang)], health,
-                       "portal-health"), lg=5),
-        dbc.Col(_table([t("portal.agency", lang), t("portal.received", lang),
-                        t("portal.resolved", lang), t("kpi.ontime", lang)], agency_rows,
-                       "portal-agencies"), lg=7),
+        dbc.Col(_indicator_table(snap, ctx, lang), lg=8),
+        dbc.Col([
+            _table([t("portal.name", lang), t("portal.requests", lang),
+                    t("portal.errors", lang), t("portal.latency", lang)], health,
+                   "portal-health"),
+            _centre_table(snap, ctx, lang),
+        ], lg=4),
     ], className="mt-2")
     cls = tile_class(fresh)
     return [
@@ -95,6 +87,88 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
         t("target", lang, target="≥ " + format_percent(targets.online_receipt_ratio, lang, 0)),
         cls, spark_patch(d.hourly_received), body, updated_line(snap.read_at, lang)]
+
+
+def _reading_cell(r: Reading, lang: str) -> html.Td:
+    """A reading as a table cell: the ratio, and below its target marked by a sign and a
+    word (for a screen reader) as well as by colour."""
+    if r.value is None:
+        return html.Td("—", className="ind-value")
+    text = format_percent(r.value, lang, 1)
+    if r.met:
+        return html.Td(text, className="ind-value")
+    return html.Td([html.Span("▼ ", className="ind-sign", title=t("ind.below", lang)), text],
+                   className="ind-value ind-below")
+
+
+def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
+    """Decision 766/QĐ-TTg's computed indicators for the province and each agency, today,
+    grouped under the decision's groups, each heading with its target."""
+    indicators = ctx.indicators
+    targets = ctx.province.targets
+    groups = [g for g in indicators.groups if g.not_computed_because is None]
+    head = html.Thead([
+        html.Tr([html.Th("", colSpan=2)] + [
+            html.Th(f"{g.short(lang)} ({g.points}đ)" if lang == "vi" else
+                    f"{g.short(lang)} ({g.points} pts)", title=g.name(lang), className="ind-group",
+                    colSpan=sum(i.group == g.key for i in indicators.indicators))
+            for g in groups]),
+        html.Tr([html.Th(t("ind.scope", lang)), html.Th(t("ind.received", lang))] + [
+            html.Th([i.short(lang), html.Br(),
+                     html.Small("≥ " + format_percent(getattr(targets, i.target), lang, 0))],
+                    title=i.name(lang)) for i in indicators.indicators]),
+    ])
+    agencies = _names(ctx.province.agencies, lang)
+    scopes = [s for s in snap.dossier_scopes if s.level == "province"] + sorted(
+        (s for s in snap.dossier_scopes if s.level == "agency"),
+        key=lambda s: (-s.counts["received"], s.code or ""))
+    rows = []
+    for scope in scopes:
+        province = scope.level == "province"
+        name = ctx.province.province.name_vi if lang == "vi" else ctx.province.province.name_en
+        rows.append(html.Tr(
+            [html.Td(name if province else agencies.get(scope.code, scope.code)),
+             html.Td(format_int(scope.counts["received"], lang))]
+            + [_reading_cell(r, lang) for r in evaluate(scope.counts, indicators, targets)],
+            className="ind-province" if province else None))
+    return html.Div([
+        html.Div(t("ind.title", lang, decision=indicators.decision), className="table-title"),
+        dbc.Table([head, html.Tbody(rows)], id="portal-indicators",
+                  className="wall-table indicator-table", size="sm", striped=True),
+    ])
+
+
+# the receiving centres listed beside the indicators: the provincial one and the communes'
+# with the most dossiers resolved late today
+CENTRES_SHOWN = 6
+
+
+def _centre_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
+    province = ctx.province
+    names = {u.code: u.name_vi if lang == "vi" else u.name_en for u in province.units}
+    names[province.service_centre.code] = (province.service_centre.name_vi if lang == "vi"
+                                           else province.service_centre.name_en)
+    by_code = {s.code: s for s in snap.dossier_scopes if s.level == "centre" and s.code}
+
+    def late(s) -> int:
+        return s.counts["resolved"] - s.counts["resolved_on_time"]
+
+    own = by_code.pop(province.service_centre.code, None)
+    ranked = sorted(by_code.values(), key=lambda s: (-late(s), -s.counts["received"], s.code))
+    on_time = next(i for i in ctx.indicators.indicators if i.numerator == "resolved_on_time")
+    rows = [[names.get(s.code, s.code), format_int(s.counts["received"], lang),
+             format_int(late(s), lang),
+             _reading_cell(on_time.read(s.counts, province.targets), lang)]
+            for s in ([own] if own else []) + ranked[:CENTRES_SHOWN - (1 if own else 0)]]
+    return html.Div([
+        html.Div(t("ind.centres", lang), className="table-title mt-2"),
+        dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
+            t("ind.centre", lang), t("ind.received", lang), t("ind.late", lang),
+            on_time.short(lang))])),
+            html.Tbody([html.Tr([c if isinstance(c, html.Td) else html.Td(c) for c in r])
+                        for r in rows])],
+            id="portal-centres", className="wall-table", size="sm", striped=True),
+    ])
 
 
 def telemedicine_layout(ctx: WallContext, lang: str) -> html.Div:

@@ -73,18 +73,26 @@ WITH received AS (
     SELECT n, t, (%(all_units)s::text[])[1 + (n %% cardinality(%(all_units)s::text[]))] AS u,
            (%(agencies)s::text[])[1 + (n %% cardinality(%(agencies)s::text[]))] AS agency,
            t + interval '5 days' AS due, t + random() * interval '6 days' AS done,
-           random() < %(online)s AS online
+           random() < %(online)s AS online,
+           -- the provincial centre or the citizen's commune centre, half and half
+           CASE WHEN n %% 2 = 0 THEN %(centre)s END AS centre
       FROM (SELECT row_number() OVER () AS n, t
               FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 ms',
                                    make_interval(secs => %(dossier_step)s)) AS t) AS g
 )
 INSERT INTO dossier_events (event_id, occurred_at, unit_code, unit_codes, event_type, dossier_id,
-                            procedure_code, agency_code, service_level, channel, due_at, result)
+                            procedure_code, agency_code, service_level, channel, due_at, result,
+                            centre_code, digitised, payment, e_result)
 SELECT 'b-dr-' || n, t, u, ARRAY[u], 'received', 'd-' || n, 'proc', agency, 'full',
-       CASE WHEN online THEN 'online' ELSE 'in_person' END, due, NULL FROM received
+       CASE WHEN online THEN 'online' ELSE 'in_person' END, due, NULL, coalesce(centre, u),
+       random() < %(digitised)s,
+       CASE WHEN random() >= %(fee)s THEN 'none'
+            WHEN random() < %(paid_online)s THEN 'online' ELSE 'in_person' END, NULL
+  FROM received
 UNION ALL
 SELECT 'b-dd-' || n, done, u, ARRAY[u], 'resolved', 'd-' || n, 'proc', agency, NULL, NULL, due,
-       'approved' FROM received WHERE done < %(end)s::timestamptz
+       'approved', coalesce(centre, u), NULL, NULL, random() < %(e_result)s
+  FROM received WHERE done < %(end)s::timestamptz
 """,
     "consultations": """
 INSERT INTO consultations (event_id, occurred_at, unit_code, unit_codes, event_type, session_id,
@@ -118,7 +126,9 @@ def generation_params(province: Province, start: datetime, end: datetime) -> dic
         "error_ratio": sim.portal_error_ratio,
         # working days only in the simulator; spread evenly here (same volume per week)
         "dossier_step": 86400 * 7 / (sim.dossiers_per_working_day * 5),
-        "online": sim.online_share,
+        "online": sim.online_share, "centre": province.service_centre.code,
+        "digitised": sim.digitised_share, "fee": sim.fee_share,
+        "paid_online": sim.online_payment_share, "e_result": sim.e_result_share,
         "consult_step": 86400 / max(sim.consultations_per_hospital_per_day, 0.01),
     }
 

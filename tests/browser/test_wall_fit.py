@@ -17,6 +17,7 @@ from ioc.province import load_province
 from ioc_dashboard.app import create_app
 from ioc_dashboard.data import WallData
 from ioc_dashboard.i18n import t
+from ioc_dashboard.pages.feeds import CENTRES_SHOWN
 from proof.bench.wall import generate
 from streams.alerts.engine import render
 from streams.alerts.rules import load_rules
@@ -56,6 +57,23 @@ def crowded(migrated):
     with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
         conn.execute("SELECT setseed(0.42)")  # generate() draws with random()
         generate(conn, province, end - timedelta(minutes=2), end)
+        # today's dossiers at every agency, received and resolved late at the communes with
+        # the longest names, every indicator below target: the portal page's tables at
+        # their fullest and widest
+        at = end - timedelta(seconds=30)
+        conn.execute(
+            "INSERT INTO dossier_events (event_id, occurred_at, unit_code, unit_codes,"
+            " event_type, dossier_id, procedure_code, agency_code, service_level, channel,"
+            " due_at, result, centre_code, digitised, payment, e_result)"
+            " SELECT 'fit-' || e || '-' || a || '-' || c, %(at)s, c, ARRAY[c], e,"
+            "  'fit-' || a || '-' || c, 'proc', a, CASE WHEN e = 'received' THEN 'full' END,"
+            "  CASE WHEN e = 'received' THEN 'in_person' END, %(at)s - interval '1 hour',"
+            "  CASE WHEN e = 'resolved' THEN 'approved' END, c, false,"
+            "  CASE WHEN e = 'received' THEN 'in_person' END, false"
+            " FROM unnest(%(agencies)s::text[]) AS a, unnest(%(communes)s::text[]) AS c,"
+            "      unnest(ARRAY['received', 'resolved']) AS e",
+            {"at": at, "agencies": [a.code for a in province.agencies],
+             "communes": [u.code for u in _longest(province.units, "name_vi")[:CENTRES_SHOWN]]})
         hospitals = _longest(province.hospitals, "name_vi")
         units = {u.code: u for u in province.units}
         for i in range(ALERTS):
@@ -133,7 +151,7 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
 PAGES = {
     "replay": ("/replay", "#replay-none, #replay-table", 1),
     "telemedicine": ("/telemedicine", ".link-cell", 27),
-    "portal": ("/portal", "#portal-agencies tbody tr", 1),
+    "portal": ("/portal", "#portal-indicators tbody tr", 13),  # the province, 12 agencies
     "payments": ("/payments", "#payments-categories tbody tr", 5),
 }
 

@@ -14,6 +14,7 @@ import pytest
 
 from ioc import contract
 from ioc.db import connect
+from ioc.indicators import COUNTS_QUERY
 from ioc.migrate import migrate
 from ioc.province import load_province
 from ioc_dashboard.data import DEAD_LETTERS, FEED_STATS
@@ -35,7 +36,13 @@ DASHBOARD_QUERIES = {
                            " sum(succeeded)::float / nullif(sum(succeeded + failed), 0)"
                            " FROM payments_1m GROUP BY 1 ORDER BY 1",
     "dossiers_1h": "SELECT bucket, unit_code, agency_code, received, received_online, resolved,"
-                   " resolved_on_time FROM dossiers_1h ORDER BY 1, 2, 3",
+                   " resolved_on_time, centre_code, received_digitised,"
+                   " received_digitised_known, received_fee, received_paid_online,"
+                   " resolved_e_result, resolved_e_result_known"
+                   " FROM dossiers_1h ORDER BY 1, 2, 3, 8",
+    # Decision 766's indicators: province, centres and agencies over all time
+    "indicators": COUNTS_QUERY.replace("%(since)s", "'2000-01-03'").replace(
+        "%(until)s", "'2100-01-01'") + " ORDER BY 1, 2, 3",
     "links_1m": "SELECT bucket, link_id, beats, down_beats, round(avg_latency_ms::numeric, 6),"
                 " max_loss_pct FROM link_heartbeats_1m ORDER BY 1, 2",
     "portal_1m": "SELECT bucket, portal_code, requests, errors, max_p95_latency_ms"
