@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import psycopg
 import pytest
 
 from ioc.db import READER_ROLE, WRITER_ROLE, connect, role_url
 from ioc.errors import MigrationError
 from ioc.migrate import migrate, migrate_database, plan
+from ioc.resources import SQL_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +81,34 @@ def test_writer_role_may_insert_but_not_change_the_schema(migrated):
         conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM payments")
+
+
+def test_rows_of_the_2022_district_slugs_go_to_the_seat_commune_keeping_the_slug(settings,
+                                                                                 tmp_path):
+    """A database written by a version before 1/7/2025 (041 not yet applied) holds rows named
+    by district slugs; after 041 they count in the commune that took in the district seat,
+    the slug kept in unit_codes_sent; other rows are untouched."""
+    before = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, before)
+    (before / "common" / "041_district_slugs_2022.sql").unlink()
+    with connect(settings.database_url, "public") as conn:
+        migrate(conn, settings.db_schema, "postgres", sql_dir=before)
+        conn.execute(f"SET search_path TO {settings.db_schema}")
+        conn.execute(
+            "INSERT INTO payments (event_id, occurred_at, unit_code, unit_codes, payment_id,"
+            " category, channel, amount_vnd, status) VALUES"
+            " ('old-1', now(), 'ba-thuoc', ARRAY['ba-thuoc', 'tp-thanh-hoa'], 'p1', 'tuition',"
+            "  'qr_code', 1000, 'succeeded'),"
+            " ('old-2', now(), 'van-lam', ARRAY['van-lam'], 'p2', 'tuition', 'qr_code', 1000,"
+            "  'succeeded'),"
+            " ('new-1', now(), '14797', ARRAY['14797'], 'p3', 'tuition', 'qr_code', 1000,"
+            "  'succeeded')")
+        conn.commit()
+        applied = migrate(conn, settings.db_schema, "postgres")
+        assert [m.version for m in applied] == [41]
+        conn.execute(f"SET search_path TO {settings.db_schema}")
+        rows = conn.execute("SELECT event_id, unit_code, unit_codes, unit_codes_sent"
+                            " FROM payments ORDER BY event_id").fetchall()
+    assert rows == [("new-1", "14797", ["14797"], None),
+                    ("old-1", "14923", ["14923", "14797"], ["ba-thuoc", "tp-thanh-hoa"]),
+                    ("old-2", "12004", ["12004"], ["van-lam"])]  # Hưng Yên's Văn Lâm
