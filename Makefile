@@ -1,12 +1,14 @@
 # The two commands a new user needs: `make run` and `make test`.
 # Each installs what it needs: a virtualenv with the Python packages, and for the tests
-# Debian's chromium/chromium-driver, prometheus-alertmanager and the npm build of TimescaleDB (PGlite).
+# Debian's chromium/chromium-driver, prometheus-alertmanager, the npm build of TimescaleDB (PGlite)
+# and axe-core (the accessibility checker the browser tests run on every wall page).
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TSDB := tests/timescale/node_modules/.package-lock.json
+AXE := tests/browser/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint venv test-deps screenshot repeat fuzz clean
@@ -48,7 +50,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-test-deps: $(TSDB)
+test-deps: $(TSDB) $(AXE)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 	  && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
 	  echo "installing Debian chromium, chromium-driver (browser tests), prometheus-alertmanager (alert tests) and prometheus (promtool: metrics lint)"; \
@@ -58,5 +60,8 @@ test-deps: $(TSDB)
 $(TSDB): tests/timescale/package.json tests/timescale/package-lock.json
 	cd tests/timescale && npm ci --no-audit --no-fund --loglevel=error
 
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+
 clean:
-	rm -rf $(VENV) .ioc tests/timescale/node_modules
+	rm -rf $(VENV) .ioc tests/timescale/node_modules tests/browser/node_modules

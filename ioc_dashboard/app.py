@@ -130,6 +130,9 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
         serve_locally=True,
         suppress_callback_exceptions=True,
     )
+    # the page's language for screen readers and the browser (a ?lang= view changes it in
+    # 20-wall.js)
+    app.index_string = app.index_string.replace("<html>", f'<html lang="{lang}">', 1)
     for name, (path, page_layout, register) in PAGES.items():
         def make(page_layout: Callable = page_layout) -> Callable:
             def page(lang: str | None = None, **_query: Any) -> html.Div:

@@ -168,6 +168,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "alert.bad_matchers": {"vi": "Điều kiện nhãn không hợp lệ: {error}",
                            "en": "Invalid label matchers: {error}"},
     "alert.need_comment": {"vi": "Hãy nhập ghi chú", "en": "Write a comment first"},
+    "alert.bad_hours": {"vi": "Hãy chọn thời gian tắt thông báo trong danh sách",
+                        "en": "Choose how long to silence from the list"},
     "silences": {"vi": "Đang tắt thông báo", "en": "Active silences"},
     "silence.matchers": {"vi": "Điều kiện", "en": "Matchers"},
     "silence.until": {"vi": "Đến", "en": "Until"},

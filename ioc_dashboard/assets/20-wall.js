@@ -76,3 +76,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                                        {childList: true, subtree: true, characterData: true});
   window.addEventListener("resize", fitAll);
 })();
+
+/* The document's language follows the view (?lang=en), for screen readers and the browser. */
+(function () {
+  var lang = new URLSearchParams(window.location.search).get("lang");
+  if (lang === "vi" || lang === "en") { document.documentElement.lang = lang; }
+})();

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 from flask import request
 
@@ -34,20 +34,24 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
         html.Div(id="alerts-table"),
         dbc.Card(dbc.CardBody([
             dbc.Row([
-                dbc.Col(dcc.Dropdown(id="ack-alert", placeholder=t("alert.choose", lang),
-                                     className="ack-select"), lg=5),
+                # native selects: Dash's own drop-down hides a focusable input from screen
+                # readers (axe-core: aria-hidden-focus)
+                dbc.Col([html.Label(t("alert.choose", lang), htmlFor="ack-alert",
+                                    className="visually-hidden"),
+                         dbc.Select(id="ack-alert", placeholder=t("alert.choose", lang),
+                                    className="ack-select")], lg=5),
                 dbc.Col(dbc.Input(id="ack-comment", placeholder=t("alert.comment", lang),
                                   maxLength=500, type="text"), lg=4),
                 dbc.Col(dbc.Button(t("alert.do_ack", lang), id="ack-button", color="primary"),
                         lg=3),
             ], className="g-2 mb-2"),
             dbc.Row([
-                dbc.Col(html.Span(t("alert.silence_for", lang)), width="auto",
-                        className="align-self-center"),
-                dbc.Col(dcc.Dropdown(id="silence-hours", value=hours[0], clearable=False,
-                                     options=[{"label": t("alert.hours", lang,
-                                                          n=format_float(h, lang, 0)),
-                                               "value": h} for h in hours]), lg=2),
+                dbc.Col(html.Label(t("alert.silence_for", lang), htmlFor="silence-hours"),
+                        width="auto", className="align-self-center"),
+                dbc.Col(dbc.Select(id="silence-hours", value=str(hours[0]),
+                                   options=[{"label": t("alert.hours", lang,
+                                                        n=format_float(h, lang, 0)),
+                                             "value": str(h)} for h in hours]), lg=2),
                 dbc.Col(dbc.Input(id="silence-matchers", type="text", maxLength=500,
                                   placeholder=t("alert.matchers_hint", lang)), lg=5),
                 dbc.Col(dbc.Button(t("alert.do_silence", lang), id="silence-button",
@@ -145,7 +149,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                   State("silence-hours", "value"), State("silence-matchers", "value"),
                   State("url", "search"), prevent_initial_call=True)
     def act(_ack: int | None, _silence: int | None, expires: list, fingerprint: str | None,
-            comment: str | None, hours: float | None, typed: str | None,
+            comment: str | None, hours: str | None, typed: str | None,
             search: str | None) -> Any:
         view = ctx.view(search)
         lang = view.lang
@@ -185,7 +189,12 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                     return dbc.Alert(t("alert.need_choice", lang), color="warning",
                                      id="action-message")
                 matchers = matchers_for(alert)
-            silence_id = operator.silence(matchers, ctx.clock(), float(hours or 1),
+            # only a length the page offers (the select's value comes from the browser)
+            length = {str(h): float(h) for h in ctx.config.silence_hours}.get(str(hours))
+            if length is None:
+                return dbc.Alert(t("alert.bad_hours", lang), color="warning",
+                                 id="action-message")
+            silence_id = operator.silence(matchers, ctx.clock(), length,
                                           user, comment.strip())
             return dbc.Alert(t("alert.silenced_ok", lang, id=silence_id), color="success",
                              id="action-message")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from ioc.db import connect
 from ioc.province import load_province
@@ -113,11 +114,16 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     browser.find_element(By.ID, "password").send_keys("mật-khẩu-2026" + Keys.ENTER)
     wait.until(lambda d: d.current_url.endswith("/alerts") and d.find_elements(By.ID, "logout"))
     wait.until(lambda d: d.find_elements(By.ID, "alert-row-fp-sam-son"))
-    click(browser, By.CSS_SELECTOR, "#ack-alert")
-    # the alert's entry in the opened drop-down (not its row in the table)
-    click(browser, By.XPATH, "//*[contains(text(), 'Sầm Sơn lỗi')][not(ancestor::table)]",
-          where=lambda found: [e for e in found if e.text.startswith("[Nghiêm trọng]")
-                               and e.is_displayed()][-1:])
+
+    def choose(d) -> bool:  # the alert's entry in the select (its options are redrawn)
+        select = Select(d.find_element(By.ID, "ack-alert"))
+        for option in select.options:
+            if "Sầm Sơn lỗi" in option.text and option.text.startswith("[Nghiêm trọng]"):
+                select.select_by_value(option.get_attribute("value"))
+                return True
+        return False
+
+    wait.until(choose)
     browser.find_element(By.ID, "ack-comment").send_keys("Đã gọi kỹ thuật viên")
     browser.find_element(By.ID, "ack-button").click()
     wait.until(lambda d: "Đã xác nhận cảnh báo" in d.find_element(By.ID, "action-result").text)

@@ -175,3 +175,38 @@ def test_every_page_fits_the_screen(crowded, browser, lang, page, request):
             problems = browser.execute_script(FIT_PROBLEMS)
             assert problems == [], f"{page} at {width}x{height} ({lang}): {problems}"
         assert console_errors(browser) == []
+
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+# what axe checks: WCAG 2.0 and 2.1, levels A and AA (contrast of text at least 4.5:1)
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+  .then(r => done(r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))))
+  .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
+"""
+A11Y_PAGES = {"overview": ("/", ".alert-row", 8), **PAGES,
+              "alerts": ("/alerts", "#alerts-list tbody tr", 8),
+              "login": ("/login", "#username", 1)}
+
+
+@pytest.mark.parametrize("page", list(A11Y_PAGES))
+def test_every_page_passes_axe_core(crowded, browser, page):
+    """axe-core (npm, pinned in tests/browser/package.json) on each page holding the crowded
+    province: no serious or critical violation, text contrast included."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `make test` installs it (npm ci in tests/browser)")
+    settings, province = crowded
+    path, drawn, count = A11Y_PAGES[page]
+    app = create_app(settings, WallData.from_settings(settings), province=province)
+    with serving(app, settings.dashboard_port):
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}{path}?lang=vi")
+        set_screen(browser, *SCREENS[0])
+        waiter(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) >= count)
+        browser.set_script_timeout(60)
+        browser.execute_script(AXE.read_text(encoding="utf-8"))
+        violations = browser.execute_async_script(AXE_RUN)
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{page}: {serious}"
