@@ -148,14 +148,17 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                   State("ack-alert", "value"), State("ack-comment", "value"),
                   State("silence-hours", "value"), State("silence-matchers", "value"),
                   State("url", "search"), prevent_initial_call=True)
-    def act(_ack: int | None, _silence: int | None, expires: list, fingerprint: str | None,
+    def act(_ack: int | None, _silence: int | None, _expires: list, fingerprint: str | None,
             comment: str | None, hours: str | None, typed: str | None,
             search: str | None) -> Any:
         view = ctx.view(search)
         lang = view.lang
         trigger = dash_ctx.triggered_id
-        if isinstance(trigger, dict) and not any(expires):
-            return no_update  # the expire buttons were just redrawn, not clicked
+        # act only on a click: the expire buttons are redrawn on every refresh, and when the
+        # last one goes Dash calls this with no trigger at all (once that re-created a
+        # silence from the alert still chosen above)
+        if trigger is None or not any(t.get("value") for t in dash_ctx.triggered):
+            return no_update
         user = current_user(request, ctx.settings, ctx.operator)
         if not user:
             return dbc.Alert(t("login.required", lang), color="warning", id="action-message")
