@@ -342,6 +342,11 @@ class Settings:
                           consumer_group=f"{self.consumer_group}-replay",
                           worker_port=self.worker_port + 1 if self.worker_port < 65535 else 65534)
 
+    def for_backtest(self) -> Settings:
+        """The backtest namespace: its own schema, where `ioc backtest` loads its input and
+        keeps each run's results (never the live alerts, and no notifier reads it)."""
+        return self.with_(db_schema=f"{self.db_schema}_backtest"[:63])
+
     def topic(self, name: str) -> str:
         """Full topic name for a feed or a system topic (e.g. 'portal', 'deadletter')."""
         return f"{self.topic_prefix}.{name}"

@@ -50,3 +50,22 @@ def test_calendar_lists_the_years_days_off_and_worked_saturdays():
     assert "2026-11-24 Tue  off     Ngày Văn hóa Việt Nam (24/11)" in run(
         "--year", "2026", IOC_PENDING_HOLIDAYS="on")
     assert all(line.endswith("(provisional)") for line in run("--year", "2027").splitlines())
+
+
+def test_backtest_says_what_input_it_needs_before_touching_anything(tmp_path):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ioc_command.cli", "backtest", *args],
+                              cwd=REPO, capture_output=True, text=True, env=environ)
+
+    missing = run("--from", "2026-03-02T00:00:00+07:00")
+    assert missing.returncode == 2
+    assert "give --recording FILE, or --from and --to" in missing.stderr
+    backwards = run("--from", "2026-03-02T00:00:00+07:00", "--to", "2026-03-01T00:00:00+07:00")
+    assert "--to must be after --from" in backwards.stderr
+    not_a_recording = tmp_path / "day.jsonl.gz"
+    not_a_recording.write_bytes(b"hello")
+    refused = run("--recording", str(not_a_recording))
+    assert refused.returncode == 2 and "not an IOC recording" in refused.stderr
+    assert "Traceback" not in missing.stderr + backwards.stderr + refused.stderr

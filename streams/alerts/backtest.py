@@ -1,0 +1,265 @@
+"""`ioc backtest`: how the alert rules fire over a recording or over stored history, in event
+time, with the same sink and the same engine as the live path, in a namespace of its own
+(`Settings.for_backtest`): it never touches the live alerts and nothing notifies from it.
+
+A run loads its input into the backtest schema (a recording through the event contract, the
+province's code check and the sink; stored history copied from the live tables), evaluates
+the rules step by step from the first event to the last, and reads back every state change.
+Rules that watch the running system on wall time (pipeline rules, the watchdog) mean nothing
+on past data: they are left out, and the result says which. A second rules file
+(`against`) runs on the same data, and the result lists the firing episodes that differ.
+The result is deterministic: the same input and rules give byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import psycopg
+from psycopg import sql
+
+from ioc import contract
+from ioc.calendar import WorkCalendar
+from ioc.db import connect, connect_async
+from ioc.errors import ContractError, SettingsError
+from ioc.known_codes import KnownCodes
+from ioc.province import Province
+from streams.alerts.engine import Engine
+from streams.alerts.lifecycle import FIRING, RESOLVED
+from streams.alerts.rules import PipelineRule, RulesFile, WatchdogRule
+from streams.sink import TABLE_COLUMNS, EventSink
+
+#: rules about the running system (wall time), not the data: left out of a backtest
+WALL_TIME_RULES = (PipelineRule, WatchdogRule)
+ALERT_TABLES = ("alert_transitions", "alerts", "alert_engine_state", "notification_outbox",
+                "notification_groups")
+BATCH = 5000  # events stored per transaction
+
+
+def event_time_rules(rules: RulesFile) -> tuple[RulesFile, list[str]]:
+    """The rules a backtest evaluates, and the names of those it leaves out."""
+    kept = {n: r for n, r in rules.rules.items() if not isinstance(r, WALL_TIME_RULES)}
+    if not kept:
+        raise SettingsError("the rules file has no event-time rule to backtest (only pipeline "
+                            "and watchdog rules)")
+    return rules.model_copy(update={"rules": kept}), sorted(set(rules.rules) - set(kept))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a run read: events stored, refused (with how many per reason label), period."""
+
+    stored: int
+    refused: dict[str, int]
+    first: datetime | None
+    last: datetime | None
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def clear(conn: psycopg.Connection) -> None:
+    """Empty the backtest schema's events and alerts (not its runs)."""
+    tables = [*TABLE_COLUMNS, "dead_letters", *ALERT_TABLES]
+    conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(
+        sql.SQL(", ").join(map(sql.Identifier, tables))))
+
+
+def load_recording(url: str, schema: str, records: Iterable[Any], codes: KnownCodes,
+                   now: datetime, label: Callable[[str], str]) -> Loaded:
+    """Store a recording's records (each with `feed` and `value` bytes) through the contract,
+    the code check and the sink, as the replay worker would (no age limit); refused events
+    are counted by reason label."""
+    refused: dict[str, int] = {}
+    stored = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    async def store() -> None:
+        nonlocal stored, first, last
+        sink = EventSink(lambda: connect_async(url, schema))
+        try:
+            for batch in _batches(records, BATCH):
+                events = []
+                for r in batch:
+                    try:
+                        events.append(codes.check(contract.decode(r.value, r.feed, now)))
+                    except ContractError as exc:
+                        key = label(str(exc))
+                        refused[key] = refused.get(key, 0) + 1
+                result = await sink.write(events)
+                stored += result.stored
+                for e in events:
+                    first = e.occurred_at if first is None else min(first, e.occurred_at)
+                    last = e.occurred_at if last is None else max(last, e.occurred_at)
+        finally:
+            await sink.close()
+
+    asyncio.run(store())
+    return Loaded(stored, dict(sorted(refused.items())), first, last)
+
+
+def copy_history(conn: psycopg.Connection, live_schema: str, since: datetime,
+                 until: datetime) -> Loaded:
+    """Copy stored events of [since, until) from the live schema (same migrations, same
+    columns) into the backtest schema."""
+    stored = 0
+    for table in TABLE_COLUMNS:
+        stored += conn.execute(sql.SQL(
+            "INSERT INTO {} SELECT * FROM {} WHERE occurred_at >= %s AND occurred_at < %s"
+        ).format(sql.Identifier(table), sql.Identifier(live_schema, table)),
+            (since, until)).rowcount
+    parts = [sql.SQL("SELECT min(occurred_at) AS a, max(occurred_at) AS b FROM {}").format(
+        sql.Identifier(t)) for t in TABLE_COLUMNS]
+    first, last = conn.execute(sql.SQL("SELECT min(a), max(b) FROM ({}) AS t").format(
+        sql.SQL(" UNION ALL ").join(parts))).fetchone()
+    return Loaded(stored, {}, first, last)
+
+
+def evaluate(conn: psycopg.Connection, rules: RulesFile, province: Province,
+             calendar: WorkCalendar, until: datetime,
+             progress: Callable[[datetime], None] = lambda at: None) -> list[dict[str, Any]]:
+    """Run the engine over the stored events from the first to `until`; return every state
+    change in order (rule, labels, from, to, at, value)."""
+    for table in ALERT_TABLES:
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.Identifier(table)))
+    engine = Engine(conn, rules, province, calendar, replay=True, name="backtest")
+    while engine.run_once(until):
+        progress(engine.step_at)
+    rows = conn.execute("SELECT rule, labels, from_state, to_state, at, value"
+                        " FROM alert_transitions ORDER BY at, id").fetchall()
+    return [{"rule": r, "labels": labels, "from": f, "to": to, "at": at.isoformat(),
+             "value": None if v is None else round(v, 6)} for r, labels, f, to, at, v in rows]
+
+
+def _key(change: dict[str, Any]) -> tuple[str, str]:
+    return change["rule"], json.dumps(change["labels"], sort_keys=True, ensure_ascii=False)
+
+
+def alerts_of(changes: list[dict[str, Any]], end: datetime) -> tuple[list[dict], dict]:
+    """Per alert (rule and labels): its state changes and firing episodes; per rule: how many
+    episodes fired and for how long in all (an episode still firing counts until `end`)."""
+    by_alert: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in changes:
+        alert = by_alert.setdefault(_key(c), {"rule": c["rule"], "labels": c["labels"],
+                                              "changes": [], "episodes": []})
+        alert["changes"].append({k: c[k] for k in ("from", "to", "at", "value")})
+        episodes = alert["episodes"]
+        open_ = bool(episodes) and episodes[-1]["ends_at"] is None
+        if c["to"] == FIRING and not open_:
+            episodes.append({"starts_at": c["at"], "ends_at": None})
+        elif c["to"] == RESOLVED and open_:
+            episodes[-1]["ends_at"] = c["at"]
+    summary: dict[str, dict[str, float]] = {}
+    for alert in by_alert.values():
+        s = summary.setdefault(alert["rule"], {"fired": 0, "firing_seconds": 0.0})
+        for e in alert["episodes"]:
+            ends = datetime.fromisoformat(e["ends_at"]) if e["ends_at"] else end
+            s["fired"] += 1
+            s["firing_seconds"] += (ends - datetime.fromisoformat(e["starts_at"])).total_seconds()
+    alerts = [by_alert[k] for k in sorted(by_alert)]
+    return alerts, {r: summary[r] for r in sorted(summary)}
+
+
+def episodes_of(alerts: list[dict]) -> set[tuple[str, str, str, str | None]]:
+    """(rule, labels, starts_at, ends_at) of every firing episode."""
+    return {(a["rule"], json.dumps(a["labels"], sort_keys=True, ensure_ascii=False),
+             e["starts_at"], e["ends_at"]) for a in alerts for e in a["episodes"]}
+
+
+def diff(ours: list[dict], theirs: list[dict]) -> dict[str, list[dict]]:
+    """The firing episodes only one of two runs has."""
+    a, b = episodes_of(ours), episodes_of(theirs)
+
+    def listed(found: set) -> list[dict]:
+        return [{"rule": r, "labels": json.loads(labels), "starts_at": s, "ends_at": e}
+                for r, labels, s, e in sorted(found, key=lambda x: (x[0], x[1], x[2]))]
+
+    return {"only_with_rules": listed(a - b), "only_with_against": listed(b - a)}
+
+
+class Progress:
+    """Event time reached, on stderr, at most every `every` seconds."""
+
+    def __init__(self, first: datetime, last: datetime, out: TextIO = sys.stderr,
+                 every: float = 2.0, what: str = "rules"):
+        self.first, self.last, self.out, self.every, self.what = first, last, out, every, what
+        self._shown = 0.0
+        self.started = time.monotonic()
+
+    def __call__(self, at: datetime) -> None:
+        now = time.monotonic()
+        if now - self._shown < self.every:
+            return
+        self._shown = now
+        span = (self.last - self.first).total_seconds() or 1.0
+        done = min(1.0, (at - self.first).total_seconds() / span)
+        print(f"backtest: {self.what} evaluated to {at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+              f" ({done:.0%}, {now - self.started:.0f} s)", file=self.out, flush=True)
+
+
+def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
+        against: RulesFile | None, province: Province, calendar: WorkCalendar,
+        codes: KnownCodes, *, recording: tuple[str, Iterable[Any]] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None, names: tuple[str, str | None] = ("rules", None),
+        label: Callable[[str], str] = str, out: TextIO = sys.stderr) -> tuple[int, dict]:
+    """One backtest of `recording` (its name and its records) or of the stored history of
+    [since, until); return its run id (kept in the schema's backtest_runs) and its result."""
+    kept, left_out = event_time_rules(rules)
+    other = event_time_rules(against)[0] if against is not None else None
+    what = recording[0] if recording else f"{since.isoformat()} – {until.isoformat()}"
+    with connect(settings_url, schema, autocommit=True) as conn:
+        run_id = conn.execute("INSERT INTO backtest_runs (input, rules, against) VALUES"
+                              " (%s, %s, %s) RETURNING run_id",
+                              (what, names[0], names[1])).fetchone()[0]
+        print(f"backtest: run {run_id} in schema {schema}", file=out, flush=True)
+        clear(conn)
+        if recording is not None:
+            loaded = load_recording(settings_url, schema, recording[1], codes,
+                                    datetime.now(UTC), label)
+        else:
+            loaded = copy_history(conn, live_schema, since, until)
+        print(f"backtest: {loaded.stored} events stored"
+              + (f", {sum(loaded.refused.values())} refused" if loaded.refused else ""),
+              file=out, flush=True)
+        result: dict[str, Any] = {
+            "input": {"recording": Path(recording[0]).name} if recording else {
+                "from": since.isoformat(), "to": until.isoformat()},
+            "events": {"stored": loaded.stored, "refused": loaded.refused},
+            "period": {"first_event": loaded.first.isoformat() if loaded.first else None,
+                       "last_event": loaded.last.isoformat() if loaded.last else None},
+            "left_out": left_out,
+        }
+        if loaded.first is None or loaded.last is None:
+            result |= {"alerts": [], "summary": {}}
+        else:
+            changes = evaluate(conn, kept, province, calendar, loaded.last,
+                               Progress(loaded.first, loaded.last, out))
+            result["alerts"], result["summary"] = alerts_of(changes, loaded.last)
+            if other is not None:
+                theirs = alerts_of(evaluate(conn, other, province, calendar, loaded.last,
+                                            Progress(loaded.first, loaded.last, out,
+                                                     what="against")), loaded.last)
+                result["against"] = {"summary": theirs[1],
+                                     **diff(result["alerts"], theirs[0])}
+        conn.execute("UPDATE backtest_runs SET finished_at = now(), result = %s"
+                     " WHERE run_id = %s", (json.dumps(result, ensure_ascii=False), run_id))
+    return run_id, result
+
