@@ -213,6 +213,7 @@ BENCH_SUITES = {
     "feeds": "proof.bench.feeds",
     "wall": "proof.bench.wall",
     "alerts": "proof.bench.alerts",
+    "backtest": "proof.bench.backtest",
 }
 
 

@@ -219,9 +219,12 @@ def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
         codes: KnownCodes, *, recording: tuple[str, Iterable[Any]] | None = None,
         since: datetime | None = None,
         until: datetime | None = None, names: tuple[str, str | None] = ("rules", None),
-        label: Callable[[str], str] = str, out: TextIO = sys.stderr) -> tuple[int, dict]:
+        label: Callable[[str], str] = str, out: TextIO = sys.stderr,
+        timings: dict[str, float] | None = None) -> tuple[int, dict]:
     """One backtest of `recording` (its name and its records) or of the stored history of
-    [since, until); return its run id (kept in the schema's backtest_runs) and its result."""
+    [since, until); return its run id (kept in the schema's backtest_runs) and its result.
+    `timings` receives the seconds spent storing and evaluating (the bench reads them)."""
+    timings = {} if timings is None else timings
     kept, left_out = event_time_rules(rules)
     other = event_time_rules(against)[0] if against is not None else None
     what = recording[0] if recording else f"{since.isoformat()} – {until.isoformat()}"
@@ -231,11 +234,14 @@ def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
                               (what, names[0], names[1])).fetchone()[0]
         print(f"backtest: run {run_id} in schema {schema}", file=out, flush=True)
         clear(conn)
+        began = time.perf_counter()
         if recording is not None:
             loaded = load_recording(settings_url, schema, recording[1], codes,
                                     datetime.now(UTC), label)
         else:
             loaded = copy_history(conn, live_schema, since, until)
+        timings["store"] = time.perf_counter() - began
+        began = time.perf_counter()
         print(f"backtest: {loaded.stored} events stored"
               + (f", {sum(loaded.refused.values())} refused" if loaded.refused else ""),
               file=out, flush=True)
@@ -259,6 +265,7 @@ def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
                                                      what="against")), loaded.last)
                 result["against"] = {"summary": theirs[1],
                                      **diff(result["alerts"], theirs[0])}
+        timings["evaluate"] = time.perf_counter() - began
         conn.execute("UPDATE backtest_runs SET finished_at = now(), result = %s"
                      " WHERE run_id = %s", (json.dumps(result, ensure_ascii=False), run_id))
     return run_id, result

@@ -190,13 +190,21 @@ class Engine:
         steps = 0
         # no events yet: no event-time step, but the pipeline rules still run (a worker that
         # never stored anything, a frozen wall)
-        while (limit is not None and steps < self.rules.evaluation.batch_steps
-               and self.step_at + self.step <= limit):
-            at = self.step_at + self.step
+        ats: list[datetime] = []
+        while (limit is not None and len(ats) < self.rules.evaluation.batch_steps
+               and (ats[-1] if ats else self.step_at) + self.step <= limit):
+            ats.append((ats[-1] if ats else self.step_at) + self.step)
+        # each rule over the whole batch in one query, then the steps in order as if one by one
+        seen = {name: self._evaluate_many(name, rule, [
+            at for at in ats if not (rule.every_seconds and at.timestamp() % rule.every_seconds)])
+            for name, rule in self.event_rules.items()}
+        for at in ats:
             for name, rule in self.event_rules.items():
-                if rule.every_seconds and at.timestamp() % rule.every_seconds:
+                if at not in seen[name]:
                     continue
-                observations = self._evaluate(name, rule, at, self.origin)
+                observations = seen[name][at]
+                if observations is None:
+                    observations = self._evaluate(name, rule, at, self.origin)
                 if observations is not None:
                     transitions += self.lifecycle.observe(name, rule.for_seconds, observations, at)
             self.step_at = at
@@ -237,6 +245,23 @@ class Engine:
                         self.failing.pop(name))
             self.failing_why.pop(name, None)
         return observations
+
+    def _evaluate_many(self, name: str, rule, ats: list[datetime]
+                       ) -> dict[datetime, list[Observation] | None]:
+        """The rule's observations at each step of `ats` in one query; when that fails,
+        None at every step, so each is evaluated alone (`_evaluate`: set aside, counted,
+        logged, step by step, as without batching)."""
+        if not ats:
+            return {}
+        try:
+            found = self.evaluator.evaluate_many(rule, ats, self.origin)
+        except RuleEvaluationError:
+            return dict.fromkeys(ats)
+        if name in self.failing:
+            log.warning("rule %s evaluates again at %s after %d failures", name,
+                        ats[0].isoformat(), self.failing.pop(name))
+            self.failing_why.pop(name, None)
+        return dict(zip(ats, found, strict=True))
 
     def run_until(self, until: datetime) -> int:
         """Evaluate every step up to `until` (tests, catch-up); return how many."""

@@ -1,4 +1,4 @@
-"""`ioc bench --suite feeds|alerts|wall`, short: each runs end to end on the session's
+"""`ioc bench --suite feeds|alerts|wall|backtest`, short: each runs end to end on the session's
 services and prints figures that add up, with its targets judged from them.
 
 Speed is not asserted (figures go to docs/performance.md; this machine is shared)."""
@@ -53,3 +53,13 @@ def test_wall_bench(settings):
     assert statements["1_wall"] > 0 and figures["targets"]["walls_met"] == (
         statements["4_walls"] <= statements["1_wall"])
     assert figures["targets"]["walls_met"]  # shared reads hold whatever the machine's speed
+
+
+def test_backtest_bench(settings):
+    # a quarter of an hour from midnight (the scenario starts at 09:00: no incident)
+    figures = bench(settings, "--suite", "backtest", "--backtest-hours", "0.25")
+    assert figures["events"] == figures["stored"] + figures["refused"] > 1000
+    assert figures["rules_evaluated"] == 13  # the shipped rules minus the wall-time ones
+    seconds = figures["seconds"]
+    assert 0 < seconds["store"] + seconds["evaluate"] <= seconds["backtest"]
+    assert figures["targets"]["day_met"] == (seconds["backtest"] * 24 / 0.25 <= 60)

@@ -1,0 +1,110 @@
+"""`ioc bench --suite backtest`: how long `ioc backtest` takes, from a recording to the alert
+list, printed as JSON.
+
+A recording of Thanh Hóa from Monday 2/3/2026 at 00:00 (Vietnam) for `--backtest-hours`
+hours, with a scenario starting at 09:00 (default `bad-afternoon`), is written as `ioc
+simulate --record` writes it; then the backtest runs on it exactly as the command does
+(embedded PostgreSQL, a namespace of its own): the time to store the events, the time to
+evaluate the shipped rules, both together, and the rates. Issue 16's target: a 24-hour day
+in 60 s or less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ioc.calendar import load_calendar
+from ioc.errors import ServiceError
+from ioc.known_codes import KnownCodes
+from ioc.province import load_province
+from ioc.resources import ALERT_RULES_DIR
+from ioc.settings import Settings
+from ioc.units import UnitsDataset
+from proof.harness import Namespaces, services
+from simulators.generator import ProvinceSimulator
+from simulators.recording import RecordingWriter, read_records
+from simulators.scenarios import load_scenario, resolve, scenario_path
+from streams.alerts import backtest
+from streams.alerts.rules import load_rules
+from streams.metrics import dead_letter_reason_label
+
+MIDNIGHT = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # Monday 2/3/2026 00:00 in Vietnam
+SCENARIO_AT = timedelta(hours=9)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ioc bench --suite backtest` (added to the bench parser)."""
+    parser.add_argument("--backtest-hours", type=float, default=24.0, metavar="H",
+                        help="backtest: hours of the recorded day (default 24)")
+    parser.add_argument("--backtest-scenario", default="bad-afternoon", metavar="NAME",
+                        help="backtest: scenario from 09:00 (default bad-afternoon)")
+
+
+def record(path: Path, settings: Settings, hours: float, scenario: str) -> int:
+    """Write the recording; return how many events it holds."""
+    province = load_province(settings.province_file)
+    start = MIDNIGHT.timestamp()
+    incidents = resolve(load_scenario(scenario_path(scenario)), province,
+                        start + SCENARIO_AT.total_seconds(), scenario)
+    sim = ProvinceSimulator(province, seed=1, incidents=incidents)
+    writer = RecordingWriter(path, {"seed": 1, "scenario": scenario, "bench": "backtest"},
+                             settings)
+    try:
+        end = MIDNIGHT + timedelta(hours=hours)
+        t = MIDNIGHT
+        while t < end:  # an hour at a time: a day is over half a million events
+            nxt = min(end, t + timedelta(hours=1))
+            writer.send(sim.events_between(t, nxt))
+            t = nxt
+    finally:
+        writer.close()
+    return writer.written
+
+
+def run(args: argparse.Namespace, settings: Settings) -> dict:
+    """Measure; return the figures (printed as JSON by `ioc bench`)."""
+    import logging
+
+    for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "streams.alerts.engine"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    hours = getattr(args, "backtest_hours", 24.0)
+    scenario = getattr(args, "backtest_scenario", "bad-afternoon")
+    if not 0 < hours <= 24 * 31:
+        raise ServiceError("bench: --backtest-hours must be above 0 and at most 744")
+    rules = load_rules(ALERT_RULES_DIR / "default.yaml")
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-backtest-") as tmp_name, \
+            services(settings, Path(tmp_name)) as base, Namespaces(base, "bench") as spaces:
+        path = Path(tmp_name) / "day.jsonl.gz"
+        began = time.perf_counter()
+        events = record(path, base, hours, scenario)
+        recorded = time.perf_counter() - began
+        s = spaces.fresh("backtest")
+        province = load_province(s.province_file)
+        timings: dict[str, float] = {}
+        log = io.StringIO()  # progress lines, not printed: the figures are the output
+        began = time.perf_counter()
+        _, result = backtest.run(
+            s.database_url, s.db_schema, s.db_schema, rules, None, province, load_calendar(),
+            KnownCodes(province, UnitsDataset()), recording=(str(path), read_records(path)),
+            label=dead_letter_reason_label, out=log, timings=timings)
+        total = time.perf_counter() - began
+    event_seconds = hours * 3600
+    return {
+        "suite": "backtest", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "hours": hours, "scenario": scenario, "events": events,
+        "stored": result["events"]["stored"],
+        "refused": sum(result["events"]["refused"].values()),
+        "rules_evaluated": len(rules.rules) - len(result["left_out"]),
+        "alerts": len(result["alerts"]),
+        "seconds": {"record": round(recorded, 2), "store": round(timings["store"], 2),
+                    "evaluate": round(timings["evaluate"], 2), "backtest": round(total, 2)},
+        "events_stored_per_second": round(result["events"]["stored"] / timings["store"]),
+        "event_seconds_per_wall_second": round(event_seconds / timings["evaluate"], 1),
+        "targets": {"day_seconds_max": 60,
+                    "day_met": total * 24 / hours <= 60},
+    }
