@@ -97,6 +97,17 @@ SELECT run_id, recording, seed, speed, rebased, started_at, finished_at, events_
   FROM {runs} ORDER BY run_id DESC LIMIT 20
 """
 
+# The newest finished `ioc backtest` run of the backtest namespace: what the replay page
+# shows (summary, episodes, diff; not every state change).
+BACKTEST = """
+SELECT run_id, input, rules, against, finished_at, result->'period', result->'summary',
+       result->'left_out', result->'against',
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('rule', a->'rule', 'labels', a->'labels',
+                                                     'episodes', a->'episodes')), '[]')
+          FROM jsonb_array_elements(result->'alerts') AS a)
+  FROM {runs} WHERE finished_at IS NOT NULL ORDER BY run_id DESC LIMIT 1
+"""
+
 TREND_MINUTES = 60
 TREND_HOURS = 24
 
@@ -170,6 +181,19 @@ class Silence(NamedTuple):
     ends_at: datetime
     created_by: str
     comment: str
+
+
+class BacktestRun(NamedTuple):
+    run_id: int
+    input: str
+    rules: str
+    against: str | None
+    finished_at: datetime
+    period: dict[str, Any]
+    summary: dict[str, dict[str, float]]
+    left_out: list[str]
+    diff: dict[str, Any] | None
+    alerts: list[dict[str, Any]]
 
 
 class ReplayRun(NamedTuple):
@@ -339,6 +363,23 @@ class WallData:
         """Read afresh at the next request (after an operator action changed something)."""
         with self._lock:
             self._read_slot = None
+
+    def backtest(self, schema: str) -> BacktestRun | None:
+        """The newest finished backtest kept in `schema` (None: none, or no such schema yet);
+        read on demand, by the page that shows it."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                if conn.execute("SELECT to_regclass(%s)", (f"{schema}.backtest_runs",)
+                                ).fetchone()[0] is None:
+                    return None
+                row = conn.execute(sql.SQL(BACKTEST).format(
+                    runs=sql.Identifier(schema, "backtest_runs"))).fetchone()
+                return BacktestRun(*row) if row else None
+            except (psycopg.Error, ServiceError) as exc:
+                log.warning("wall could not read the backtest runs: %s", exc)
+                self._drop()
+                return None
 
     def ping(self) -> bool:
         """True when the database answers now (for /healthz)."""

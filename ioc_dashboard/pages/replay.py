@@ -1,8 +1,12 @@
 """Replay status: every `ioc replay` run (recording, speed, progress in event time) and a
-link to the replay wall, where every page carries the PHÁT LẠI / REPLAY marker."""
+link to the replay wall, where every page carries the PHÁT LẠI / REPLAY marker; below, the
+latest `ioc backtest` run: per rule, how often and how long it fired, its episodes on a
+timeline, and what a second rules file fires differently."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -10,7 +14,7 @@ from dash import Dash, Input, Output, State, html
 
 from ioc_dashboard.components import updated_line
 from ioc_dashboard.context import WallContext
-from ioc_dashboard.data import ReplayRun
+from ioc_dashboard.data import BacktestRun, ReplayRun
 from ioc_dashboard.i18n import format_float, format_int, format_time, t
 
 PATH = "/replay"
@@ -20,6 +24,7 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
     return html.Div([
         html.Div(t("page.replay", lang), className="page-title"),
         html.Div(id="replay-runs"),
+        html.Div(id="backtest-run", className="mt-3"),
         html.Div(id="replay-updated", className="text-secondary mt-2 updated"),
     ], className="p-3 page-replay")
 
@@ -51,11 +56,76 @@ def render(runs: tuple[ReplayRun, ...], lang: str, query: str) -> Any:
     ])
 
 
+# the diff's episodes listed on the page (all of them are in `ioc backtest --json`)
+DIFF_SHOWN = 4
+
+
+def _episode_text(rule: str, labels: dict, starts: str, ends: str | None, lang: str) -> str:
+    what = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if not k.endswith("_name"))
+    end = format_time(datetime.fromisoformat(ends), lang) if ends else "…"
+    return f"{rule} {{{what}}} {format_time(datetime.fromisoformat(starts), lang)} → {end}"
+
+
+def render_backtest(run: BacktestRun | None, lang: str) -> Any:
+    """The latest backtest: a row per rule that fired (count, minutes, its episodes on a
+    timeline of the backtested period), what was left out, the diff (pure)."""
+    if run is None:
+        return html.Div(t("backtest.none", lang), className="text-secondary", id="backtest-none")
+    first, last = run.period.get("first_event"), run.period.get("last_event")
+    if not first or not last:
+        return html.Div(t("backtest.none", lang), className="text-secondary", id="backtest-none")
+    t0, t1 = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    span = max((t1 - t0).total_seconds(), 1.0)
+    episodes: dict[str, list] = {}
+    for a in run.alerts:
+        for e in a["episodes"]:
+            episodes.setdefault(a["rule"], []).append((a["labels"], e["starts_at"], e["ends_at"]))
+    rows = []
+    for rule, s in sorted(run.summary.items()):
+        marks = []
+        for labels, starts, ends in episodes.get(rule, []):
+            a = (datetime.fromisoformat(starts) - t0).total_seconds() / span
+            b = ((datetime.fromisoformat(ends) if ends else t1) - t0).total_seconds() / span
+            marks.append(html.Span(className="bt-episode", title=_episode_text(
+                rule, labels, starts, ends, lang), style={
+                "left": f"{100 * a:.2f}%", "width": f"{max(0.4, 100 * (b - a)):.2f}%"}))
+        rows.append(html.Tr([html.Td(rule), html.Td(format_int(int(s["fired"]), lang)),
+                             html.Td(format_float(s["firing_seconds"] / 60, lang, 0)),
+                             html.Td(html.Div(marks, className="bt-track"),
+                                     className="bt-cell")], id=f"backtest-rule-{rule}"))
+    parts = [
+        html.Div(t("backtest.title", lang, run=run.run_id, input=Path(run.input).name),
+                 className="panel-title"),
+        dbc.Table([html.Thead(html.Tr([
+            html.Th(t("backtest.rule", lang)), html.Th(t("backtest.fired", lang)),
+            html.Th(t("backtest.minutes", lang)),
+            html.Th(t("backtest.timeline", lang, first=format_time(t0, lang),
+                      last=format_time(t1, lang)))])), html.Tbody(rows)],
+            className="wall-table", size="sm", id="backtest-table"),
+    ]
+    if run.left_out:
+        parts.append(html.Div(t("backtest.left_out", lang, rules=", ".join(run.left_out)),
+                              className="text-secondary"))
+    if run.diff:
+        ours, theirs = run.diff["only_with_rules"], run.diff["only_with_against"]
+        parts.append(html.Div(t("backtest.diff", lang, against=Path(run.against or "").name,
+                                only_rules=len(ours), only_against=len(theirs)),
+                              className="mt-2", id="backtest-diff"))
+        parts.append(html.Ul([html.Li(("− " if side is ours else "+ ") + _episode_text(
+            e["rule"], e["labels"], e["starts_at"], e["ends_at"], lang))
+            for side in (ours, theirs) for e in side[:DIFF_SHOWN]], className="bt-diff"))
+    return html.Div(parts, id="backtest-latest")
+
+
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
-    @app.callback([Output("replay-runs", "children"), Output("replay-updated", "children")],
+    backtest_schema = ctx.settings.for_backtest().db_schema
+
+    @app.callback([Output("replay-runs", "children"), Output("backtest-run", "children"),
+                   Output("replay-updated", "children")],
                   Input("tick", "n_intervals"), State("url", "search"))
     def refresh(_n: int | None, search: str | None) -> list:
         view = ctx.view(search)
         snap = ctx.live.snapshot()  # the live reader sees the replay schema's runs too
         return [render(snap.replay_runs, view.lang, view.query(source="replay")),
+                render_backtest(ctx.live.backtest(backtest_schema), view.lang),
                 updated_line(snap.read_at, view.lang)]

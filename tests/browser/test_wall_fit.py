@@ -13,12 +13,14 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from ioc.db import connect
+from ioc.migrate import migrate_database
 from ioc.province import load_province
 from ioc_dashboard.app import create_app
 from ioc_dashboard.data import WallData
 from ioc_dashboard.i18n import t
 from ioc_dashboard.pages.feeds import CENTRES_SHOWN
 from proof.bench.wall import generate
+from streams.alerts.backtest import alerts_of, diff, event_time_rules
 from streams.alerts.engine import render
 from streams.alerts.rules import load_rules
 from tests.browser.conftest import SCREENS, console_errors, serving, set_screen, waiter
@@ -92,7 +94,39 @@ def crowded(migrated):
                 (f"fp-{i}", name, json.dumps(labels), ("critical", "warning")[i % 2],
                  ("firing", "flapping", "pending")[i % 3], summary["vi"], summary["en"], i + 1,
                  "nguyen.thi.minh.khai.truc.ban" if i % 3 == 0 else None))
+    _backtest(migrated, province)
     return migrated, province
+
+
+def _backtest(settings, province) -> None:
+    """A finished backtest of a day in the backtest namespace: every event-time rule fired
+    twice on the longest-named link, a diff against a second rules file."""
+    kept, left_out = event_time_rules(load_rules(settings.alert_rules))
+    link = _longest(province.hospitals, "name_vi")[0]
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    changes = []
+    for i, name in enumerate(kept.rules):
+        labels = {"link_id": link.link_id, "hospital_name": link.name_vi}
+        for k in range(2):
+            start = day + timedelta(hours=1 + k * 10 + i / 2)
+            changes += [{"rule": name, "labels": labels, "from": "pending", "to": "firing",
+                         "at": start.isoformat(), "value": 1.0},
+                        {"rule": name, "labels": labels, "from": "firing", "to": "resolved",
+                         "at": (start + timedelta(minutes=40)).isoformat(), "value": 0.0}]
+    end = day + timedelta(hours=24)
+    alerts, summary = alerts_of(changes, end)
+    theirs, _ = alerts_of(changes[4:], end)
+    result = {"input": {"recording": "ngay-thu-hai.jsonl.gz"},
+              "events": {"stored": 1, "refused": {}},
+              "period": {"first_event": day.isoformat(), "last_event": end.isoformat()},
+              "left_out": left_out, "alerts": alerts, "summary": summary,
+              "against": {"summary": {}, **diff(alerts, theirs)}}
+    backtest = settings.for_backtest()
+    migrate_database(backtest, backtest.database_url)
+    with connect(backtest.database_url, backtest.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO backtest_runs (input, rules, against, finished_at, result)"
+                     " VALUES ('/tmp/ngay-thu-hai.jsonl.gz', 'default.yaml', 'relaxed.yaml',"
+                     " now(), %s)", (json.dumps(result, ensure_ascii=False),))
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
@@ -149,7 +183,7 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
 # each feed page once it has drawn its data: (path, CSS selector, how many it must show).
 # Not yet here: the alerts page (a working page listing every alert, with its actions).
 PAGES = {
-    "replay": ("/replay", "#replay-none, #replay-table", 1),
+    "replay": ("/replay", "#backtest-table tbody tr", 13),  # every event-time rule fired
     "telemedicine": ("/telemedicine", ".link-cell", 27),
     "portal": ("/portal", "#portal-indicators tbody tr", 13),  # the province, 12 agencies
     "payments": ("/payments", "#payments-categories tbody tr", 5),
