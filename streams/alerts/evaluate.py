@@ -1,8 +1,10 @@
-"""Rule values at one event-time step, computed in the database from the stored events.
+"""Rule values at event-time steps, computed from the stored events.
 
-Every event-time query reads only rows with `occurred_at <= at`, so evaluating the same
-step on the same data gives the same answer whenever it runs (live or replayed). Pipeline
-rules are the exception: they describe the running system and read wall time.
+Every event-time step reads only rows with `occurred_at <= at`, so evaluating the same
+step on the same data gives the same answer whenever it runs (live or replayed). Rules over
+a sliding window read the rows of a whole batch of steps once and slide the window in
+Python (`windows`); the others run one query for the batch. Pipeline rules are the
+exception: they describe the running system and read wall time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streams.alerts.rules import (
     WatchdogRule,
     _Compared,
 )
+from streams.alerts.windows import check_ascending, exact, mean, newest, sliding
 
 SOURCES = {"dossiers": "dossier_events", "portal_health": "portal_health",
            "heartbeats": "link_heartbeats", "consultations": "consultations",
@@ -92,9 +95,10 @@ class Evaluator:
 
     def evaluate_many(self, rule, ats: list[datetime], origin: datetime
                       ) -> list[list[Observation]]:
-        """`evaluate` at each of the steps `ats`, in one query per rule (what makes catch-up
-        and backtests fast): the same SQL as one step, applied to every step at once
-        (LATERAL), so each step's answer is the one `evaluate` gives it alone."""
+        """`evaluate` at each of the steps `ats` (ascending), reading the stored rows once
+        for all of them (what makes catch-up and backtests fast): each step's answer is
+        the one `evaluate` gives it alone."""
+        check_ascending(ats)
         try:
             if isinstance(rule, PipelineRule):  # wall time: one step at a time
                 per_step = [self._pipeline(rule, at, origin) for at in ats]
@@ -119,6 +123,11 @@ class Evaluator:
                                             o.clear, o.threshold) for o in observations]
             out.append(observations)
         return out
+
+    def _span(self, query: str, ats: list[datetime], seconds: float) -> list[tuple]:
+        """The rows of `query` for the windows of `seconds` ending at each step of `ats`:
+        its two parameters bound (first step - seconds, last step]."""
+        return self._rows(query, (ats[0] - timedelta(seconds=seconds), ats[-1]))
 
     def _steps(self, inner: str, ats: list[datetime], params: tuple = ()) -> list[list[tuple]]:
         """The rows of `inner` (a query on the step `s.at`) for each step of `ats`, in order;
@@ -153,21 +162,30 @@ class Evaluator:
                 "         AND d.occurred_at <= s.at)"
                 " GROUP BY r.agency_code ORDER BY r.agency_code", ats, window)
             key, names = "agency", self.agencies
-        elif m in ("portal_error_ratio", "portal_latency_p95_ms"):
-            value = ("sum(errors)::float / nullif(sum(requests), 0)" if m == "portal_error_ratio"
-                     else "avg(p95_latency_ms)")
-            count = "sum(requests)" if m == "portal_error_ratio" else "count(*)"
-            steps = self._steps(
-                f"SELECT portal_code AS k, {count} AS n, {value} AS v FROM portal_health"
-                f" WHERE occurred_at > {since} AND occurred_at <= s.at"
-                " GROUP BY portal_code ORDER BY portal_code", ats, window)
+        elif m == "portal_error_ratio":  # count: requests
+            rows = self._span("SELECT portal_code, occurred_at, requests, errors FROM portal_health"
+                              " WHERE occurred_at > %s AND occurred_at <= %s",
+                              ats, rule.window_seconds)
+            steps = [[(k, asked, failed / asked if asked else None)
+                      for k, (asked, failed) in sums.items()]
+                     for sums in sliding(((k, t, (asked, failed)) for k, t, asked, failed in rows),
+                                         ats, rule.window_seconds)]
             key, names = "portal", self.portals
-        else:  # payment_success_ratio
-            steps = self._steps(
-                "SELECT category AS k, count(*) AS n,"
-                "       avg((status = 'succeeded')::int)::float AS v FROM payments"
-                f" WHERE occurred_at > {since} AND occurred_at <= s.at"
-                " GROUP BY category ORDER BY category", ats, window)
+        elif m == "portal_latency_p95_ms":  # count: health reports
+            rows = self._span("SELECT portal_code, occurred_at, p95_latency_ms FROM portal_health"
+                              " WHERE occurred_at > %s AND occurred_at <= %s",
+                              ats, rule.window_seconds)
+            steps = [[(k, n, mean(total, n)) for k, (n, total) in sums.items()]
+                     for sums in sliding(((k, t, (1, exact(v))) for k, t, v in rows),
+                                         ats, rule.window_seconds)]
+            key, names = "portal", self.portals
+        else:  # payment_success_ratio; count: payments
+            rows = self._span("SELECT category, occurred_at, status = 'succeeded' FROM payments"
+                              " WHERE occurred_at > %s AND occurred_at <= %s",
+                              ats, rule.window_seconds)
+            steps = [[(k, n, ok / n) for k, (n, ok) in sums.items()]
+                     for sums in sliding(((k, t, (1, int(ok))) for k, t, ok in rows),
+                                         ats, rule.window_seconds)]
             key, names = "category", None
         out = []
         for rows in steps:
@@ -210,40 +228,53 @@ class Evaluator:
 
     def _absence(self, rule: AbsenceRule, ats: list[datetime], origin: datetime
                  ) -> list[list[Observation]]:
-        # each expected link's newest heartbeat, found by the (link_id, occurred_at) index:
-        # the lookback is a day, and scanning a day of heartbeats took 28 ms a step
-        steps = self._steps(
-            "SELECT l.link_id AS k, (SELECT h.occurred_at FROM link_heartbeats h"
-            "   WHERE h.link_id = l.link_id AND h.occurred_at <= s.at"
-            "     AND h.occurred_at > s.at - make_interval(secs => %s)"
-            "   ORDER BY h.occurred_at DESC LIMIT 1) AS v"
-            " FROM unnest(%s::text[]) AS l(link_id)", ats,
-            (float(rule.lookback_seconds), list(self.links)))
+        # each expected link's newest heartbeat before the batch, found by the (link_id,
+        # occurred_at) index (the lookback is a day: scanning it took 28 ms a step), then
+        # its heartbeats within the batch
+        first, links = ats[0], list(self.links)
+        times: dict[str, list[datetime]] = {link: [] for link in links}
+        for link_id, at in self._rows(
+                "SELECT l.link_id, (SELECT h.occurred_at FROM link_heartbeats h"
+                "   WHERE h.link_id = l.link_id AND h.occurred_at <= %s AND h.occurred_at > %s"
+                "   ORDER BY h.occurred_at DESC LIMIT 1) FROM unnest(%s::text[]) AS l(link_id)",
+                (first, first - timedelta(seconds=rule.lookback_seconds), links)):
+            if at is not None:
+                times[link_id].append(at)
+        for link_id, at in self._rows(
+                "SELECT link_id, occurred_at FROM link_heartbeats WHERE link_id = ANY(%s)"
+                " AND occurred_at > %s AND occurred_at <= %s ORDER BY link_id, occurred_at",
+                (links, first, ats[-1])):
+            times[link_id].append(at)
+        last = {link: newest(times[link], ats, rule.lookback_seconds) for link in links}
         clear = rule.clear_seconds if rule.clear_seconds is not None else rule.silent_seconds
         out = []
-        for at, rows in zip(ats, steps, strict=True):
-            last = dict(rows)
-            step = []
+        for step, at in enumerate(ats):
+            step_out = []
             for link_id, labels in self.links.items():  # only the links the province expects
-                seen = max(last.get(link_id) or origin, origin)
+                seen = max(last[link_id][step] or origin, origin)
                 silent = (at - seen).total_seconds()
-                step.append(Observation(labels, silent, silent > rule.silent_seconds,
-                                        silent <= clear, rule.silent_seconds))
-            out.append(step)
+                step_out.append(Observation(labels, silent, silent > rule.silent_seconds,
+                                            silent <= clear, rule.silent_seconds))
+            out.append(step_out)
         return out
 
     def _link_quality(self, rule: LinkQualityRule, ats: list[datetime],
                       origin: datetime) -> list[list[Observation]]:
-        value = {"latency_ms": "avg(latency_ms)", "loss_pct": "avg(loss_pct)",
-                 "down_ratio": "avg((status = 'down')::int)::float"}[rule.measure]
-        count = "count(*)" if rule.measure == "down_ratio" else f"count({rule.measure})"
-        steps = self._steps(
-            f"SELECT link_id AS k, {count} AS n, {value} AS v FROM link_heartbeats"
-            " WHERE occurred_at > s.at - make_interval(secs => %s) AND occurred_at <= s.at"
-            " GROUP BY link_id ORDER BY link_id", ats, (float(rule.window_seconds),))
+        column = {"latency_ms": "latency_ms", "loss_pct": "loss_pct",
+                  "down_ratio": "status = 'down'"}[rule.measure]
+        rows = self._span(f"SELECT link_id, occurred_at, {column} FROM link_heartbeats"
+                          " WHERE occurred_at > %s AND occurred_at <= %s", ats, rule.window_seconds)
+        if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
+            steps = [{k: (n, down / n) for k, (n, down) in sums.items()}
+                     for sums in sliding(((k, t, (1, int(down))) for k, t, down in rows),
+                                         ats, rule.window_seconds)]
+        else:  # count: heartbeats that measured it; value: their mean
+            steps = [{k: (n, mean(total, n) if n else None) for k, (n, total) in sums.items()}
+                     for sums in sliding(((k, t, (0, 0) if v is None else (1, exact(v)))
+                                          for k, t, v in rows), ats, rule.window_seconds)]
         return [[compare(rule, self.province, self.links.get(link_id, {"link_id": link_id}),
                          value if count >= rule.min_count else None)
-                 for link_id, count, value in rows] for rows in steps]
+                 for link_id, (count, value) in step.items()] for step in steps]
 
     def _staleness(self, rule: StalenessRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:
@@ -257,20 +288,29 @@ class Evaluator:
                 and since.astimezone(self.calendar.tz).date()
                 == at.astimezone(self.calendar.tz).date()))
         asked = [at for at, w in zip(ats, watched, strict=True) if w]
-        newest = iter(self._steps(
-            f"SELECT max(occurred_at) AS v FROM {SOURCES[rule.source]}"
-            " WHERE occurred_at <= s.at AND occurred_at > s.at - make_interval(secs => 86400)",
-            asked) if asked else [])
+        last = iter(self._newest_events(SOURCES[rule.source], asked) if asked else [])
         out = []
         for at, w in zip(ats, watched, strict=True):
             if not w:
                 out.append(quiet)
                 continue
-            last = next(newest)[0][0]
-            silent = (at - max(last or origin, origin)).total_seconds()
+            silent = (at - max(next(last) or origin, origin)).total_seconds()
             out.append([Observation(labels, silent, silent > rule.silent_seconds,
                                     silent <= rule.silent_seconds, rule.silent_seconds)])
         return out
+
+    def _newest_events(self, table: str, ats: list[datetime]) -> list[datetime | None]:
+        """Per step: the newest event of `table` at or before it, within a day."""
+        day = 86400.0
+        before = self._rows(f"SELECT max(occurred_at) FROM {table}"  # noqa: S608 - fixed names
+                            " WHERE occurred_at <= %s AND occurred_at > %s",
+                            (ats[0], ats[0] - timedelta(seconds=day)))[0][0]
+        times = [] if before is None else [before]
+        times += [at for (at,) in self._rows(
+            f"SELECT occurred_at FROM {table}"  # noqa: S608 - fixed names
+            " WHERE occurred_at > %s AND occurred_at <= %s ORDER BY occurred_at",
+            (ats[0], ats[-1]))]
+        return newest(times, ats, day)
 
     def _pipeline(self, rule: PipelineRule, at: datetime, origin: datetime) -> list[Observation]:
         # wall time: `at` is the database's now()

@@ -1,0 +1,58 @@
+"""Sliding windows of the alert evaluator: each step equals the window computed alone."""
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from ioc.errors import RuleEvaluationError
+from streams.alerts.windows import check_ascending, exact, mean, newest, sliding
+
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def test_exact_sums_lose_nothing_and_the_mean_is_correctly_rounded():
+    values = [0.1, 1e300, -1e300, 250.5, 5e-324, 3.0]
+    total = sum(exact(v) for v in values)
+    assert mean(total, len(values)) == float(sum(map(Fraction, values)) / len(values))
+    assert mean(exact(0.1) + exact(0.2), 2) == float((Fraction(0.1) + Fraction(0.2)) / 2)
+    assert mean(exact(-7.25), 1) == -7.25
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_value_that_is_not_finite_is_refused(bad):
+    with pytest.raises(RuleEvaluationError, match="not finite"):
+        exact(bad)
+
+
+def test_sliding_equals_each_window_alone():
+    rng = random.Random(7)
+    rows = [(rng.choice("abc"), T0 + timedelta(seconds=rng.randrange(0, 900) / 4),
+             (1, exact(rng.uniform(0, 500)))) for _ in range(400)]
+    ats = [T0 + timedelta(seconds=s) for s in range(0, 900, 3)]
+    windowed = sliding(rows, ats, 60)
+    for at, got in zip(ats, windowed, strict=True):
+        alone = sliding([r for r in rows if at - timedelta(seconds=60) < r[1] <= at], [at], 60)
+        assert got == alone[0]
+        expected = {}
+        for key, t, (n, total) in rows:
+            if at - timedelta(seconds=60) < t <= at:
+                count, sums = expected.get(key, (0, 0))
+                expected[key] = (count + n, sums + total)
+        assert got == expected
+        assert list(got) == sorted(got)
+
+
+def test_newest_within_the_lookback():
+    times = [T0 + timedelta(seconds=s) for s in (0, 10, 11, 50)]
+    ats = [T0 + timedelta(seconds=s) for s in (-1, 0, 5, 10, 30, 60, 71)]
+    assert newest(times, ats, 20) == [None, times[0], times[0], times[1], times[2],
+                                      times[3], None]
+
+
+def test_steps_must_ascend():
+    check_ascending([T0, T0 + timedelta(seconds=1)])
+    with pytest.raises(ValueError, match="ascending"):
+        check_ascending([T0, T0])
