@@ -50,14 +50,24 @@ def threshold_of(rule: _Compared, province: Province) -> tuple[float, float]:
     return rule.threshold, rule.clear if rule.clear is not None else rule.threshold
 
 
+def judge(rule: _Compared, province: Province
+          ) -> Callable[[dict[str, str], float | None], Observation]:
+    """The rule's verdict on (labels, value): its threshold resolved once for many."""
+    threshold, clear = threshold_of(rule, province)
+    below = rule.op == "<"
+
+    def verdict(labels: dict[str, str], value: float | None) -> Observation:
+        if value is None:
+            return Observation(labels, None, False, True, threshold)
+        if below:
+            return Observation(labels, value, value < threshold, value >= clear, threshold)
+        return Observation(labels, value, value > threshold, value <= clear, threshold)
+    return verdict
+
+
 def compare(rule: _Compared, province: Province, labels: dict[str, str],
             value: float | None) -> Observation:
-    threshold, clear = threshold_of(rule, province)
-    if value is None:
-        return Observation(labels, None, False, True, threshold)
-    if rule.op == "<":
-        return Observation(labels, value, value < threshold, value >= clear, threshold)
-    return Observation(labels, value, value > threshold, value <= clear, threshold)
+    return judge(rule, province)(labels, value)
 
 
 class Evaluator:
@@ -168,15 +178,14 @@ class Evaluator:
                               ats, rule.window_seconds)
             steps = [[(k, asked, failed / asked if asked else None)
                       for k, (asked, failed) in sums.items()]
-                     for sums in sliding(((k, t, (asked, failed)) for k, t, asked, failed in rows),
-                                         ats, rule.window_seconds)]
+                     for sums in sliding(rows, ats, rule.window_seconds)]
             key, names = "portal", self.portals
         elif m == "portal_latency_p95_ms":  # count: health reports
             rows = self._span("SELECT portal_code, occurred_at, p95_latency_ms FROM portal_health"
                               " WHERE occurred_at > %s AND occurred_at <= %s",
                               ats, rule.window_seconds)
             steps = [[(k, n, mean(total, n)) for k, (n, total) in sums.items()]
-                     for sums in sliding(((k, t, (1, exact(v))) for k, t, v in rows),
+                     for sums in sliding(((k, t, 1, exact(v)) for k, t, v in rows),
                                          ats, rule.window_seconds)]
             key, names = "portal", self.portals
         else:  # payment_success_ratio; count: payments
@@ -184,9 +193,10 @@ class Evaluator:
                               " WHERE occurred_at > %s AND occurred_at <= %s",
                               ats, rule.window_seconds)
             steps = [[(k, n, ok / n) for k, (n, ok) in sums.items()]
-                     for sums in sliding(((k, t, (1, int(ok))) for k, t, ok in rows),
+                     for sums in sliding(((k, t, 1, int(ok)) for k, t, ok in rows),
                                          ats, rule.window_seconds)]
             key, names = "category", None
+        verdict = judge(rule, self.province)
         out = []
         for rows in steps:
             step = []
@@ -194,8 +204,7 @@ class Evaluator:
                 labels = {key: code}
                 if names is not None:
                     labels[f"{key}_name"] = names.get(code, code)
-                step.append(compare(rule, self.province, labels,
-                                    value if count >= rule.min_count else None))
+                step.append(verdict(labels, value if count >= rule.min_count else None))
             out.append(step)
         return out
 
@@ -266,13 +275,14 @@ class Evaluator:
                           " WHERE occurred_at > %s AND occurred_at <= %s", ats, rule.window_seconds)
         if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
             steps = [{k: (n, down / n) for k, (n, down) in sums.items()}
-                     for sums in sliding(((k, t, (1, int(down))) for k, t, down in rows),
+                     for sums in sliding(((k, t, 1, int(down)) for k, t, down in rows),
                                          ats, rule.window_seconds)]
         else:  # count: heartbeats that measured it; value: their mean
             steps = [{k: (n, mean(total, n) if n else None) for k, (n, total) in sums.items()}
-                     for sums in sliding(((k, t, (0, 0) if v is None else (1, exact(v)))
+                     for sums in sliding(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
                                           for k, t, v in rows), ats, rule.window_seconds)]
-        return [[compare(rule, self.province, self.links.get(link_id, {"link_id": link_id}),
+        verdict = judge(rule, self.province)
+        return [[verdict(self.links.get(link_id, {"link_id": link_id}),
                          value if count >= rule.min_count else None)
                  for link_id, (count, value) in step.items()] for step in steps]
 

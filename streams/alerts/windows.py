@@ -37,32 +37,34 @@ def check_ascending(ats: Sequence[datetime]) -> None:
         raise ValueError("evaluation steps must be in ascending order")
 
 
-def sliding(rows: Iterable[tuple[str, datetime, tuple[int, ...]]], ats: Sequence[datetime],
-            seconds: float) -> list[dict[str, tuple[int, ...]]]:
+def sliding(rows: Iterable[tuple[str, datetime, int, int]], ats: Sequence[datetime],
+            seconds: float) -> list[dict[str, tuple[int, int]]]:
     """Per step of `ats` (ascending): for each key with rows in (at - seconds, at], the sums
-    of those rows' numbers. `rows` are (key, time, numbers), in any order; keys come out
-    sorted."""
-    by_key: dict[str, list[tuple[datetime, tuple[int, ...]]]] = {}
-    for key, at, numbers in rows:
-        by_key.setdefault(key, []).append((at, numbers))
+    of those rows' two numbers. `rows` are (key, time, number, number), in any order; keys
+    come out sorted."""
+    by_key: dict[str, list[tuple[datetime, int, int]]] = {}
+    for key, at, x, y in rows:
+        by_key.setdefault(key, []).append((at, x, y))
     width = timedelta(seconds=seconds)
-    out: list[dict[str, tuple[int, ...]]] = [{} for _ in ats]
+    out: list[dict[str, tuple[int, int]]] = [{} for _ in ats]
     for key in sorted(by_key):
         series = sorted(by_key[key], key=lambda row: row[0])
-        sums = [0] * len(series[0][1])
-        lo = hi = 0
+        end = len(series)
+        sum_x = sum_y = lo = hi = 0
         for step, at in enumerate(ats):
-            while hi < len(series) and series[hi][0] <= at:
-                for i, x in enumerate(series[hi][1]):
-                    sums[i] += x
+            while hi < end and series[hi][0] <= at:
+                _, x, y = series[hi]
+                sum_x += x
+                sum_y += y
                 hi += 1
             since = at - width
             while lo < hi and series[lo][0] <= since:
-                for i, x in enumerate(series[lo][1]):
-                    sums[i] -= x
+                _, x, y = series[lo]
+                sum_x -= x
+                sum_y -= y
                 lo += 1
             if lo < hi:
-                out[step][key] = tuple(sums)
+                out[step][key] = (sum_x, sum_y)
     return out
 
 

@@ -30,14 +30,14 @@ def test_a_value_that_is_not_finite_is_refused(bad):
 def test_sliding_equals_each_window_alone():
     rng = random.Random(7)
     rows = [(rng.choice("abc"), T0 + timedelta(seconds=rng.randrange(0, 900) / 4),
-             (1, exact(rng.uniform(0, 500)))) for _ in range(400)]
+             1, exact(rng.uniform(0, 500))) for _ in range(400)]
     ats = [T0 + timedelta(seconds=s) for s in range(0, 900, 3)]
     windowed = sliding(rows, ats, 60)
     for at, got in zip(ats, windowed, strict=True):
         alone = sliding([r for r in rows if at - timedelta(seconds=60) < r[1] <= at], [at], 60)
         assert got == alone[0]
         expected = {}
-        for key, t, (n, total) in rows:
+        for key, t, n, total in rows:
             if at - timedelta(seconds=60) < t <= at:
                 count, sums = expected.get(key, (0, 0))
                 expected[key] = (count + n, sums + total)
