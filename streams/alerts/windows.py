@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ioc.errors import RuleEvaluationError
 
 SCALE = 1074  # every finite double is a whole number of 2**-1074
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """`at` in whole microseconds since the epoch: differences of these divided by 10**6 are
+    what `timedelta.total_seconds` gives, at a fraction of the cost."""
+    return (at - EPOCH) // ONE_US
 
 
 def exact(value: float) -> int:

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from ioc.errors import RuleEvaluationError
-from streams.alerts.windows import check_ascending, exact, mean, newest, sliding
+from streams.alerts.windows import check_ascending, exact, mean, micros, newest, sliding
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -56,3 +56,9 @@ def test_steps_must_ascend():
     check_ascending([T0, T0 + timedelta(seconds=1)])
     with pytest.raises(ValueError, match="ascending"):
         check_ascending([T0, T0])
+
+
+def test_micros_differences_are_total_seconds():
+    a = T0 + timedelta(microseconds=123_457)
+    b = T0 - timedelta(days=3, microseconds=999_999)
+    assert (micros(a) - micros(b)) / 1_000_000 == (a - b).total_seconds()
