@@ -30,7 +30,16 @@ from streams.alerts.rules import (
     WatchdogRule,
     _Compared,
 )
-from streams.alerts.windows import ONE_US, check_ascending, exact, mean, micros, newest, sliding
+from streams.alerts.windows import (
+    ONE_US,
+    check_ascending,
+    exact,
+    mean,
+    micros,
+    newest,
+    per_step,
+    sliding,
+)
 
 SOURCES = {"dossiers": "dossier_events", "portal_health": "portal_health",
            "heartbeats": "link_heartbeats", "consultations": "consultations",
@@ -151,9 +160,12 @@ class Evaluator:
 
     def _threshold(self, rule: ThresholdRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:
+        m = rule.measure
+        if m not in ("dossier_on_time_ratio", "dossier_overdue_open"):
+            return self._windowed(rule, ats)
+        # dossiers, every minute: one query over the batch's steps
         window = (float(rule.window_seconds),)
         since = "s.at - make_interval(secs => %s)"
-        m = rule.measure
         if m == "dossier_on_time_ratio":
             steps = self._steps(
                 "SELECT agency_code AS k, count(*) AS n,"
@@ -161,8 +173,7 @@ class Evaluator:
                 "  FROM dossier_events WHERE event_type = 'resolved'"
                 f"   AND occurred_at > {since} AND occurred_at <= s.at"
                 " GROUP BY agency_code ORDER BY agency_code", ats, window)
-            key, names = "agency", self.agencies
-        elif m == "dossier_overdue_open":
+        else:
             steps = self._steps(
                 "SELECT r.agency_code AS k, count(*) AS n, count(*)::float AS v"
                 "  FROM dossier_events r WHERE r.event_type = 'received'"
@@ -171,42 +182,48 @@ class Evaluator:
                 "       WHERE d.dossier_id = r.dossier_id AND d.event_type = 'resolved'"
                 "         AND d.occurred_at <= s.at)"
                 " GROUP BY r.agency_code ORDER BY r.agency_code", ats, window)
-            key, names = "agency", self.agencies
-        elif m == "portal_error_ratio":  # count: requests
-            rows = self._span("SELECT portal_code, occurred_at, requests, errors FROM portal_health"
-                              " WHERE occurred_at > %s AND occurred_at <= %s",
-                              ats, rule.window_seconds)
-            steps = [[(k, asked, failed / asked if asked else None)
-                      for k, (asked, failed) in sums.items()]
-                     for sums in sliding(rows, ats, rule.window_seconds)]
-            key, names = "portal", self.portals
-        elif m == "portal_latency_p95_ms":  # count: health reports
-            rows = self._span("SELECT portal_code, occurred_at, p95_latency_ms FROM portal_health"
-                              " WHERE occurred_at > %s AND occurred_at <= %s",
-                              ats, rule.window_seconds)
-            steps = [[(k, n, mean(total, n)) for k, (n, total) in sums.items()]
-                     for sums in sliding(((k, t, 1, exact(v)) for k, t, v in rows),
-                                         ats, rule.window_seconds)]
-            key, names = "portal", self.portals
+        verdict, least = judge(rule, self.province), rule.min_count
+        return [[verdict({"agency": code, "agency_name": self.agencies.get(code, code)},
+                         value if count >= least else None)
+                 for code, count, value in rows] for rows in steps]
+
+    def _windowed(self, rule: ThresholdRule, ats: list[datetime]) -> list[list[Observation]]:
+        """A threshold rule over a sliding window of portal health or payments."""
+        m, seconds = rule.measure, rule.window_seconds
+        if m in ("portal_error_ratio", "portal_latency_p95_ms"):
+            column = "p95_latency_ms" if m == "portal_latency_p95_ms" else "errors"
+            rows = self._span(f"SELECT portal_code, occurred_at, requests, {column}"
+                              " FROM portal_health WHERE occurred_at > %s AND occurred_at <= %s",
+                              ats, seconds)
+            if m == "portal_error_ratio":  # count: requests
+                runs = sliding(rows, ats, seconds)
+
+                def count_value(asked: int, failed: int) -> tuple[int, float | None]:
+                    return asked, failed / asked if asked else None
+            else:  # count: health reports
+                runs = sliding(((k, t, 1, exact(v)) for k, t, _, v in rows), ats, seconds)
+
+                def count_value(n: int, total: int) -> tuple[int, float | None]:
+                    return n, mean(total, n)
+
+            def labels_of(code: str) -> dict[str, str]:
+                return {"portal": code, "portal_name": self.portals.get(code, code)}
         else:  # payment_success_ratio; count: payments
             rows = self._span("SELECT category, occurred_at, status = 'succeeded' FROM payments"
-                              " WHERE occurred_at > %s AND occurred_at <= %s",
-                              ats, rule.window_seconds)
-            steps = [[(k, n, ok / n) for k, (n, ok) in sums.items()]
-                     for sums in sliding(((k, t, 1, int(ok)) for k, t, ok in rows),
-                                         ats, rule.window_seconds)]
-            key, names = "category", None
-        verdict = judge(rule, self.province)
-        out = []
-        for rows in steps:
-            step = []
-            for code, count, value in rows:
-                labels = {key: code}
-                if names is not None:
-                    labels[f"{key}_name"] = names.get(code, code)
-                step.append(verdict(labels, value if count >= rule.min_count else None))
-            out.append(step)
-        return out
+                              " WHERE occurred_at > %s AND occurred_at <= %s", ats, seconds)
+            runs = sliding(((k, t, 1, int(ok)) for k, t, ok in rows), ats, seconds)
+
+            def count_value(n: int, ok: int) -> tuple[int, float | None]:
+                return n, ok / n
+
+            def labels_of(code: str) -> dict[str, str]:
+                return {"category": code}
+        verdict, least = judge(rule, self.province), rule.min_count
+
+        def judged(code: str, x: int, y: int) -> Observation:
+            count, value = count_value(x, y)
+            return verdict(labels_of(code), value if count >= least else None)
+        return per_step(runs, len(ats), judged)
 
     def _baseline(self, rule: BaselineRule, ats: list[datetime], origin: datetime
                   ) -> list[list[Observation]]:
@@ -282,17 +299,21 @@ class Evaluator:
         rows = self._span(f"SELECT link_id, occurred_at, {column} FROM link_heartbeats"
                           " WHERE occurred_at > %s AND occurred_at <= %s", ats, rule.window_seconds)
         verdict, least = judge(rule, self.province), rule.min_count
-        links = {k: self.links.get(k, {"link_id": k}) for k, *_ in rows}
         if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
-            return [[verdict(links[k], down / n if n >= least else None)
-                     for k, (n, down) in sums.items()]
-                    for sums in sliding(((k, t, 1, int(down)) for k, t, down in rows),
-                                        ats, rule.window_seconds)]
-        # count: heartbeats that measured it; value: their mean
-        return [[verdict(links[k], mean(total, n) if n >= least else None)
-                 for k, (n, total) in sums.items()]
-                for sums in sliding(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
-                                     for k, t, v in rows), ats, rule.window_seconds)]
+            runs = sliding(((k, t, 1, int(down)) for k, t, down in rows), ats,
+                           rule.window_seconds)
+
+            def judged(link_id: str, n: int, down: int) -> Observation:
+                return verdict(self.links.get(link_id, {"link_id": link_id}),
+                               down / n if n >= least else None)
+        else:  # count: heartbeats that measured it; value: their mean
+            runs = sliding(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
+                            for k, t, v in rows), ats, rule.window_seconds)
+
+            def judged(link_id: str, n: int, total: int) -> Observation:
+                return verdict(self.links.get(link_id, {"link_id": link_id}),
+                               mean(total, n) if n >= least else None)
+        return per_step(runs, len(ats), judged)
 
     def _staleness(self, rule: StalenessRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:

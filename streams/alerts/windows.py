@@ -11,7 +11,7 @@ same step inside a batch (catch-up, backtest).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ioc.errors import RuleEvaluationError
@@ -46,33 +46,62 @@ def check_ascending(ats: Sequence[datetime]) -> None:
 
 
 def sliding(rows: Iterable[tuple[str, datetime, int, int]], ats: Sequence[datetime],
-            seconds: float) -> list[dict[str, tuple[int, int]]]:
-    """Per step of `ats` (ascending): for each key with rows in (at - seconds, at], the sums
-    of those rows' two numbers. `rows` are (key, time, number, number), in any order; keys
-    come out sorted."""
+            seconds: float) -> dict[str, list[tuple[int, int, int, int]]]:
+    """For each key (sorted), the runs of steps of `ats` (ascending) over which its window
+    (at - seconds, at] holds rows with the same sums: (first step, step after the last,
+    sum of the first numbers, sum of the second numbers). `rows` are (key, time, number,
+    number), in any order. A window changes only when a row enters or leaves it, so a
+    rule judges each run once, not each step."""
     by_key: dict[str, list[tuple[datetime, int, int]]] = {}
     for key, at, x, y in rows:
         by_key.setdefault(key, []).append((at, x, y))
     width = timedelta(seconds=seconds)
-    out: list[dict[str, tuple[int, int]]] = [{} for _ in ats]
+    sinces = [at - width for at in ats]
+    out: dict[str, list[tuple[int, int, int, int]]] = {}
     for key in sorted(by_key):
         series = sorted(by_key[key], key=lambda row: row[0])
         end = len(series)
+        runs: list[tuple[int, int, int, int]] = []
         sum_x = sum_y = lo = hi = 0
+        start, open_sums = -1, (0, 0)  # the open run's first step (-1: none) and sums
         for step, at in enumerate(ats):
+            changed = False
             while hi < end and series[hi][0] <= at:
                 _, x, y = series[hi]
                 sum_x += x
                 sum_y += y
                 hi += 1
-            since = at - width
+                changed = True
+            since = sinces[step]
             while lo < hi and series[lo][0] <= since:
                 _, x, y = series[lo]
                 sum_x -= x
                 sum_y -= y
                 lo += 1
-            if lo < hi:
-                out[step][key] = (sum_x, sum_y)
+                changed = True
+            if changed or start < 0:
+                if start >= 0:
+                    runs.append((start, step, *open_sums))
+                    start = -1
+                if lo < hi:
+                    start, open_sums = step, (sum_x, sum_y)
+        if start >= 0:
+            runs.append((start, len(ats), *open_sums))
+        if runs:
+            out[key] = runs
+    return out
+
+
+def per_step(runs: dict[str, list[tuple[int, int, int, int]]], steps: int,
+             judge: Callable[[str, int, int], object]) -> list[list]:
+    """Each step's judgements of its keys (in key order), from `sliding`'s runs: `judge`
+    (key, sum, sum) is called once per run."""
+    out: list[list] = [[] for _ in range(steps)]
+    for key, key_runs in runs.items():
+        for first, end, x, y in key_runs:
+            verdict = judge(key, x, y)
+            for step in range(first, end):
+                out[step].append(verdict)
     return out
 
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from ioc.errors import RuleEvaluationError
-from streams.alerts.windows import check_ascending, exact, mean, micros, newest, sliding
+from streams.alerts.windows import check_ascending, exact, mean, micros, newest, per_step, sliding
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -27,15 +27,19 @@ def test_a_value_that_is_not_finite_is_refused(bad):
         exact(bad)
 
 
+def as_steps(runs, steps):
+    return [dict(step) for step in per_step(runs, steps, lambda key, x, y: (key, (x, y)))]
+
+
 def test_sliding_equals_each_window_alone():
     rng = random.Random(7)
     rows = [(rng.choice("abc"), T0 + timedelta(seconds=rng.randrange(0, 900) / 4),
              1, exact(rng.uniform(0, 500))) for _ in range(400)]
-    ats = [T0 + timedelta(seconds=s) for s in range(0, 900, 3)]
-    windowed = sliding(rows, ats, 60)
+    ats = [T0 + timedelta(seconds=s) for s in range(-30, 960, 3)]
+    windowed = as_steps(sliding(rows, ats, 60), len(ats))
     for at, got in zip(ats, windowed, strict=True):
         alone = sliding([r for r in rows if at - timedelta(seconds=60) < r[1] <= at], [at], 60)
-        assert got == alone[0]
+        assert got == as_steps(alone, 1)[0]
         expected = {}
         for key, t, n, total in rows:
             if at - timedelta(seconds=60) < t <= at:
@@ -43,6 +47,15 @@ def test_sliding_equals_each_window_alone():
                 expected[key] = (count + n, sums + total)
         assert got == expected
         assert list(got) == sorted(got)
+
+
+def test_a_window_is_judged_once_per_run_of_equal_sums():
+    rows = [("a", T0 + timedelta(seconds=s), 1, 2) for s in (0, 10)]
+    runs = sliding(rows, [T0 + timedelta(seconds=s) for s in range(-2, 30)], 15)
+    assert runs == {"a": [(2, 12, 1, 2), (12, 17, 2, 4), (17, 27, 1, 2)]}
+    judged = []
+    per_step(runs, 32, lambda key, x, y: judged.append((key, x, y)))
+    assert judged == [("a", 1, 2), ("a", 2, 4), ("a", 1, 2)]
 
 
 def test_newest_within_the_lookback():
