@@ -10,6 +10,7 @@ exception: they describe the running system and read wall time.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -163,29 +164,57 @@ class Evaluator:
         m = rule.measure
         if m not in ("dossier_on_time_ratio", "dossier_overdue_open"):
             return self._windowed(rule, ats)
-        # dossiers, every minute: one query over the batch's steps
-        window = (float(rule.window_seconds),)
-        since = "s.at - make_interval(secs => %s)"
-        if m == "dossier_on_time_ratio":
+        if m == "dossier_on_time_ratio":  # every minute: one query over the batch's steps
             steps = self._steps(
                 "SELECT agency_code AS k, count(*) AS n,"
                 "       avg((occurred_at <= due_at)::int)::float AS v"
                 "  FROM dossier_events WHERE event_type = 'resolved'"
-                f"   AND occurred_at > {since} AND occurred_at <= s.at"
-                " GROUP BY agency_code ORDER BY agency_code", ats, window)
+                "   AND occurred_at > s.at - make_interval(secs => %s) AND occurred_at <= s.at"
+                " GROUP BY agency_code ORDER BY agency_code", ats,
+                (float(rule.window_seconds),))
         else:
-            steps = self._steps(
-                "SELECT r.agency_code AS k, count(*) AS n, count(*)::float AS v"
-                "  FROM dossier_events r WHERE r.event_type = 'received'"
-                f"   AND r.occurred_at > {since} AND r.occurred_at <= s.at"
-                "   AND r.due_at < s.at AND NOT EXISTS (SELECT 1 FROM dossier_events d"
-                "       WHERE d.dossier_id = r.dossier_id AND d.event_type = 'resolved'"
-                "         AND d.occurred_at <= s.at)"
-                " GROUP BY r.agency_code ORDER BY r.agency_code", ats, window)
+            steps = self._overdue_open(rule, ats)
         verdict, least = judge(rule, self.province), rule.min_count
         return [[verdict({"agency": code, "agency_name": self.agencies.get(code, code)},
                          value if count >= least else None)
                  for code, count, value in rows] for rows in steps]
+
+    def _overdue_open(self, rule: ThresholdRule, ats: list[datetime]) -> list[list[tuple]]:
+        """Per step, per agency: dossiers received within the window before it, overdue at
+        it and not resolved by it. Each such dossier counts over one stretch of time (from
+        when it is both received and overdue until it is resolved or leaves the window), so
+        the batch reads the dossiers overdue and open somewhere in it once, with their first
+        resolution, instead of the window's 30 days of dossiers at every step."""
+        width = timedelta(seconds=rule.window_seconds)
+        first, last = ats[0], ats[-1]
+        counts: dict[str, list[int]] = {}
+        for agency, received, due, resolved in self._rows(
+                "SELECT r.agency_code, r.occurred_at, r.due_at, res.at"
+                "  FROM dossier_events r LEFT JOIN LATERAL (SELECT min(d.occurred_at) AS at"
+                "       FROM dossier_events d WHERE d.dossier_id = r.dossier_id"
+                "        AND d.event_type = 'resolved' AND d.occurred_at <= %s) AS res ON true"
+                " WHERE r.event_type = 'received' AND r.occurred_at > %s"
+                "   AND r.occurred_at <= %s AND r.due_at < %s"
+                "   AND (res.at IS NULL OR res.at > %s)",
+                (last, first - width, last, last, first)):
+            # the steps it counts at: received <= at, due < at, at < received + window,
+            # and not resolved by then (resolved > at)
+            begin = max(bisect_left(ats, received), bisect_right(ats, due))
+            end = bisect_left(ats, received + width)
+            if resolved is not None:
+                end = min(end, bisect_left(ats, resolved))
+            if begin < end:
+                per_step = counts.setdefault(agency, [0] * (len(ats) + 1))
+                per_step[begin] += 1
+                per_step[end] -= 1
+        steps: list[list[tuple]] = [[] for _ in ats]
+        for agency in sorted(counts):
+            open_now = 0
+            for step, change in enumerate(counts[agency][:-1]):
+                open_now += change
+                if open_now:
+                    steps[step].append((agency, open_now, float(open_now)))
+        return steps
 
     def _windowed(self, rule: ThresholdRule, ats: list[datetime]) -> list[list[Observation]]:
         """A threshold rule over a sliding window of portal health or payments."""

@@ -1,11 +1,13 @@
-"""Rules evaluated over many steps in one query (catch-up, backtests) give, step by step,
-what each step gives alone: every shipped event-time rule on a simulated morning with
-incidents (a link down, a degraded link, a portal outage, a payment gateway failure, an
-agency backlog)."""
+"""Rules evaluated over many steps at once (catch-up, backtests) give, step by step, what
+each step gives alone: every shipped event-time rule on a simulated morning with incidents
+(a link down, a degraded link, a portal outage, a payment gateway failure, an agency
+backlog); and the values computed outside the database (sliding windows, the overdue
+stretches of dossiers) are the database's own aggregates at each step."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,6 +36,54 @@ INCIDENTS = [{"kind": "link_down", "at": "2m", "duration": "6m"},
              {"kind": "agency_backlog", "at": "1m", "duration": "15m"}]
 
 
+# each step alone in SQL, as the rules were once evaluated
+REFERENCE = {
+    "agency_backlog":
+        "SELECT r.agency_code, count(*)::float FROM dossier_events r"
+        " WHERE r.event_type = 'received' AND r.occurred_at > %(since)s"
+        "   AND r.occurred_at <= %(at)s AND r.due_at < %(at)s AND NOT EXISTS (SELECT 1"
+        "       FROM dossier_events d WHERE d.dossier_id = r.dossier_id"
+        "        AND d.event_type = 'resolved' AND d.occurred_at <= %(at)s)"
+        " GROUP BY r.agency_code",
+    "link_latency_high":
+        "SELECT link_id, avg(latency_ms) FROM link_heartbeats"
+        " WHERE occurred_at > %(since)s AND occurred_at <= %(at)s GROUP BY link_id",
+    "payment_failures":
+        "SELECT category, CASE WHEN count(*) >= 50"
+        "       THEN avg((status = 'succeeded')::int)::float END FROM payments"
+        " WHERE occurred_at > %(since)s AND occurred_at <= %(at)s GROUP BY category",
+}
+
+
+def old_dossiers(conn, province) -> None:
+    """Dossiers of the weeks before: some leave the 30-day window, fall due or are resolved
+    during the morning, some long ago, some never (the agency backlog's edges)."""
+    rng = random.Random(5)
+    morning = timedelta(minutes=MINUTES)
+    rows = []
+    for i in range(400):
+        if i < 100:  # received 30 days before a moment of the morning: it leaves the window
+            received = START - timedelta(days=30) + morning * rng.random()
+        else:
+            received = START - timedelta(days=35) + timedelta(days=34) * rng.random()
+        due = (START + morning * rng.random() if i % 5 == 0
+               else received + timedelta(hours=1) + timedelta(days=10) * rng.random())
+        agency = province.agencies[i % 4].code
+        rows.append((f"old-r-{i}", received, "received", f"old-{i}", agency, due))
+        kind = rng.random()
+        if kind < 0.3:  # resolved during the morning
+            rows.append((f"old-s-{i}", START + morning * rng.random(), "resolved", f"old-{i}",
+                         agency, due))
+        elif kind < 0.6:  # resolved some time after it came in, perhaps before the morning
+            rows.append((f"old-s-{i}", received + timedelta(days=40) * rng.random(),
+                         "resolved", f"old-{i}", agency, due))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dossier_events (event_id, occurred_at, unit_code, unit_codes,"
+            " event_type, dossier_id, procedure_code, agency_code, due_at)"
+            " VALUES (%s, %s, 'u', '{u}', %s, %s, 'p', %s, %s)", rows)
+
+
 def test_many_steps_at_once_equal_each_step_alone(migrated):
     province = load_province(migrated.province_file)
     scenario = Scenario.model_validate({
@@ -54,6 +104,8 @@ def test_many_steps_at_once_equal_each_step_alone(migrated):
             await sink.close()
 
     asyncio.run(store())
+    with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
+        old_dossiers(conn, province)
     rules = load_rules(ALERT_RULES_DIR / "default.yaml").rules
     ats = [START + timedelta(seconds=s) for s in range(7, MINUTES * 60, 13)]
     breaches = set()
@@ -66,6 +118,17 @@ def test_many_steps_at_once_equal_each_step_alone(migrated):
             alone = [evaluator.evaluate(rule, at, START) for at in ats]
             assert many == alone, name
             breaches |= {name for step in many for o in step if o.breach}
+        for name, query in REFERENCE.items():
+            rule = rules[name]
+            got = [sorted((o.labels.get("agency") or o.labels.get("link_id")
+                           or o.labels["category"], o.value) for o in step)
+                   for step in evaluator.evaluate_many(rule, ats, START)]
+            expected = [sorted(conn.execute(query, {
+                "at": at, "since": at - timedelta(seconds=rule.window_seconds)}).fetchall())
+                for at in ats]
+            assert any(expected), name
+            assert got == [[(k, v if v is None else pytest.approx(v, rel=1e-12))
+                            for k, v in step] for step in expected], name
     # the incidents made the rules breach: the comparison is not of empty answers
     assert {"link_heartbeat_missing", "link_latency_high", "portal_errors",
             "payment_failures"} <= breaches, breaches
