@@ -42,6 +42,16 @@ def _positive(name: str, raw: str) -> float:
     return value
 
 
+def _hours(name: str, raw: str, most: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected hours, from 0 to {most:g}") from None
+    if not 0 <= value <= most:
+        raise SettingsError(f"{name}={raw!r}: expected hours, from 0 to {most:g}")
+    return value
+
+
 def _postgres_url(name: str, raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
@@ -293,6 +303,11 @@ class Settings:
     wall_url: str = _setting(
         "IOC_WALL_URL", _url, "http://127.0.0.1:8050",
         "Public URL of the wall, linked from alert notifications.")
+    backfill_hours: float = _setting(
+        "IOC_BACKFILL_HOURS", lambda n, r: _hours(n, r, 168), 24.0,
+        "ioc up with the embedded database and no events stored yet: the simulated province's "
+        "last hours stored at once, evaluated by the alert rules and marked as simulated on the "
+        "wall (0: none; at most 168). Never with IOC_DATABASE_URL.")
     restart_limit: int = _setting(
         "IOC_RESTART_LIMIT", lambda n, r: int(_positive(n, r)), 5,
         "ioc up restarts a part that exits (back-off 1, 2, 4 ... 30 s); more restarts than "

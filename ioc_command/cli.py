@@ -86,6 +86,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         raise SettingsError("--speed max needs --duration (simulated seconds)")
     if args.rate_multiplier <= 0:
         raise SettingsError(f"--rate-multiplier {args.rate_multiplier}: expected a number > 0")
+    if args.backfill_hours and (args.speed != 1 or args.start or args.record_only):
+        raise SettingsError("--backfill-hours goes with a live run only (no --start, --speed"
+                            " or --record-only)")
     province_file = args.province or settings.province_file
     province = load_province(province_file)
     # runs without --seed get a fresh seed, so a restart never re-sends old event ids
@@ -123,10 +126,17 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         emitters.append(writer)
     if not emitters:
         raise SettingsError("--record-only needs --record FILE")
+    stop = stop_on_signals()
+    resumed = None
+    if args.backfill_hours:
+        from ioc_command.backfill import backfill
+
+        resumed = backfill(settings, province, simulator, args.backfill_hours, seed, stop)
     began = time.perf_counter()
     try:
-        sent = run_simulation(simulator, emitters, stop_on_signals(), start, args.duration,
-                              args.speed, progress=_Progress())
+        sent = run_simulation(simulator, emitters, stop, start if resumed is None else resumed,
+                              args.duration, args.speed, progress=_Progress(),
+                              started=resumed is not None)
         if producer:
             producer.flush()
     finally:
@@ -214,6 +224,7 @@ BENCH_SUITES = {
     "wall": "proof.bench.wall",
     "alerts": "proof.bench.alerts",
     "backtest": "proof.bench.backtest",
+    "identity": "proof.bench.identity",
 }
 
 
@@ -529,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the recording without sending anything to Kafka")
     p.add_argument("--scenario", metavar="NAME|FILE",
                    help="layer a scenario's timed incidents on the normal day (`ioc scenarios`)")
+    p.add_argument("--backfill-hours", type=float, default=0.0, metavar="H",
+                   help="first store the H hours before now straight into the database when"
+                        " it holds no events yet (what ioc up does on a first start), then go"
+                        " on live (default 0: none)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("scenarios", help="list the shipped incident scenarios")

@@ -54,12 +54,14 @@ class Stack:
     policies: dict[str, RestartPolicy] = field(default_factory=dict)
     restart_at: dict[str, float] = field(default_factory=dict)  # part -> monotonic time
     child_settings: Settings | None = None  # what the parts are given (start_services)
+    embedded_db: bool = False  # the database is ours (start_services): a backfill may fill it
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         pg = None
+        self.embedded_db = s.embedded_db
         if s.embedded_db:
             pg = EmbeddedPostgres(s.data_dir, s.embedded_db_port)
             self.services.append(pg)
@@ -101,7 +103,11 @@ class Stack:
         self.start_part("worker", "worker")
         # stores what `ioc replay` sends, apart from live data
         self.start_part("replay-worker", "worker", "--replay")
-        self.start_part("simulator", "simulate",
+        # a first start with the embedded database: the last hours, simulated, so the wall
+        # is alive at once (the simulator stores them only into an empty database)
+        backfill = (("--backfill-hours", f"{s.backfill_hours:g}")
+                    if self.embedded_db and s.backfill_hours > 0 else ())
+        self.start_part("simulator", "simulate", *backfill,
                         *(("--scenario", self.scenario) if self.scenario else ()))
         self.start_part("dashboard", "dashboard")
         # alert rules on event time (live, and the replay namespace: that one never notifies)

@@ -43,7 +43,7 @@ from ioc_dashboard.config import WallConfig, load_wall_config, pipeline_rules
 from ioc_dashboard.context import View, WallContext
 from ioc_dashboard.data import WallData
 from ioc_dashboard.figures import latest_run, replay_clock
-from ioc_dashboard.i18n import CATALOGUE, LANGUAGES, format_time, t
+from ioc_dashboard.i18n import CATALOGUE, LANGUAGES, format_float, format_time, t
 from ioc_dashboard.limits import LoginLimiter
 from ioc_dashboard.pages import alerts, feeds, overview, replay
 
@@ -175,6 +175,13 @@ def _register_shell(app: Dash, ctx: WallContext, book: HeartbeatBook) -> None:
         else:
             badge = dbc.Badge(t("live", lang), color="success", className="live-badge",
                               id="live-badge")
+            if snap.backfilled is not None:  # the data begins with a simulated history
+                since, until = snap.backfilled
+                badge = html.Div([badge, html.Div(t(
+                    "backfill.marker", lang,
+                    hours=format_float((until - since).total_seconds() / 3600, lang, 0),
+                    until=format_time(until, lang)),
+                    className="backfill-marker", id="backfill-marker")])
         notice = None
         if not view.replay and run is not None and run.active:
             notice = dbc.Alert(html.A(t("replay.running_notice", lang, recording=run.recording),

@@ -47,7 +47,9 @@ SELECT (SELECT max(occurred_at) FROM dossier_events),
        (SELECT count(*) FROM dead_letters WHERE received_at >= now() - interval '1 hour'),
        to_regclass('alerts_current') IS NOT NULL,
        to_regclass({runs}) IS NOT NULL,
-       now()
+       now(),
+       (SELECT period_from FROM backfills ORDER BY id DESC LIMIT 1),
+       (SELECT period_to FROM backfills ORDER BY id DESC LIMIT 1)
 """
 DOSSIERS_HOURLY = """
 SELECT bucket, sum(received)::bigint, sum(received_online)::bigint, sum(resolved)::bigint,
@@ -105,8 +107,14 @@ SELECT run_id, input, rules, against, finished_at, result->'period', result->'su
        (SELECT coalesce(jsonb_agg(jsonb_build_object('rule', a->'rule', 'labels', a->'labels',
                                                      'episodes', a->'episodes')), '[]')
           FROM jsonb_array_elements(result->'alerts') AS a)
-  FROM {runs} WHERE finished_at IS NOT NULL ORDER BY run_id DESC LIMIT 1
+  FROM {runs} WHERE finished_at IS NOT NULL AND (%(run)s::bigint IS NULL OR run_id = %(run)s)
+ ORDER BY run_id DESC LIMIT 1
 """
+BACKTEST_RUNS = """
+SELECT run_id, input, finished_at FROM {runs} WHERE finished_at IS NOT NULL
+ ORDER BY run_id DESC LIMIT %(limit)s
+"""
+BACKTESTS_LISTED = 30  # the newest finished runs offered on the replay page
 
 TREND_MINUTES = 60
 TREND_HOURS = 24
@@ -196,6 +204,14 @@ class BacktestRun(NamedTuple):
     alerts: list[dict[str, Any]]
 
 
+class BacktestChoice(NamedTuple):
+    """A finished backtest run, as offered for choosing."""
+
+    run_id: int
+    input: str
+    finished_at: datetime
+
+
 class ReplayRun(NamedTuple):
     run_id: int
     recording: str
@@ -238,6 +254,8 @@ class Snapshot:
     alerts_evaluated_at: datetime | None = None  # the engine's last evaluation (wall time)
     silences: tuple[Silence, ...] = ()
     replay_runs: tuple[ReplayRun, ...] = ()
+    # the simulated history stored on a first start (ioc up): from, to
+    backfilled: tuple[datetime, datetime] | None = None
     db_now: datetime | None = None
     read_at: datetime | None = None
     read_ms: float | None = None
@@ -271,9 +289,11 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
 
     head = rows(sql.SQL(NEWEST).format(runs=runs))[0]
     newest = dict(zip(TABLES, head[:5], strict=True))
-    dead, dead_hour, has_alerts, has_runs, db_now = head[5:]
+    dead, dead_hour, has_alerts, has_runs, db_now, backfill_from, backfill_to = head[5:]
     snap: dict[str, Any] = {"newest": newest, "dead_letters": dead, "dead_letters_hour": dead_hour,
                             "alerts_available": has_alerts, "db_now": db_now}
+    if backfill_from is not None:
+        snap["backfilled"] = (backfill_from, backfill_to)
     if newest["dossier_events"]:
         day = local_day_start(newest["dossier_events"])
         hours = newest["dossier_events"].replace(minute=0, second=0, microsecond=0)
@@ -364,22 +384,27 @@ class WallData:
         with self._lock:
             self._read_slot = None
 
-    def backtest(self, schema: str) -> BacktestRun | None:
-        """The newest finished backtest kept in `schema` (None: none, or no such schema yet);
-        read on demand, by the page that shows it."""
+    def backtests(self, schema: str, run_id: int | None = None
+                  ) -> tuple[BacktestRun | None, list[BacktestChoice]]:
+        """The finished backtest `run_id` kept in `schema` (None: the newest; None when
+        there is none, or no such schema yet) and the newest finished runs to choose from;
+        read on demand, by the page that shows them."""
         with self._lock:
             try:
                 conn = self._connection()
                 if conn.execute("SELECT to_regclass(%s)", (f"{schema}.backtest_runs",)
                                 ).fetchone()[0] is None:
-                    return None
-                row = conn.execute(sql.SQL(BACKTEST).format(
-                    runs=sql.Identifier(schema, "backtest_runs"))).fetchone()
-                return BacktestRun(*row) if row else None
+                    return None, []
+                runs = sql.Identifier(schema, "backtest_runs")
+                row = conn.execute(sql.SQL(BACKTEST).format(runs=runs),
+                                   {"run": run_id}).fetchone()
+                choices = conn.execute(sql.SQL(BACKTEST_RUNS).format(runs=runs),
+                                       {"limit": BACKTESTS_LISTED}).fetchall()
+                return (BacktestRun(*row) if row else None), [BacktestChoice(*c) for c in choices]
             except (psycopg.Error, ServiceError) as exc:
                 log.warning("wall could not read the backtest runs: %s", exc)
                 self._drop()
-                return None
+                return None, []
 
     def ping(self) -> bool:
         """True when the database answers now (for /healthz)."""

@@ -34,13 +34,16 @@ def run_simulation(
     tick_seconds: float = 1.0,
     monotonic: Callable[[], float] = time.monotonic,
     progress: Callable[[float, int], None] | None = None,
+    started: bool = False,
 ) -> int:
-    """Simulate from Unix time `start` for `duration` simulated seconds (None: until `stop`)."""
+    """Simulate from Unix time `start` for `duration` simulated seconds (None: until `stop`);
+    `started`: the simulator already stands at `start` (after a backfill), go on from there."""
     if speed is None and duration is None:
         raise ValueError("--speed max needs a --duration")
     end = None if duration is None else start + duration
     wall0 = monotonic()
-    simulator.start(start)
+    if not started:
+        simulator.start(start)
     sim_now = start
     total = 0
     while not stop.is_set() and (end is None or sim_now < end):

@@ -1,7 +1,7 @@
 """Replay status: every `ioc replay` run (recording, speed, progress in event time) and a
-link to the replay wall, where every page carries the PHÁT LẠI / REPLAY marker; below, the
-latest `ioc backtest` run: per rule, how often and how long it fired, its episodes on a
-timeline, and what a second rules file fires differently."""
+link to the replay wall, where every page carries the PHÁT LẠI / REPLAY marker; below, an
+`ioc backtest` run (the latest, or one chosen by its id): per rule, how often and how long it
+fired, its episodes on a timeline, and what a second rules file fires differently."""
 
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ from dash import Dash, Input, Output, State, html
 
 from ioc_dashboard.components import updated_line
 from ioc_dashboard.context import WallContext
-from ioc_dashboard.data import BacktestRun, ReplayRun
+from ioc_dashboard.data import BacktestChoice, BacktestRun, ReplayRun
 from ioc_dashboard.i18n import format_float, format_int, format_time, t
 
 PATH = "/replay"
+LATEST = "latest"  # the drop-down's first choice: the newest finished backtest
 
 
 def layout(ctx: WallContext, lang: str) -> html.Div:
     return html.Div([
         html.Div(t("page.replay", lang), className="page-title"),
         html.Div(id="replay-runs"),
-        html.Div(id="backtest-run", className="mt-3"),
+        html.Div([html.Label(t("backtest.choose", lang), htmlFor="backtest-choose",
+                             className="me-2"),
+                  dbc.Select(id="backtest-choose", value=LATEST, options=[
+                      {"label": t("backtest.latest", lang), "value": LATEST}],
+                             className="backtest-choose")],
+                 className="d-flex align-items-center mt-3"),
+        html.Div(id="backtest-run", className="mt-2"),
         html.Div(id="replay-updated", className="text-secondary mt-2 updated"),
     ], className="p-3 page-replay")
 
@@ -66,11 +73,27 @@ def _episode_text(rule: str, labels: dict, starts: str, ends: str | None, lang: 
     return f"{rule} {{{what}}} {format_time(datetime.fromisoformat(starts), lang)} → {end}"
 
 
-def render_backtest(run: BacktestRun | None, lang: str) -> Any:
-    """The latest backtest: a row per rule that fired (count, minutes, its episodes on a
-    timeline of the backtested period), what was left out, the diff (pure)."""
+def chosen_run(value: str | None) -> int | None:
+    """The run id picked in the drop-down (None: the latest; anything else is not a run)."""
+    return (int(value) if value and value.isascii() and value.isdigit() and len(value) < 19
+            else None)
+
+
+def choices(runs: list[BacktestChoice], lang: str) -> list[dict[str, str]]:
+    """The drop-down's options: the latest, then each finished run, newest first (pure)."""
+    return [{"label": t("backtest.latest", lang), "value": LATEST}] + [
+        {"label": f"{r.run_id} · {Path(r.input).name} · {format_time(r.finished_at, lang)}",
+         "value": str(r.run_id)} for r in runs]
+
+
+def render_backtest(run: BacktestRun | None, lang: str, wanted: int | None = None) -> Any:
+    """A backtest: a row per rule that fired (count, minutes, its episodes on a timeline of
+    the backtested period), what was left out, the diff (pure). `wanted`: the run asked for,
+    named when it is not there."""
     if run is None:
-        return html.Div(t("backtest.none", lang), className="text-secondary", id="backtest-none")
+        text = (t("backtest.none", lang) if wanted is None
+                else t("backtest.missing", lang, run=wanted))
+        return html.Div(text, className="text-secondary", id="backtest-none")
     first, last = run.period.get("first_event"), run.period.get("last_event")
     if not first or not last:
         return html.Div(t("backtest.none", lang), className="text-secondary", id="backtest-none")
@@ -121,11 +144,14 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
     backtest_schema = ctx.settings.for_backtest().db_schema
 
     @app.callback([Output("replay-runs", "children"), Output("backtest-run", "children"),
-                   Output("replay-updated", "children")],
-                  Input("tick", "n_intervals"), State("url", "search"))
-    def refresh(_n: int | None, search: str | None) -> list:
+                   Output("backtest-choose", "options"), Output("replay-updated", "children")],
+                  Input("tick", "n_intervals"), Input("backtest-choose", "value"),
+                  State("url", "search"))
+    def refresh(_n: int | None, value: str | None, search: str | None) -> list:
         view = ctx.view(search)
         snap = ctx.live.snapshot()  # the live reader sees the replay schema's runs too
+        wanted = chosen_run(value)
+        run, runs = ctx.live.backtests(backtest_schema, wanted)
         return [render(snap.replay_runs, view.lang, view.query(source="replay")),
-                render_backtest(ctx.live.backtest(backtest_schema), view.lang),
+                render_backtest(run, view.lang, wanted), choices(runs, view.lang),
                 updated_line(snap.read_at, view.lang)]

@@ -171,12 +171,22 @@ class Engine:
         return (min(busy) if busy else newest) - lateness
 
     # ---- evaluation ----
-    def _start(self, watermark: datetime) -> None:
+    def _backfill(self) -> tuple[bool, datetime | None]:
+        """(a simulated history is still being stored, where the complete one begins)."""
+        row = self.conn.execute("SELECT period_from, finished_at IS NULL FROM backfills"
+                                " ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return False, None
+        return row[1], None if row[1] else row[0]
+
+    def _start(self, watermark: datetime, backfilled: datetime | None = None) -> None:
         first = oldest_event(self.conn) or watermark
         start = _floor(first, self.step.total_seconds())
         if not self.replay:
-            start = max(start, _floor(watermark - timedelta(
-                seconds=self.rules.evaluation.max_catchup_seconds), self.step.total_seconds()))
+            # live: at most the catch-up limit back, or all of a simulated history
+            since = watermark - timedelta(seconds=self.rules.evaluation.max_catchup_seconds)
+            start = max(start, _floor(min(since, backfilled or since),
+                                      self.step.total_seconds()))
         self.origin = self.step_at = start
 
     def run_once(self, until: datetime | None = None) -> int:
@@ -185,7 +195,13 @@ class Engine:
             self._check_new_replay()
         limit = until if until is not None else self.watermark()
         if limit is not None and self.step_at is None:
-            self._start(limit)
+            backfilling, backfilled = (False, None) if self.replay else self._backfill()
+            # a simulated history being stored: wait for all of it (read after the watermark:
+            # its row is written before any of its events)
+            if backfilling:
+                limit = None
+            else:
+                self._start(limit, backfilled)
         transitions: list[Transition] = []
         steps = 0
         # no events yet: no event-time step, but the pipeline rules still run (a worker that

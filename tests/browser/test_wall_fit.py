@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from ioc.db import connect
 from ioc.migrate import migrate_database
@@ -59,6 +60,9 @@ def crowded(migrated):
     with connect(migrated.database_url, migrated.db_schema, autocommit=True) as conn:
         conn.execute("SELECT setseed(0.42)")  # generate() draws with random()
         generate(conn, province, end - timedelta(minutes=2), end)
+        # a first start's simulated history (the marker in the header)
+        conn.execute("INSERT INTO backfills (period_from, period_to, seed, finished_at)"
+                     " VALUES (%s, %s, 1, now())", (end - timedelta(hours=24), end))
         # today's dossiers at every agency, received and resolved late at the communes with
         # the longest names, every indicator below target: the portal page's tables at
         # their fullest and widest
@@ -100,7 +104,8 @@ def crowded(migrated):
 
 def _backtest(settings, province) -> None:
     """A finished backtest of a day in the backtest namespace: every event-time rule fired
-    twice on the longest-named link, a diff against a second rules file."""
+    twice on the longest-named link, a diff against a second rules file; before it, an older
+    run of another day where two rules fired."""
     kept, left_out = event_time_rules(load_rules(settings.alert_rules))
     link = _longest(province.hospitals, "name_vi")[0]
     day = datetime(2026, 3, 2, tzinfo=UTC)
@@ -121,9 +126,14 @@ def _backtest(settings, province) -> None:
               "period": {"first_event": day.isoformat(), "last_event": end.isoformat()},
               "left_out": left_out, "alerts": alerts, "summary": summary,
               "against": {"summary": {}, **diff(alerts, theirs)}}
+    older, older_summary = alerts_of(changes[:8], end)
     backtest = settings.for_backtest()
     migrate_database(backtest, backtest.database_url)
     with connect(backtest.database_url, backtest.db_schema, autocommit=True) as conn:
+        conn.execute("INSERT INTO backtest_runs (input, rules, finished_at, result) VALUES"
+                     " ('/tmp/ngay-chu-nhat.jsonl.gz', 'default.yaml', now(), %s)",
+                     (json.dumps({**result, "alerts": older, "summary": older_summary,
+                                  "against": None}, ensure_ascii=False),))
         conn.execute("INSERT INTO backtest_runs (input, rules, against, finished_at, result)"
                      " VALUES ('/tmp/ngay-thu-hai.jsonl.gz', 'default.yaml', 'relaxed.yaml',"
                      " now(), %s)", (json.dumps(result, ensure_ascii=False),))
@@ -139,6 +149,8 @@ def test_overview_fits_the_screen_whatever_it_holds(crowded, browser, lang, requ
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".alert-row")) >= 8)
         wait.until(lambda d: "stale" in d.find_element(By.ID, "kpi-links-card")
                    .get_attribute("class"))
+        marker = browser.find_element(By.ID, "backfill-marker")
+        assert marker.text.startswith(("Mô phỏng: 24 giờ trước ", "Simulated: the 24 h before "))
         for width, height in SCREENS:
             set_screen(browser, width, height)
             # settled: the list shows the alerts that fit and counts the others
@@ -244,3 +256,28 @@ def test_every_page_passes_axe_core(crowded, browser, page):
         violations = browser.execute_async_script(AXE_RUN)
     serious = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert serious == [], f"{page}: {serious}"
+
+
+def test_the_replay_page_shows_the_backtest_chosen_by_its_run_id(crowded, browser):
+    settings, province = crowded
+    app = create_app(settings, WallData.from_settings(settings), province=province)
+    with serving(app, settings.dashboard_port):
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}/replay?lang=en")
+        wait = waiter(browser)
+        rows = "#backtest-table tbody tr"
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 13)
+        assert "ngay-thu-hai" in browser.find_element(By.CSS_SELECTOR, "#backtest-latest").text
+        choose = browser.find_element(By.ID, "backtest-choose")
+        # the latest, then each finished run (after dbc.Select's empty placeholder)
+        wait.until(lambda d: len(choose.find_elements(By.TAG_NAME, "option")) == 4)
+        labels = [o.text for o in choose.find_elements(By.TAG_NAME, "option")][1:]
+        assert labels[0] == "Latest" and labels[1].startswith("2 · ngay-thu-hai.jsonl.gz · ")
+        assert labels[2].startswith("1 · ngay-chu-nhat.jsonl.gz · ")
+        Select(choose).select_by_value("1")  # the older run: two rules fired, no diff
+        wait.until(lambda d: "ngay-chu-nhat" in d.find_element(By.ID, "backtest-run").text)
+        assert len(browser.find_elements(By.CSS_SELECTOR, rows)) == 2
+        assert browser.find_elements(By.ID, "backtest-diff") == []
+        Select(choose).select_by_value("latest")  # back to the latest
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 13)
+        assert browser.find_element(By.ID, "backtest-diff").is_displayed()
+        assert console_errors(browser) == []

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -29,6 +30,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         **up_ports(),
         "IOC_REFRESH_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
+        # no simulated history unless a test asks for one (test_a_first_start_backfills...)
+        "IOC_BACKFILL_HOURS": "0",
     })
     env.update(extra)
     return env
@@ -98,6 +101,38 @@ def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
     assert proc.returncode == 0, err
     assert "IOC is up" in out and "Stopped." in out
     assert _alive(tree) == []
+
+
+def test_a_first_start_backfills_the_last_hours_and_evaluates_them(tmp_path):
+    """Issue 14, item 2: the wall is alive from the first minute at any hour."""
+    env = _env(tmp_path, IOC_BACKFILL_HOURS="3")
+    began = datetime.now(UTC)
+    proc = _up(env, "--for", "150")
+    _running_tree(proc, env)
+    url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
+    with connect(url, "ioc", autocommit=True) as conn:
+        def backfilled() -> tuple | None:
+            return conn.execute("SELECT period_from, period_to, events FROM backfills"
+                                " WHERE finished_at IS NOT NULL").fetchone()
+
+        since, until, events = wait_until(backfilled, 45, what="the simulated history stored")
+        assert abs(since - (began - timedelta(hours=3))).total_seconds() < 60
+        assert events > 27 * 3 * 600  # three hours of 27 links beating every 5 s, and more
+        oldest = conn.execute("SELECT min(occurred_at) FROM link_heartbeats").fetchone()[0]
+        assert oldest < datetime.now(UTC) - timedelta(hours=2, minutes=55)
+
+        def evaluated() -> tuple | None:
+            row = conn.execute("SELECT step_at, state->>'origin' FROM alert_engine_state"
+                               " WHERE engine = 'alerter'").fetchone()
+            return row if row and row[0] and row[0] > until - timedelta(minutes=1) else None
+
+        # the engine began at the history's start (beyond its hour of catch-up) and caught up
+        step_at, origin = wait_until(evaluated, 50, what="the alerter through the history")
+        assert datetime.fromisoformat(origin) < since + timedelta(seconds=15)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "IOC is up" in out
 
 
 def test_ctrl_c_stops_everything_and_exits_zero(tmp_path):

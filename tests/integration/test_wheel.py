@@ -84,7 +84,8 @@ def test_installed_outside_the_checkout_it_runs_everything_from_another_folder(w
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     ports = up_ports()
-    env = _env(tmp_path / "data", **ports)
+    # an hour of simulated history on the first start (IOC_BACKFILL_HOURS; 24 by default)
+    env = _env(tmp_path / "data", **ports, IOC_BACKFILL_HOURS="1")
 
     located = subprocess.run(
         [str(venv / "bin/python"), "-c", "import ioc.resources as r; print(r.SQL_DIR)"],
