@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -42,6 +42,10 @@ from streams.alerts.windows import (
     sliding,
 )
 
+# occurred_at in whole microseconds since the epoch (as `micros` gives it), computed by the
+# database: exact (extract gives a numeric), and integers slide many times faster
+OCCURRED_US = "(extract(epoch FROM occurred_at) * 1000000)::int8"
+
 SOURCES = {"dossiers": "dossier_events", "portal_health": "portal_health",
            "heartbeats": "link_heartbeats", "consultations": "consultations",
            "payments": "payments"}
@@ -69,10 +73,17 @@ def judge(rule: _Compared, province: Province
     def verdict(labels: dict[str, str], value: float | None) -> Observation:
         if value is None:
             return Observation(labels, None, False, True, threshold)
+        if not math.isfinite(value):
+            raise RuleEvaluationError(f"value {value} for {labels} is not finite")
         if below:
             return Observation(labels, value, value < threshold, value >= clear, threshold)
         return Observation(labels, value, value > threshold, value <= clear, threshold)
     return verdict
+
+
+def is_well(observation: Observation) -> bool:
+    """Neither breaching nor short of its clear bound: nothing to tell the lifecycle again."""
+    return not observation.breach and observation.clear
 
 
 def compare(rule: _Compared, province: Province, labels: dict[str, str],
@@ -117,7 +128,10 @@ class Evaluator:
                       ) -> list[list[Observation]]:
         """`evaluate` at each of the steps `ats` (ascending), reading the stored rows once
         for all of them (what makes catch-up and backtests fast): each step's answer is
-        the one `evaluate` gives it alone."""
+        the one `evaluate` gives it alone, except that an entity that is well (`is_well`)
+        with the same observation as at the previous step of `ats` may be left out: the
+        lifecycle counts an entity it is not told about as well and keeps its last value,
+        so the alerts are the same."""
         check_ascending(ats)
         try:
             if isinstance(rule, PipelineRule):  # wall time: one step at a time
@@ -133,21 +147,21 @@ class Evaluator:
             raise
         except psycopg.Error as exc:
             raise RuleEvaluationError(f"{type(exc).__name__}: {str(exc).strip()}") from exc
-        out = []
-        for observations in per_step:
-            for o in observations:
-                if o.value is not None and not math.isfinite(o.value):
-                    raise RuleEvaluationError(f"value {o.value} for {o.labels} is not finite")
-            if rule.labels:
-                observations = [Observation({**rule.labels, **o.labels}, o.value, o.breach,
-                                            o.clear, o.threshold) for o in observations]
-            out.append(observations)
-        return out
+        if not rule.labels:
+            return per_step
+        return [[Observation({**rule.labels, **o.labels}, o.value, o.breach, o.clear,
+                             o.threshold) for o in observations] for observations in per_step]
 
     def _span(self, query: str, ats: list[datetime], seconds: float) -> list[tuple]:
         """The rows of `query` for the windows of `seconds` ending at each step of `ats`:
         its two parameters bound (first step - seconds, last step]."""
         return self._rows(query, (ats[0] - timedelta(seconds=seconds), ats[-1]))
+
+    @staticmethod
+    def _slide(rows: Iterable[tuple[str, int, int, int]], ats: list[datetime],
+               seconds: float) -> dict[str, list[tuple[int, int, int, int]]]:
+        """`sliding` over rows timed in microseconds (`OCCURRED_US`)."""
+        return sliding(rows, [micros(at) for at in ats], timedelta(seconds=seconds) // ONE_US)
 
     def _steps(self, inner: str, ats: list[datetime], params: tuple = ()) -> list[list[tuple]]:
         """The rows of `inner` (a query on the step `s.at`) for each step of `ats`, in order;
@@ -221,16 +235,17 @@ class Evaluator:
         m, seconds = rule.measure, rule.window_seconds
         if m in ("portal_error_ratio", "portal_latency_p95_ms"):
             column = "p95_latency_ms" if m == "portal_latency_p95_ms" else "errors"
-            rows = self._span(f"SELECT portal_code, occurred_at, requests, {column}"
+            rows = self._span(f"SELECT portal_code, {OCCURRED_US}, requests, {column}"
                               " FROM portal_health WHERE occurred_at > %s AND occurred_at <= %s",
                               ats, seconds)
             if m == "portal_error_ratio":  # count: requests
-                runs = sliding(rows, ats, seconds)
+                runs = self._slide(rows, ats, seconds)
 
                 def count_value(asked: int, failed: int) -> tuple[int, float | None]:
                     return asked, failed / asked if asked else None
             else:  # count: health reports
-                runs = sliding(((k, t, 1, exact(v)) for k, t, _, v in rows), ats, seconds)
+                runs = self._slide(((k, t, 1, exact(v)) for k, t, _, v in rows), ats,
+                                   seconds)
 
                 def count_value(n: int, total: int) -> tuple[int, float | None]:
                     return n, mean(total, n)
@@ -238,9 +253,10 @@ class Evaluator:
             def labels_of(code: str) -> dict[str, str]:
                 return {"portal": code, "portal_name": self.portals.get(code, code)}
         else:  # payment_success_ratio; count: payments
-            rows = self._span("SELECT category, occurred_at, status = 'succeeded' FROM payments"
-                              " WHERE occurred_at > %s AND occurred_at <= %s", ats, seconds)
-            runs = sliding(((k, t, 1, int(ok)) for k, t, ok in rows), ats, seconds)
+            rows = self._span(f"SELECT category, {OCCURRED_US}, status = 'succeeded'"
+                              " FROM payments WHERE occurred_at > %s AND occurred_at <= %s",
+                              ats, seconds)
+            runs = self._slide(((k, t, 1, int(ok)) for k, t, ok in rows), ats, seconds)
 
             def count_value(n: int, ok: int) -> tuple[int, float | None]:
                 return n, ok / n
@@ -252,7 +268,7 @@ class Evaluator:
         def judged(code: str, x: int, y: int) -> Observation:
             count, value = count_value(x, y)
             return verdict(labels_of(code), value if count >= least else None)
-        return per_step(runs, len(ats), judged)
+        return per_step(runs, len(ats), judged, is_well)
 
     def _baseline(self, rule: BaselineRule, ats: list[datetime], origin: datetime
                   ) -> list[list[Observation]]:
@@ -325,24 +341,24 @@ class Evaluator:
                       origin: datetime) -> list[list[Observation]]:
         column = {"latency_ms": "latency_ms", "loss_pct": "loss_pct",
                   "down_ratio": "status = 'down'"}[rule.measure]
-        rows = self._span(f"SELECT link_id, occurred_at, {column} FROM link_heartbeats"
+        rows = self._span(f"SELECT link_id, {OCCURRED_US}, {column} FROM link_heartbeats"
                           " WHERE occurred_at > %s AND occurred_at <= %s", ats, rule.window_seconds)
         verdict, least = judge(rule, self.province), rule.min_count
         if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
-            runs = sliding(((k, t, 1, int(down)) for k, t, down in rows), ats,
-                           rule.window_seconds)
+            runs = self._slide(((k, t, 1, int(down)) for k, t, down in rows), ats,
+                               rule.window_seconds)
 
             def judged(link_id: str, n: int, down: int) -> Observation:
                 return verdict(self.links.get(link_id, {"link_id": link_id}),
                                down / n if n >= least else None)
         else:  # count: heartbeats that measured it; value: their mean
-            runs = sliding(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
-                            for k, t, v in rows), ats, rule.window_seconds)
+            runs = self._slide(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
+                                for k, t, v in rows), ats, rule.window_seconds)
 
             def judged(link_id: str, n: int, total: int) -> Observation:
                 return verdict(self.links.get(link_id, {"link_id": link_id}),
                                mean(total, n) if n >= least else None)
-        return per_step(runs, len(ats), judged)
+        return per_step(runs, len(ats), judged, is_well)
 
     def _staleness(self, rule: StalenessRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:

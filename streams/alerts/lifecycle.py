@@ -104,7 +104,9 @@ class Lifecycle:
 
     def observe(self, rule: str, for_seconds: float, observations: list[Observation],
                 at: datetime) -> list[Transition]:
-        """Apply one step of one rule; entities it no longer reports count as clear."""
+        """Apply one step of one rule; entities it does not report count as clear and keep
+        their last value (so an evaluator need not repeat a well entity's unchanged
+        observation)."""
         out: list[Transition] = []
         seen = set()
         # most observations are of entities that are well and have no alert: skip them

@@ -11,6 +11,7 @@ same step inside a batch (catch-up, backtest).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -45,63 +46,82 @@ def check_ascending(ats: Sequence[datetime]) -> None:
         raise ValueError("evaluation steps must be in ascending order")
 
 
-def sliding(rows: Iterable[tuple[str, datetime, int, int]], ats: Sequence[datetime],
-            seconds: float) -> dict[str, list[tuple[int, int, int, int]]]:
+def sliding(rows: Iterable[tuple[str, int, int, int]], ats: Sequence[int], width: int
+            ) -> dict[str, list[tuple[int, int, int, int]]]:
     """For each key (sorted), the runs of steps of `ats` (ascending) over which its window
-    (at - seconds, at] holds rows with the same sums: (first step, step after the last,
+    (at - width, at] holds rows with the same sums: (first step, step after the last,
     sum of the first numbers, sum of the second numbers). `rows` are (key, time, number,
-    number), in any order. A window changes only when a row enters or leaves it, so a
-    rule judges each run once, not each step."""
-    by_key: dict[str, list[tuple[datetime, int, int]]] = {}
+    number), in any order; times and `width` in whole microseconds (`micros`: integers
+    compare many times faster than datetimes). A window changes only when a row enters or
+    leaves it, so a rule judges each run once, not each step."""
+    by_key: dict[str, list[tuple[int, int, int]]] = {}
     for key, at, x, y in rows:
         by_key.setdefault(key, []).append((at, x, y))
-    width = timedelta(seconds=seconds)
     sinces = [at - width for at in ats]
+    steps = len(ats)
     out: dict[str, list[tuple[int, int, int, int]]] = {}
     for key in sorted(by_key):
-        series = sorted(by_key[key], key=lambda row: row[0])
-        end = len(series)
+        # per step: what enters and leaves the window there (rows, sums); the window only
+        # changes at those steps, so the runs are found without visiting every step
+        changes: dict[int, list[int]] = {0: [0, 0, 0]}
+        for at, x, y in by_key[key]:
+            enters = bisect_left(ats, at)  # the first step with at <= step
+            if enters == steps:
+                continue
+            leaves = bisect_left(sinces, at)  # the first step whose window starts at or after
+            change = changes.get(enters)
+            if change is None:
+                change = changes[enters] = [0, 0, 0]
+            change[0] += 1
+            change[1] += x
+            change[2] += y
+            if leaves < steps:
+                change = changes.get(leaves)
+                if change is None:
+                    change = changes[leaves] = [0, 0, 0]
+                change[0] -= 1
+                change[1] -= x
+                change[2] -= y
         runs: list[tuple[int, int, int, int]] = []
-        sum_x = sum_y = lo = hi = 0
+        held = sum_x = sum_y = 0
         start, open_sums = -1, (0, 0)  # the open run's first step (-1: none) and sums
-        for step, at in enumerate(ats):
-            changed = False
-            while hi < end and series[hi][0] <= at:
-                _, x, y = series[hi]
-                sum_x += x
-                sum_y += y
-                hi += 1
-                changed = True
-            since = sinces[step]
-            while lo < hi and series[lo][0] <= since:
-                _, x, y = series[lo]
-                sum_x -= x
-                sum_y -= y
-                lo += 1
-                changed = True
-            if changed or start < 0:
-                if start >= 0:
-                    runs.append((start, step, *open_sums))
-                    start = -1
-                if lo < hi:
-                    start, open_sums = step, (sum_x, sum_y)
+        for step in sorted(changes):
+            n, x, y = changes[step]
+            held += n
+            sum_x += x
+            sum_y += y
+            if start >= 0:
+                runs.append((start, step, *open_sums))
+                start = -1
+            if held:
+                start, open_sums = step, (sum_x, sum_y)
         if start >= 0:
-            runs.append((start, len(ats), *open_sums))
+            runs.append((start, steps, *open_sums))
         if runs:
             out[key] = runs
     return out
 
 
 def per_step(runs: dict[str, list[tuple[int, int, int, int]]], steps: int,
-             judge: Callable[[str, int, int], object]) -> list[list]:
+             judge: Callable[[str, int, int], object],
+             quiet: Callable[[object], bool] | None = None) -> list[list]:
     """Each step's judgements of its keys (in key order), from `sliding`'s runs: `judge`
-    (key, sum, sum) is called once per run."""
+    (key, sum, sum) is called once per run. A verdict that is `quiet` (the evaluator: an
+    entity that is well) is given at the first step it holds, not again at the steps after
+    while it stays the same: most keys are well most of the time, and a backtest would
+    otherwise repeat millions of verdicts that change nothing."""
     out: list[list] = [[] for _ in range(steps)]
     for key, key_runs in runs.items():
+        before, until = None, -1  # the previous run's verdict and the step after it
         for first, end, x, y in key_runs:
             verdict = judge(key, x, y)
-            for step in range(first, end):
-                out[step].append(verdict)
+            if quiet is not None and quiet(verdict):
+                if first != until or verdict != before:
+                    out[first].append(verdict)
+            else:
+                for step in range(first, end):
+                    out[step].append(verdict)
+            before, until = verdict, end
     return out
 
 

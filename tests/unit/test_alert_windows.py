@@ -11,6 +11,8 @@ from ioc.errors import RuleEvaluationError
 from streams.alerts.windows import check_ascending, exact, mean, micros, newest, per_step, sliding
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+US = micros
+MINUTE = 60 * 10**6
 
 
 def test_exact_sums_lose_nothing_and_the_mean_is_correctly_rounded():
@@ -33,16 +35,16 @@ def as_steps(runs, steps):
 
 def test_sliding_equals_each_window_alone():
     rng = random.Random(7)
-    rows = [(rng.choice("abc"), T0 + timedelta(seconds=rng.randrange(0, 900) / 4),
+    rows = [(rng.choice("abc"), US(T0 + timedelta(seconds=rng.randrange(0, 900) / 4)),
              1, exact(rng.uniform(0, 500))) for _ in range(400)]
-    ats = [T0 + timedelta(seconds=s) for s in range(-30, 960, 3)]
-    windowed = as_steps(sliding(rows, ats, 60), len(ats))
+    ats = [US(T0 + timedelta(seconds=s)) for s in range(-30, 960, 3)]
+    windowed = as_steps(sliding(rows, ats, MINUTE), len(ats))
     for at, got in zip(ats, windowed, strict=True):
-        alone = sliding([r for r in rows if at - timedelta(seconds=60) < r[1] <= at], [at], 60)
+        alone = sliding([r for r in rows if at - MINUTE < r[1] <= at], [at], MINUTE)
         assert got == as_steps(alone, 1)[0]
         expected = {}
         for key, t, n, total in rows:
-            if at - timedelta(seconds=60) < t <= at:
+            if at - MINUTE < t <= at:
                 count, sums = expected.get(key, (0, 0))
                 expected[key] = (count + n, sums + total)
         assert got == expected
@@ -50,8 +52,8 @@ def test_sliding_equals_each_window_alone():
 
 
 def test_a_window_is_judged_once_per_run_of_equal_sums():
-    rows = [("a", T0 + timedelta(seconds=s), 1, 2) for s in (0, 10)]
-    runs = sliding(rows, [T0 + timedelta(seconds=s) for s in range(-2, 30)], 15)
+    rows = [("a", US(T0) + s * 10**6, 1, 2) for s in (0, 10)]
+    runs = sliding(rows, [US(T0) + s * 10**6 for s in range(-2, 30)], 15 * 10**6)
     assert runs == {"a": [(2, 12, 1, 2), (12, 17, 2, 4), (17, 27, 1, 2)]}
     judged = []
     per_step(runs, 32, lambda key, x, y: judged.append((key, x, y)))
@@ -75,3 +77,13 @@ def test_micros_differences_are_total_seconds():
     a = T0 + timedelta(microseconds=123_457)
     b = T0 - timedelta(days=3, microseconds=999_999)
     assert (micros(a) - micros(b)) / 1_000_000 == (a - b).total_seconds()
+
+
+def test_a_quiet_verdict_is_given_once_while_it_stays_the_same():
+    # runs of "a": (0, 3) quiet, (3, 5) the same quiet verdict, (5, 7) loud, (7, 9) quiet;
+    # "b": a quiet run after a gap is given again
+    runs = {"a": [(0, 3, 0, 1), (3, 5, 0, 1), (5, 7, 1, 1), (7, 9, 0, 1)],
+            "b": [(0, 2, 0, 2), (4, 6, 0, 2)]}
+    steps = per_step(runs, 9, lambda key, x, y: (key, x, y), quiet=lambda v: v[1] == 0)
+    assert steps == [[("a", 0, 1), ("b", 0, 2)], [], [], [], [("b", 0, 2)],
+                     [("a", 1, 1)], [("a", 1, 1)], [("a", 0, 1)], []]
