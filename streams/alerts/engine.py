@@ -211,9 +211,11 @@ class Engine:
                and (ats[-1] if ats else self.step_at) + self.step <= limit):
             ats.append((ats[-1] if ats else self.step_at) + self.step)
         # each rule over the whole batch in one query, then the steps in order as if one by one
-        seen = {name: self._evaluate_many(name, rule, [
-            at for at in ats if not (rule.every_seconds and at.timestamp() % rule.every_seconds)])
-            for name, rule in self.event_rules.items()}
+        with self.evaluator.batch():
+            seen = {name: self._evaluate_many(name, rule, [
+                at for at in ats
+                if not (rule.every_seconds and at.timestamp() % rule.every_seconds)])
+                for name, rule in self.event_rules.items()}
         for at in ats:
             for name, rule in self.event_rules.items():
                 if at not in seen[name]:

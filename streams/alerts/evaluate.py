@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import psycopg
@@ -107,10 +108,23 @@ class Evaluator:
         self.agencies = {a.code: a.name_vi for a in province.agencies}
         self.portals = {p.code: p.name_vi for p in province.portals}
         units = {u.code: u.name_vi for u in province.units}
+        self._shared: dict[str, tuple[datetime, datetime, list[tuple]]] | None = None
+        self._widest: dict[str, float] = {}  # the widest window asked of a shared read
         self.links = {h.link_id: {"link_id": h.link_id, "hospital": h.code,
                                   "hospital_name": h.name_vi, "unit": h.unit,
                                   "unit_name": units.get(h.unit, h.unit)}
                       for h in province.hospitals}
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within it, the rules of one batch of steps share their reads of the same table
+        (the three link rules read the heartbeats once): the engine's batch, during which
+        the stored rows of its steps do not change."""
+        self._shared = {}
+        try:
+            yield
+        finally:
+            self._shared = None
 
     def _rows(self, query: str, params: tuple) -> list[tuple]:
         return self.conn.execute(query, params).fetchall()
@@ -337,23 +351,38 @@ class Evaluator:
                                              silent <= clear, silent_at))
         return out
 
+    def _heartbeats(self, ats: list[datetime], seconds: float) -> list[tuple]:
+        """(link, time in µs, latency, loss, down) of the heartbeats in the windows of
+        `seconds` ending at the steps `ats`, read once for the batch's link rules: the read
+        spans the widest window asked so far, rows older than a window leave it at once."""
+        self._widest["heartbeats"] = widest = max(seconds, self._widest.get("heartbeats", 0))
+        since = ats[0] - timedelta(seconds=seconds)
+        held = None if self._shared is None else self._shared.get("heartbeats")
+        if held is not None and held[1] == ats[-1] and held[0] <= since:
+            return held[2]
+        rows = self._span(f"SELECT link_id, {OCCURRED_US}, latency_ms, loss_pct,"
+                          " status = 'down' FROM link_heartbeats"
+                          " WHERE occurred_at > %s AND occurred_at <= %s", ats, widest)
+        if self._shared is not None:
+            self._shared["heartbeats"] = (ats[0] - timedelta(seconds=widest), ats[-1], rows)
+        return rows
+
     def _link_quality(self, rule: LinkQualityRule, ats: list[datetime],
                       origin: datetime) -> list[list[Observation]]:
-        column = {"latency_ms": "latency_ms", "loss_pct": "loss_pct",
-                  "down_ratio": "status = 'down'"}[rule.measure]
-        rows = self._span(f"SELECT link_id, {OCCURRED_US}, {column} FROM link_heartbeats"
-                          " WHERE occurred_at > %s AND occurred_at <= %s", ats, rule.window_seconds)
+        rows = self._heartbeats(ats, rule.window_seconds)
         verdict, least = judge(rule, self.province), rule.min_count
         if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
-            runs = self._slide(((k, t, 1, int(down)) for k, t, down in rows), ats,
+            runs = self._slide(((k, t, 1, int(down)) for k, t, _, _, down in rows), ats,
                                rule.window_seconds)
 
             def judged(link_id: str, n: int, down: int) -> Observation:
                 return verdict(self.links.get(link_id, {"link_id": link_id}),
                                down / n if n >= least else None)
         else:  # count: heartbeats that measured it; value: their mean
-            runs = self._slide(((k, t, 0, 0) if v is None else (k, t, 1, exact(v))
-                                for k, t, v in rows), ats, rule.window_seconds)
+            column = 2 if rule.measure == "latency_ms" else 3
+            runs = self._slide(((r[0], r[1], 0, 0) if r[column] is None
+                                else (r[0], r[1], 1, exact(r[column])) for r in rows), ats,
+                               rule.window_seconds)
 
             def judged(link_id: str, n: int, total: int) -> Observation:
                 return verdict(self.links.get(link_id, {"link_id": link_id}),
