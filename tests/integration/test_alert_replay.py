@@ -18,6 +18,8 @@ from ioc.migrate import migrate_database
 from ioc.province import load_province
 from ioc.topics import ensure_topics
 from simulators.recording import read_records
+from streams.alerts.backtest import unlogged
+from streams.sink import TABLE_COLUMNS
 from tests.conftest import REPO, child_env, free_port, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
@@ -164,3 +166,13 @@ def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migra
                                          (last + timedelta(seconds=1)).isoformat())))
     assert stored["events"]["stored"] == result["events"]["stored"]
     assert stored["alerts"] == result["alerts"]
+    # the backtest's event tables are unlogged (every run reloads them): none left to change
+    with connect(migrated.database_url, migrated.for_backtest().db_schema,
+                 autocommit=True) as conn:
+        assert unlogged(conn) == []
+        persistence = dict(conn.execute(
+            "SELECT relname, relpersistence FROM pg_class WHERE relname = ANY(%s)"
+            " AND relnamespace = current_schema()::regnamespace", (list(TABLE_COLUMNS),)))
+        if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
+                            ).fetchone():  # hypertables stay as they are
+            assert persistence == dict.fromkeys(TABLE_COLUMNS, "u")
