@@ -417,8 +417,12 @@ class Evaluator:
 
     def _staleness(self, rule: StalenessRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:
+        """Per step, the feed's silence (seconds since its newest event, or since evaluation
+        began). Well (silent no longer than the rule allows) or not watched (outside working
+        hours when so asked), its observation carries no value and a batch says it once per
+        stretch, as the absence rule does."""
         labels = {"feed": rule.feed, "source": rule.source}
-        quiet = [Observation(labels, None, False, True, rule.silent_seconds)]
+        quiet = Observation(labels, None, False, True, rule.silent_seconds)
         watched = []  # the steps it watches (working hours only: both ends in one working day)
         for at in ats:
             since = at - timedelta(seconds=rule.silent_seconds)
@@ -428,28 +432,38 @@ class Evaluator:
                 == at.astimezone(self.calendar.tz).date()))
         asked = [at for at, w in zip(ats, watched, strict=True) if w]
         last = iter(self._newest_events(SOURCES[rule.source], asked) if asked else [])
-        out = []
+        origin_us = micros(origin)
+        out: list[list[Observation]] = []
+        was_quiet = False
         for at, w in zip(ats, watched, strict=True):
-            if not w:
-                out.append(quiet)
-                continue
-            silent = (at - max(next(last) or origin, origin)).total_seconds()
-            out.append([Observation(labels, silent, silent > rule.silent_seconds,
-                                    silent <= rule.silent_seconds, rule.silent_seconds)])
+            silent = None
+            if w:
+                silent = (micros(at) - max(next(last) or origin_us, origin_us)) / 1_000_000
+            if silent is None or silent <= rule.silent_seconds:
+                out.append([] if was_quiet else [quiet])
+                was_quiet = True
+            else:
+                out.append([Observation(labels, silent, True, False, rule.silent_seconds)])
+                was_quiet = False
         return out
 
-    def _newest_events(self, table: str, ats: list[datetime]) -> list[datetime | None]:
-        """Per step: the newest event of `table` at or before it, within a day."""
+    def _newest_events(self, table: str, ats: list[datetime]) -> list[int | None]:
+        """Per step: the newest event of `table` at or before it, within a day, in µs (the
+        heartbeats from the batch's shared read)."""
         day = 86400.0
-        before = self._rows(f"SELECT max(occurred_at) FROM {table}"  # noqa: S608 - fixed names
-                            " WHERE occurred_at <= %s AND occurred_at > %s",
-                            (ats[0], ats[0] - timedelta(seconds=day)))[0][0]
-        times = [] if before is None else [before]
-        times += [at for (at,) in self._rows(
-            f"SELECT occurred_at FROM {table}"  # noqa: S608 - fixed names
-            " WHERE occurred_at > %s AND occurred_at <= %s ORDER BY occurred_at",
-            (ats[0], ats[-1]))]
-        return newest(times, ats, day)
+        times = [t for (t,) in self._rows(
+            f"SELECT {OCCURRED_US} FROM {table}"  # noqa: S608 - fixed names
+            " WHERE occurred_at <= %s AND occurred_at > %s ORDER BY occurred_at DESC LIMIT 1",
+            (ats[0], ats[0] - timedelta(seconds=day)))]
+        steps_us = [micros(at) for at in ats]
+        if table == "link_heartbeats":
+            times += sorted(t for _, t, *_ in self._heartbeats(ats, 0) if t > steps_us[0])
+        else:
+            times += [t for (t,) in self._rows(
+                f"SELECT {OCCURRED_US} FROM {table}"  # noqa: S608 - fixed names
+                " WHERE occurred_at > %s AND occurred_at <= %s ORDER BY occurred_at",
+                (ats[0], ats[-1]))]
+        return newest(times, steps_us, timedelta(seconds=day) // ONE_US)
 
     def _pipeline(self, rule: PipelineRule, at: datetime, origin: datetime) -> list[Observation]:
         # wall time: `at` is the database's now()

@@ -14,12 +14,14 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from ioc.errors import RuleEvaluationError
 
 SCALE = 1074  # every finite double is a whole number of 2**-1074
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
+T = TypeVar("T", datetime, int)
 
 
 def micros(at: datetime) -> int:
@@ -125,13 +127,11 @@ def per_step(runs: dict[str, list[tuple[int, int, int, int]]], steps: int,
     return out
 
 
-def newest(times: Sequence[datetime], ats: Sequence[datetime], lookback: float
-           ) -> list[datetime | None]:
-    """Per step of `ats` (ascending): the newest of `times` (ascending) in
-    (at - lookback, at], or None."""
-    width = timedelta(seconds=lookback)
-    out: list[datetime | None] = []
-    last: datetime | None = None
+def newest(times: Sequence[T], ats: Sequence[T], width: object) -> list[T | None]:
+    """Per step of `ats` (ascending): the newest of `times` (ascending) in (at - width, at],
+    or None (datetimes and a timedelta, or microseconds)."""
+    out: list[T | None] = []
+    last: T | None = None
     i = 0
     for at in ats:
         while i < len(times) and times[i] <= at:

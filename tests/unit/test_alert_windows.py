@@ -63,8 +63,8 @@ def test_a_window_is_judged_once_per_run_of_equal_sums():
 def test_newest_within_the_lookback():
     times = [T0 + timedelta(seconds=s) for s in (0, 10, 11, 50)]
     ats = [T0 + timedelta(seconds=s) for s in (-1, 0, 5, 10, 30, 60, 71)]
-    assert newest(times, ats, 20) == [None, times[0], times[0], times[1], times[2],
-                                      times[3], None]
+    assert newest(times, ats, timedelta(seconds=20)) == [
+        None, times[0], times[0], times[1], times[2], times[3], None]
 
 
 def test_steps_must_ascend():
