@@ -75,32 +75,72 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
 
 
 def clear(conn: psycopg.Connection) -> None:
-    """Empty the backtest schema's events and alerts (not its runs), its event tables
-    unlogged (`unlogged`)."""
+    """Empty the backtest schema's events and alerts (not its runs); its plain event tables
+    unlogged (`unlogged`) and with their unique constraint (`unique_again`)."""
     tables = [*TABLE_COLUMNS, "dead_letters", *ALERT_TABLES]
     conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(
         sql.SQL(", ").join(map(sql.Identifier, tables))))
     unlogged(conn)
+    unique_again(conn)
 
 
-def unlogged(conn: psycopg.Connection) -> list[str]:
-    """Make the schema's event tables unlogged (once; cheap when they are empty); return
-    which it changed. A backtest's events are a copy or a recording that each run reloads:
-    a crash-safe log of them is not worth the quarter of the storing time it costs (30 days
-    of history are 16 M rows). TimescaleDB's hypertables cannot be unlogged: left as they
-    are."""
+def plain_event_tables(conn: psycopg.Connection) -> list[str]:
+    """The schema's event tables that are not TimescaleDB hypertables (which can be neither
+    unlogged nor stripped of a constraint the way a plain table can)."""
     hypertables: set[str] = set()
     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
         hypertables = {t for (t,) in conn.execute(
             "SELECT table_name FROM _timescaledb_catalog.hypertable"
             " WHERE schema_name = current_schema()")}
+    return [t for t in TABLE_COLUMNS if t not in hypertables]
+
+
+def unlogged(conn: psycopg.Connection) -> list[str]:
+    """Make the schema's plain event tables unlogged (once; cheap when they are empty);
+    return which it changed. A backtest's events are a copy or a recording that each run
+    reloads: a crash-safe log of them is not worth the quarter of the storing time it costs
+    (30 days of history are 16 M rows)."""
     changed = [t for (t,) in conn.execute(
         "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
         " AND relkind = 'r' AND relpersistence = 'p' AND relname = ANY(%s) ORDER BY relname",
-        (list(TABLE_COLUMNS),)).fetchall() if t not in hypertables]
+        (plain_event_tables(conn),)).fetchall()]
     for table in changed:
         conn.execute(sql.SQL("ALTER TABLE {} SET UNLOGGED").format(sql.Identifier(table)))
     return changed
+
+
+def _unique(conn: psycopg.Connection, tables: list[str]) -> dict[str, str]:
+    """table -> name of its unique (event_id, occurred_at), for those of `tables` that
+    have it."""
+    return dict(conn.execute(
+        "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
+        " WHERE c.relnamespace = current_schema()::regnamespace AND k.contype = 'u'"
+        " AND pg_get_constraintdef(k.oid) = 'UNIQUE (event_id, occurred_at)'"
+        " AND c.relname = ANY(%s)", (tables,)).fetchall())
+
+
+def without_unique(conn: psycopg.Connection) -> list[str]:
+    """Drop the unique (event_id, occurred_at) constraint of the plain event tables before a
+    copy of stored history: its rows come from tables that keep that constraint, and
+    checking it again takes half the copy's time (random event ids across a 14 M-row index).
+    `clear` puts it back, on empty tables, before the next run (which may store a recording
+    through the sink, whose ON CONFLICT needs it). Return the tables changed."""
+    found = _unique(conn, plain_event_tables(conn))
+    for table, name in sorted(found.items()):
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            sql.Identifier(table), sql.Identifier(name)))
+    return sorted(found)
+
+
+def unique_again(conn: psycopg.Connection) -> list[str]:
+    """Give back the plain event tables their unique (event_id, occurred_at) constraint where
+    `without_unique` dropped it; return the tables changed."""
+    tables = plain_event_tables(conn)
+    missing = sorted(set(tables) - set(_unique(conn, tables)))
+    for table in missing:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD UNIQUE (event_id, occurred_at)").format(
+            sql.Identifier(table)))
+    return missing
 
 
 def load_recording(url: str, schema: str, records: Iterable[Any], codes: KnownCodes,
@@ -142,6 +182,7 @@ def copy_history(conn: psycopg.Connection, live_schema: str, since: datetime,
     """Copy stored events of [since, until) from the live schema (same migrations, same
     columns) into the backtest schema."""
     stored = 0
+    without_unique(conn)
     for table in TABLE_COLUMNS:
         stored += conn.execute(sql.SQL(
             "INSERT INTO {} SELECT * FROM {} WHERE occurred_at >= %s AND occurred_at < %s"

@@ -166,6 +166,9 @@ def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migra
                                          (last + timedelta(seconds=1)).isoformat())))
     assert stored["events"]["stored"] == result["events"]["stored"]
     assert stored["alerts"] == result["alerts"]
+    # a copy of history stores without the unique constraint its rows already kept; the
+    # next run puts it back before storing a recording through the sink: the same result
+    assert backtest() == first
     # the backtest's event tables are unlogged (every run reloads them): none left to change
     with connect(migrated.database_url, migrated.for_backtest().db_schema,
                  autocommit=True) as conn:
