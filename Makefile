@@ -21,7 +21,7 @@ test: $(STAMP) test-deps
 	$(VENV)/bin/pytest
 
 screenshot: $(STAMP) test-deps
-	$(VENV)/bin/pytest tests/browser -q --screenshot-dir docs
+	$(VENV)/bin/pytest tests/browser -q --screenshot-dir docs/screenshots
 
 # Flakiness: the browser and timing-sensitive tiers, TIMES sessions in a row (JSON report).
 TIMES ?= 5

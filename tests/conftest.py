@@ -165,6 +165,7 @@ def worker(migrated: Settings) -> Iterator[ManagedProcess]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--screenshot-dir", default=None,
-                     help="save the wall's 1920x1080 screenshot there (make screenshot: docs/)")
+                     help="save the wall pages' screenshots there (make screenshot:"
+                          " docs/screenshots/)")
     parser.addoption("--fuzz-examples", type=int, default=300,
                      help="inputs each fuzz test tries (make fuzz: many more)")
