@@ -17,6 +17,7 @@ from ioc.db import connect
 from ioc.migrate import migrate_database
 from ioc.province import load_province
 from ioc.topics import ensure_topics
+from proof.bench.identity import episodes_of_backtest, episodes_of_transitions
 from simulators.recording import read_records
 from streams.alerts.backtest import unlogged
 from streams.sink import TABLE_COLUMNS
@@ -53,16 +54,9 @@ def ioc(settings, *args: str) -> dict:
 def episodes(url: str, schema: str, cutoff: datetime) -> set[tuple]:
     """(rule, labels, starts_at, ends_at) of every firing episode up to `cutoff`."""
     with connect(url, schema, autocommit=True) as conn:
-        rows = conn.execute("SELECT rule, labels, to_state, at FROM alert_transitions"
-                            " WHERE at <= %s ORDER BY id", (cutoff,)).fetchall()
-    open_, done = {}, set()
-    for rule, labels, to_state, at in rows:
-        key = (rule, json.dumps(labels, sort_keys=True))
-        if to_state == "firing" and key not in open_:
-            open_[key] = at
-        elif to_state == "resolved" and key in open_:
-            done.add((*key, open_.pop(key), at))
-    return done | {(*key, starts, None) for key, starts in open_.items()}
+        return episodes_of_transitions(conn.execute(
+            "SELECT rule, labels, to_state, at FROM alert_transitions"
+            " WHERE at <= %s ORDER BY id", (cutoff,)).fetchall())
 
 
 def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migrated,
@@ -142,13 +136,8 @@ def test_replay_of_a_recording_at_max_speed_raises_the_same_alerts_as_live(migra
     result = json.loads(first)
     assert result["left_out"] == ["watchdog"]
     assert result["events"]["stored"] == sent["events"]
-    backtested = {(a["rule"], json.dumps(a["labels"], sort_keys=True), e["starts_at"],
-                   e["ends_at"] if e["ends_at"] and e["ends_at"] <= cutoff.isoformat() else None)
-                  for a in result["alerts"] for e in a["episodes"]
-                  if datetime.fromisoformat(e["starts_at"]) <= cutoff}
-    live_episodes = {(r, labels, s.isoformat(), e.isoformat() if e else None)
-                     for r, labels, s, e in got_live if r != "watchdog"}
-    assert backtested == live_episodes
+    assert episodes_of_backtest(result, cutoff) == {
+        e for e in got_live if e[0] != "watchdog"}
     assert result["summary"]["link_latency_high"]["fired"] >= 1
 
     # a rules file with a higher latency threshold: the diff names what no longer fires
