@@ -108,8 +108,10 @@ class Evaluator:
         self.agencies = {a.code: a.name_vi for a in province.agencies}
         self.portals = {p.code: p.name_vi for p in province.portals}
         units = {u.code: u.name_vi for u in province.units}
-        self._shared: dict[str, tuple[datetime, datetime, list[tuple]]] | None = None
-        self._widest: dict[str, float] = {}  # the widest window asked of a shared read
+        # within `batch`: the batch's heartbeats, (read from, last step, rows), once read
+        self._batching = False
+        self._heartbeats_read: tuple[datetime, datetime, list[tuple]] | None = None
+        self._widest = 0.0  # the widest window asked of the heartbeats
         self.links = {h.link_id: {"link_id": h.link_id, "hospital": h.code,
                                   "hospital_name": h.name_vi, "unit": h.unit,
                                   "unit_name": units.get(h.unit, h.unit)}
@@ -120,11 +122,11 @@ class Evaluator:
         """Within it, the rules of one batch of steps share their reads of the same table
         (the three link rules read the heartbeats once): the engine's batch, during which
         the stored rows of its steps do not change."""
-        self._shared = {}
+        self._batching, self._heartbeats_read = True, None
         try:
             yield
         finally:
-            self._shared = None
+            self._batching, self._heartbeats_read = False, None
 
     def _rows(self, query: str, params: tuple) -> list[tuple]:
         return self.conn.execute(query, params).fetchall()
@@ -381,16 +383,16 @@ class Evaluator:
         """(link, time in µs, latency, loss, down) of the heartbeats in the windows of
         `seconds` ending at the steps `ats`, read once for the batch's link rules: the read
         spans the widest window asked so far, rows older than a window leave it at once."""
-        self._widest["heartbeats"] = widest = max(seconds, self._widest.get("heartbeats", 0))
-        since = ats[0] - timedelta(seconds=seconds)
-        held = None if self._shared is None else self._shared.get("heartbeats")
-        if held is not None and held[1] == ats[-1] and held[0] <= since:
+        self._widest = widest = max(seconds, self._widest)
+        held = self._heartbeats_read
+        if (held is not None and held[1] == ats[-1]
+                and held[0] <= ats[0] - timedelta(seconds=seconds)):
             return held[2]
         rows = self._span(f"SELECT link_id, {OCCURRED_US}, latency_ms, loss_pct,"
                           " status = 'down' FROM link_heartbeats"
                           " WHERE occurred_at > %s AND occurred_at <= %s", ats, widest)
-        if self._shared is not None:
-            self._shared["heartbeats"] = (ats[0] - timedelta(seconds=widest), ats[-1], rows)
+        if self._batching:
+            self._heartbeats_read = (ats[0] - timedelta(seconds=widest), ats[-1], rows)
         return rows
 
     def _link_quality(self, rule: LinkQualityRule, ats: list[datetime],
