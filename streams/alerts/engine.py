@@ -272,7 +272,8 @@ class Engine:
         if not ats:
             return {}
         try:
-            found = self.evaluator.evaluate_many(rule, ats, self.origin)
+            found = self.evaluator.evaluate_many(rule, ats, self.origin,
+                                                 self.lifecycle.has_alert(name))
         except RuleEvaluationError:
             return dict.fromkeys(ats)
         if name in self.failing:

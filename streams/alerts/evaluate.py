@@ -14,6 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 
 import psycopg
 
@@ -140,14 +141,18 @@ class Evaluator:
         """
         return self.evaluate_many(rule, [at], origin)[0]
 
-    def evaluate_many(self, rule, ats: list[datetime], origin: datetime
+    def evaluate_many(self, rule, ats: list[datetime], origin: datetime,
+                      watched: Callable[[dict[str, str]], bool] | None = None
                       ) -> list[list[Observation]]:
         """`evaluate` at each of the steps `ats` (ascending), reading the stored rows once
         for all of them (what makes catch-up and backtests fast): each step's answer is
         the one `evaluate` gives it alone, except that an entity that is well (`is_well`)
         with the same observation as at the previous step of `ats` may be left out: the
         lifecycle counts an entity it is not told about as well and keeps its last value,
-        so the alerts are the same."""
+        so the alerts are the same. With `watched` (labels -> has this entity an alert:
+        the engine's lifecycle), the well observations of an entity with no alert are
+        given once per stretch of them even as their value changes (see `per_step`): the
+        lifecycle ignores a well entity that has no alert."""
         check_ascending(ats)
         try:
             if isinstance(rule, PipelineRule):  # wall time: one step at a time
@@ -155,8 +160,11 @@ class Evaluator:
             elif isinstance(rule, WatchdogRule):
                 per_step = [self._watchdog(rule, at, origin) for at in ats]
             else:
-                method = {ThresholdRule: self._threshold, BaselineRule: self._baseline,
-                          AbsenceRule: self._absence, LinkQualityRule: self._link_quality,
+                has_alert = None if watched is None else (
+                    lambda o: watched({**rule.labels, **o.labels}))
+                method = {ThresholdRule: partial(self._threshold, watched=has_alert),
+                          BaselineRule: self._baseline, AbsenceRule: self._absence,
+                          LinkQualityRule: partial(self._link_quality, watched=has_alert),
                           StalenessRule: self._staleness}[type(rule)]
                 per_step = method(rule, ats, origin)
         except psycopg.OperationalError:
@@ -189,11 +197,12 @@ class Evaluator:
             out[n - 1].append(tuple(row))
         return out
 
-    def _threshold(self, rule: ThresholdRule, ats: list[datetime], origin: datetime
+    def _threshold(self, rule: ThresholdRule, ats: list[datetime], origin: datetime,
+                   watched: Callable[[Observation], bool] | None = None
                    ) -> list[list[Observation]]:
         m = rule.measure
         if m not in ("dossier_on_time_ratio", "dossier_overdue_open"):
-            return self._windowed(rule, ats)
+            return self._windowed(rule, ats, watched)
         if m == "dossier_on_time_ratio":  # every minute: one query over the batch's steps
             steps = self._steps(
                 "SELECT agency_code AS k, count(*) AS n,"
@@ -246,7 +255,8 @@ class Evaluator:
                     steps[step].append((agency, open_now, float(open_now)))
         return steps
 
-    def _windowed(self, rule: ThresholdRule, ats: list[datetime]) -> list[list[Observation]]:
+    def _windowed(self, rule: ThresholdRule, ats: list[datetime],
+                  watched: Callable[[Observation], bool] | None) -> list[list[Observation]]:
         """A threshold rule over a sliding window of portal health or payments."""
         m, seconds = rule.measure, rule.window_seconds
         if m in ("portal_error_ratio", "portal_latency_p95_ms"):
@@ -284,7 +294,7 @@ class Evaluator:
         def judged(code: str, x: int, y: int) -> Observation:
             count, value = count_value(x, y)
             return verdict(labels_of(code), value if count >= least else None)
-        return per_step(runs, len(ats), judged, is_well)
+        return per_step(runs, len(ats), judged, is_well, watched)
 
     def _baseline(self, rule: BaselineRule, ats: list[datetime], origin: datetime
                   ) -> list[list[Observation]]:
@@ -395,8 +405,9 @@ class Evaluator:
             self._heartbeats_read = (ats[0] - timedelta(seconds=widest), ats[-1], rows)
         return rows
 
-    def _link_quality(self, rule: LinkQualityRule, ats: list[datetime],
-                      origin: datetime) -> list[list[Observation]]:
+    def _link_quality(self, rule: LinkQualityRule, ats: list[datetime], origin: datetime,
+                      watched: Callable[[Observation], bool] | None = None
+                      ) -> list[list[Observation]]:
         rows = self._heartbeats(ats, rule.window_seconds)
         verdict, least = judge(rule, self.province), rule.min_count
         if rule.measure == "down_ratio":  # count: heartbeats; value: the share reporting down
@@ -415,7 +426,7 @@ class Evaluator:
             def judged(link_id: str, n: int, total: int) -> Observation:
                 return verdict(self.links.get(link_id, {"link_id": link_id}),
                                mean(total, n) if n >= least else None)
-        return per_step(runs, len(ats), judged, is_well)
+        return per_step(runs, len(ats), judged, is_well, watched)
 
     def _staleness(self, rule: StalenessRule, ats: list[datetime], origin: datetime
                    ) -> list[list[Observation]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -130,6 +131,14 @@ class Lifecycle:
                 st = self.states[fp]
                 out += self._step(fp, st, for_seconds, False, True, None, st.threshold, at)
         return out
+
+    def has_alert(self, rule: str) -> Callable[[dict[str, str]], bool]:
+        """labels -> whether `rule` has an alert (of any state) for them now: what the
+        evaluator asks before it leaves out a well entity's changed values."""
+        fps = self._of_rule.get(rule)
+        if not fps:
+            return lambda labels: False
+        return lambda labels: fingerprint(rule, labels) in fps
 
     def _step(self, fp: str, st: AlertState, for_seconds: float, breach: bool, clear: bool,
               value: float | None, threshold: float | None, at: datetime) -> list[Transition]:

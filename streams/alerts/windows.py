@@ -106,23 +106,37 @@ def sliding(rows: Iterable[tuple[str, int, int, int]], ats: Sequence[int], width
 
 def per_step(runs: dict[str, list[tuple[int, int, int, int]]], steps: int,
              judge: Callable[[str, int, int], object],
-             quiet: Callable[[object], bool] | None = None) -> list[list]:
+             quiet: Callable[[object], bool] | None = None,
+             watched: Callable[[object], bool] | None = None) -> list[list]:
     """Each step's judgements of its keys (in key order), from `sliding`'s runs: `judge`
     (key, sum, sum) is called once per run. A verdict that is `quiet` (the evaluator: an
     entity that is well) is given at the first step it holds, not again at the steps after
     while it stays the same: most keys are well most of the time, and a backtest would
-    otherwise repeat millions of verdicts that change nothing."""
+    otherwise repeat millions of verdicts that change nothing.
+
+    With `watched` (the evaluator: has this entity an alert?, asked of a key's first quiet
+    verdict), a key that is not watched has its quiet verdicts given once per stretch of
+    them, even as their values change (a link's mean latency changes with every heartbeat:
+    nothing to tell the lifecycle of a well link without an alert); a loud verdict makes
+    the key watched from there on (it may raise an alert)."""
     out: list[list] = [[] for _ in range(steps)]
     for key, key_runs in runs.items():
         before, until = None, -1  # the previous run's verdict and the step after it
+        was_quiet = False  # whether that verdict was quiet
+        keep = asked = watched is None  # give changed quiet verdicts; `watched` asked
         for first, end, x, y in key_runs:
             verdict = judge(key, x, y)
             if quiet is not None and quiet(verdict):
-                if first != until or verdict != before:
+                if not asked:
+                    keep, asked = bool(watched(verdict)), True  # type: ignore[misc]
+                if first != until or not was_quiet or (keep and verdict != before):
                     out[first].append(verdict)
+                was_quiet = True
             else:
+                keep = asked = True
                 for step in range(first, end):
                     out[step].append(verdict)
+                was_quiet = False
             before, until = verdict, end
     return out
 

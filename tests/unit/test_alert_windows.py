@@ -87,3 +87,21 @@ def test_a_quiet_verdict_is_given_once_while_it_stays_the_same():
     steps = per_step(runs, 9, lambda key, x, y: (key, x, y), quiet=lambda v: v[1] == 0)
     assert steps == [[("a", 0, 1), ("b", 0, 2)], [], [], [], [("b", 0, 2)],
                      [("a", 1, 1)], [("a", 1, 1)], [("a", 0, 1)], []]
+
+
+def test_an_unwatched_key_is_told_once_per_quiet_stretch_whatever_its_values():
+    # "a" (not watched): quiet runs with changing values, then loud, then quiet again with
+    # changing values (watched from its loud run on); "b" is watched from the start
+    runs = {"a": [(0, 2, 0, 1), (2, 4, 0, 2), (4, 5, 1, 1), (5, 6, 0, 3), (6, 8, 0, 4)],
+            "b": [(0, 3, 0, 5), (3, 8, 0, 6)]}
+    asked = []
+
+    def watched(verdict) -> bool:
+        asked.append(verdict[0])
+        return verdict[0] == "b"
+
+    steps = per_step(runs, 8, lambda key, x, y: (key, x, y), quiet=lambda v: v[1] == 0,
+                     watched=watched)
+    assert steps == [[("a", 0, 1), ("b", 0, 5)], [], [], [("b", 0, 6)], [("a", 1, 1)],
+                     [("a", 0, 3)], [("a", 0, 4)], []]
+    assert asked == ["a", "b"]  # once per key
