@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 PIPELINE_PREFIX = "pipeline:"
 ALIVE_SECONDS = 5  # the engine's state is written at least this often (wall time)
+NOT_DUE: list[Observation] = []  # a rule not due at a step (its every_seconds): not observed
 
 
 class _Numbers(string.Formatter):
@@ -218,9 +219,9 @@ class Engine:
                 for name, rule in self.event_rules.items()}
         for at in ats:
             for name, rule in self.event_rules.items():
-                if at not in seen[name]:
+                observations = seen[name].get(at, NOT_DUE)
+                if observations is NOT_DUE:
                     continue
-                observations = seen[name][at]
                 if observations is None:
                     observations = self._evaluate(name, rule, at, self.origin)
                 if observations is not None:

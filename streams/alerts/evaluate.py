@@ -371,6 +371,15 @@ class Evaluator:
             bounds = [0, *(bisect_left(steps_us, h) for h in heard), len(ats)]
             for k, last in enumerate([None, *heard]):
                 begin, end = bounds[k], bounds[k + 1]
+                if begin == end:
+                    continue
+                if last is not None and steps_us[end - 1] < last + lookback_us and (
+                        steps_us[end - 1] - max(last, origin_us)) / 1_000_000 <= clear:
+                    # the usual stretch: heard again before it grew past the clear bound
+                    if not was_well:
+                        out[begin].append(well)
+                        was_well = True
+                    continue
                 stale = begin if last is None else bisect_left(
                     steps_us, last + lookback_us, begin, end)
                 for lo, hi, seen in ((begin, stale, max(last or 0, origin_us)),

@@ -108,6 +108,8 @@ class Lifecycle:
         """Apply one step of one rule; entities it does not report count as clear and keep
         their last value (so an evaluator need not repeat a well entity's unchanged
         observation)."""
+        if not observations and rule not in self._of_rule:
+            return []  # most steps of a batch: nothing told, no alert to clear
         out: list[Transition] = []
         seen = set()
         # most observations are of entities that are well and have no alert: skip them
