@@ -97,3 +97,18 @@ def severity_badge(severity: str, lang: str) -> dbc.Badge:
 
 def updated_line(read_at: datetime | None, lang: str) -> str:
     return f"{t('updated_at', lang)} {format_clock(read_at, lang)}" if read_at else ""
+
+
+def pager(lang: str) -> html.Div:
+    """The line under a table that must fit its box (class `fit-table`): which rows are shown
+    and buttons to the previous and next page, filled and turned by the browser (20-wall.js),
+    hidden when every row fits."""
+    return html.Div([
+        html.Button("‹", className="btn btn-sm btn-outline-light pager-prev",
+                    title=t("pager.prev", lang), **{"aria-label": t("pager.prev", lang)}),
+        html.Span(className="pager-shown"),
+        html.Button("›", className="btn btn-sm btn-outline-light pager-next",
+                    title=t("pager.next", lang), **{"aria-label": t("pager.next", lang)}),
+    ], className="fit-pager", hidden=True,
+        **{"data-template": t("pager.shown", lang, **{"from": "{from}", "to": "{to}",
+                                                         "total": "{total}"})})

@@ -63,13 +63,63 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // the screen this fit was made for (a resize fits again on the next frame)
     list.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
   }
+  /* Tables that must fit their box (the alerts page, which operators also work from): a
+     page of the rows that fit, with a pager ("9–16 of 20", previous, next) the browser turns
+     on its own. The box keeps the first row of each page turned to (`starts`), so a refresh
+     of the rows every few seconds stays on the page. */
+  function fitTable(box) {
+    var rows = Array.prototype.slice.call(box.querySelectorAll("tbody > tr"));
+    var pager = box.querySelector(".fit-pager");
+    if (!pager) { return; }
+    var starts = box.iocStarts || [0];
+    if (starts[starts.length - 1] >= rows.length) { starts = [0]; }
+    box.iocStarts = starts;
+    var start = starts[starts.length - 1];
+    var fits = function () { return box.scrollHeight <= box.clientHeight + 1; };
+    rows.forEach(function (r, i) { r.hidden = i < start; });
+    pager.hidden = true;
+    var end = rows.length;
+    if (start > 0 || !fits()) {
+      pager.hidden = false;
+      while (end > start + 1 && !fits()) { rows[--end].hidden = true; }
+    }
+    box.iocNext = end < rows.length ? end : null;
+    pager.querySelector(".pager-shown").setAttribute("data-shown",
+      (pager.getAttribute("data-template") || "{from}-{to}/{total}")
+        .replace("{from}", String(start + 1)).replace("{to}", String(end))
+        .replace("{total}", String(rows.length)));
+    pager.querySelector(".pager-prev").disabled = start === 0;
+    pager.querySelector(".pager-next").disabled = box.iocNext === null;
+    box.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".fit-pager button");
+    if (!button) { return; }
+    var box = button.closest(".fit-table");
+    if (button.classList.contains("pager-next") && box.iocNext !== null) {
+      box.iocStarts.push(box.iocNext);
+    } else if (button.classList.contains("pager-prev") && box.iocStarts.length > 1) {
+      box.iocStarts.pop();
+    }
+    fitTable(box);
+  });
   var pending = false;
+  // a box also changes size with no change of its own rows (the lines above it wrap, a font
+  // arrives, the other table on the page shrinks): fit again then too
+  var resized = new ResizeObserver(function () { fitAll(); });
   function fitAll() {
     if (pending) { return; }
     pending = true;
     window.requestAnimationFrame(function () {
       pending = false;
       document.querySelectorAll(".fit-list").forEach(fit);
+      // boxes sized by their own rows (up to a limit) first, then those taking what is left
+      Array.prototype.slice.call(document.querySelectorAll(".fit-table")).sort(function (a, b) {
+        return parseFloat(getComputedStyle(a).flexGrow) - parseFloat(getComputedStyle(b).flexGrow);
+      }).forEach(fitTable);
+      document.querySelectorAll(".fit-list, .fit-table").forEach(function (box) {
+        resized.observe(box);
+      });
     });
   }
   new MutationObserver(fitAll).observe(document.documentElement,

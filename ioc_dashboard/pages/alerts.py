@@ -15,7 +15,7 @@ from flask import request
 from ioc.matchers import MatcherError, parse_matchers
 from ioc_dashboard.actions import ActionError
 from ioc_dashboard.auth import current_user
-from ioc_dashboard.components import fresh_text, severity_badge, updated_line
+from ioc_dashboard.components import fresh_text, pager, severity_badge, updated_line
 from ioc_dashboard.config import WallConfig
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Alert, Snapshot
@@ -31,7 +31,8 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
         html.Div(t("page.alerts", lang), className="page-title"),
         html.Div(id="alerts-user", className="mb-2"),
         html.Div(id="alerts-page-fresh", className="page-fresh mb-2"),
-        html.Div(id="alerts-table"),
+        # the tables show the rows that fit the screen, a page at a time (`pager`)
+        html.Div(html.Div(id="alerts-table"), className="fit-table panel alerts-box"),
         dbc.Card(dbc.CardBody([
             dbc.Row([
                 # native selects: Dash's own drop-down hides a focusable input from screen
@@ -60,14 +61,16 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
             html.Div(id="action-result", className="mt-2"),
         ]), className="panel mt-3", id="alert-actions"),
         html.Div(t("silences", lang), className="panel-title mt-3"),
-        html.Div(id="silences-table"),
+        html.Div(html.Div(id="silences-table"), className="fit-table panel silences-box"),
         html.Div(id="alerts-updated", className="text-secondary mt-2 updated"),
     ], className="p-3 page-alerts")
 
 
-def _age(a: Alert, now: datetime, lang: str) -> str:
+def _age(a: Alert, now: datetime, lang: str) -> html.Td:
+    """How long ago it began, the moment itself on hover (one line: more alerts fit)."""
     began = a.starts_at or a.pending_since or a.updated_at
-    return f"{format_age((now - began).total_seconds(), lang)} ({format_time(began, lang)})"
+    return html.Td(format_age((now - began).total_seconds(), lang),
+                   title=format_time(began, lang), className="age")
 
 
 def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
@@ -82,30 +85,35 @@ def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
     else:
         rows = []
         for a in sorted(snap.alerts, key=lambda a: a.rule in pipeline):  # stable: order kept
-            ack = (f"✓ {a.acknowledged_by}: {a.ack_comment or ''}" if a.acknowledged_by else "")
+            ack = ([f"✓\u00a0{a.acknowledged_by}", html.Br(), a.ack_comment or ""]
+                   if a.acknowledged_by else "")
             about_ioc = ([html.Span(t("alert.about_ioc", lang), className="about-ioc me-2")]
                          if a.rule in pipeline else [])
             rows.append(html.Tr([
                 html.Td(severity_badge(a.severity, lang)),
                 html.Td([*about_ioc, a.summary(lang)]),
                 html.Td(t(f"state.{a.state}", lang)
-                        + (f" · {t('silenced', lang)}" if a.silenced_by is not None else "")),
-                html.Td(_age(a, now, lang)), html.Td(ack, className="ack"),
+                        + (f" · {t('silenced', lang)}" if a.silenced_by is not None else ""),
+                        className="state"),
+                _age(a, now, lang), html.Td(ack, className="ack"),
             ], id=f"alert-row-{a.fingerprint}", className=f"sev-{a.severity} state-{a.state}"))
-        table = dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
+        table = [dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
             "alert.severity", "alert.summary", "alert.state", "alert.age", "alert.ack")])),
-            html.Tbody(rows)], className="wall-table", size="sm", id="alerts-list")
+            html.Tbody(rows)], className="wall-table", size="sm", id="alerts-list"),
+            pager(lang)]
     options = [{"label": f"[{t(f'severity.{a.severity}', lang)}] {a.summary(lang)}",
                 "value": a.fingerprint} for a in snap.alerts if a.active]
     if snap.silences:
-        silences: Any = dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
-            "silence.matchers", "silence.until", "silence.by", "alert.comment")] + [html.Th("")])),
+        silences: Any = [dbc.Table([html.Thead(html.Tr([html.Th(t(k, lang)) for k in (
+            "silence.matchers", "silence.until", "silence.by", "silence.comment")]
+            + [html.Th("")])),
             html.Tbody([html.Tr([
                 html.Td(", ".join(f"{m['name']}{m['op']}{m['value']}" for m in s.matchers)),
                 html.Td(format_time(s.ends_at, lang)), html.Td(s.created_by), html.Td(s.comment),
                 html.Td(dbc.Button(t("alert.expire", lang), id={"type": "expire", "id": s.id},
                                    size="sm", color="secondary")),
-            ]) for s in snap.silences])], className="wall-table", size="sm")
+            ]) for s in snap.silences])], className="wall-table", size="sm", id="silences-list"),
+            pager(lang)]
     else:
         silences = html.Div("—", className="text-secondary")
     engine = alerts_freshness(snap, config)

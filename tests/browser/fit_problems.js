@@ -1,7 +1,8 @@
 /* Everything on a wall page that sticks out (returned as a list of sentences): the document
    beyond the screen; a panel whose content is taller or wider than the panel; an element with
    text that is clipped (nowrap, ellipsis, line-clamp) or lies outside its panel or the screen.
-   Elements hidden on purpose (display: none, the `hidden` attribute) do not count. */
+   Elements hidden on purpose (display: none, the `hidden` attribute, Bootstrap's
+   visually-hidden labels for screen readers) do not count. */
 const out = [], vw = innerWidth, vh = innerHeight, de = document.documentElement;
 if (de.scrollHeight > vh || de.scrollWidth > vw)
   out.push(`document ${de.scrollWidth}x${de.scrollHeight} on ${vw}x${vh}`);
@@ -10,8 +11,9 @@ const panels = '.kpi-tile, .panel, .feed-panel';
 for (const p of document.querySelectorAll(panels))
   if (p.scrollHeight > p.clientHeight + 1 || p.scrollWidth > p.clientWidth + 1)
     out.push(`panel ${name(p)}: content ${p.scrollWidth}x${p.scrollHeight} in ${p.clientWidth}x${p.clientHeight}`);
-for (const el of document.getElementById('_pages_content').querySelectorAll('*')) {
+for (const el of (document.getElementById('_pages_content') || document.body).querySelectorAll('*')) {
   if (!el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+  if (el.closest('.visually-hidden')) continue;  // for screen readers only: clipped on purpose
   if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
   const r = el.getBoundingClientRect(), text = el.textContent.trim().slice(0, 40);
   if (getComputedStyle(el).display !== 'inline'

@@ -1,7 +1,7 @@
-"""The overview and the feed pages fit a wall screen whatever they hold: at
-1920x1080 and 3840x2160, in both languages, with more alerts than the panel can list, the
-province's longest names and late feeds (the longest freshness lines), nothing scrolls,
-overflows its panel or is clipped."""
+"""Every wall page fits a wall screen whatever it holds: at 1920x1080 and 3840x2160, in both
+languages, with more alerts and silences than the panels can list, the province's longest
+names and late feeds (the longest freshness lines), nothing scrolls, overflows its panel or
+is clipped; the alerts page shows a page of alerts at a time and turns to the others."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -29,9 +30,26 @@ from tests.browser.conftest import SCREENS, console_errors, serving, set_screen,
 pytestmark = pytest.mark.browser
 
 ALERTS = 20  # more than the overview lists (wall.yaml overview_alerts)
+SILENCES = 8  # more than the alerts page has room for under its alerts
 
 FIT_PROBLEMS = (Path(__file__).parent / "fit_problems.js").read_text()
 
+
+# every table that shows a page of its rows (the alerts page) fitted to this screen
+FITTED = """
+return [...document.querySelectorAll('.fit-table')].every(
+  b => b.dataset.fitted === innerWidth + 'x' + innerHeight);
+"""
+
+# the rows of the alerts table shown, and its pager's line, once fitted to this screen
+PAGE_SHOWN = """
+const box = document.querySelector('.alerts-box');
+if (!box || box.dataset.fitted !== innerWidth + 'x' + innerHeight) return null;
+const rows = [...box.querySelectorAll('tbody > tr')];
+const pager = box.querySelector('.fit-pager');
+return [rows.map(r => !r.hidden), pager.hidden ? null
+        : getComputedStyle(pager.querySelector('.pager-shown'), '::after').content];
+"""
 
 # (alerts shown, the "and N more" line) once the list has been fitted to this screen
 SHOWN = """
@@ -98,6 +116,16 @@ def crowded(migrated):
                 (f"fp-{i}", name, json.dumps(labels), ("critical", "warning")[i % 2],
                  ("firing", "flapping", "pending")[i % 3], summary["vi"], summary["en"], i + 1,
                  "nguyen.thi.minh.khai.truc.ban" if i % 3 == 0 else None))
+        # silences on the longest names, more than the page has room for under the alerts
+        for i, h in enumerate(hospitals[:SILENCES]):
+            matchers = [{"name": "alertname", "op": "=", "value": "link_heartbeat_missing"},
+                        {"name": "hospital_name", "op": "=", "value": h.name_vi}]
+            conn.execute(
+                "INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment)"
+                " VALUES (%s, now(), now() + %s * interval '1 hour', %s, %s)",
+                (json.dumps(matchers, ensure_ascii=False), i + 1,
+                 "nguyen.thi.minh.khai.truc.ban",
+                 "Bảo trì đường truyền theo kế hoạch của Viễn thông tỉnh, đã báo bệnh viện"))
     _backtest(migrated, province)
     return migrated, province
 
@@ -193,13 +221,14 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
         assert console_errors(browser) == []
 
 
-# each feed page once it has drawn its data: (path, CSS selector, how many it must show).
-# Not yet here: the alerts page (a working page listing every alert, with its actions).
+# each page once it has drawn its data: (path, CSS selector, how many it must show)
 PAGES = {
+    "alerts": ("/alerts", "#alerts-list tbody tr", ALERTS),  # a page of those that fit
     "replay": ("/replay", "#backtest-table tbody tr", 13),  # every event-time rule fired
     "telemedicine": ("/telemedicine", ".link-cell", 27),
     "portal": ("/portal", "#portal-indicators tbody tr", 13),  # the province, 12 agencies
     "payments": ("/payments", "#payments-categories tbody tr", 5),
+    "login": ("/login", "#username", 1),
 }
 
 
@@ -215,6 +244,7 @@ def test_every_page_fits_the_screen(crowded, browser, lang, page, request):
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) >= count)
         for width, height in SCREENS:
             set_screen(browser, width, height)
+            wait.until(lambda d: d.execute_script(FITTED))  # its tables fitted to this screen
             shots = request.config.getoption("--screenshot-dir")
             if shots:
                 Path(shots).mkdir(parents=True, exist_ok=True)
@@ -234,13 +264,11 @@ axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a
       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))))
   .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
 """
-A11Y_PAGES = {"overview": ("/", ".alert-row", 8), **PAGES,
-              "alerts": ("/alerts", "#alerts-list tbody tr", 8),
-              "login": ("/login", "#username", 1)}
+A11Y_PAGES = {"overview": ("/", ".alert-row", 8), **PAGES}
 
 
 @pytest.mark.parametrize("page", list(A11Y_PAGES))
-def test_every_page_passes_axe_core(crowded, browser, page, request):
+def test_every_page_passes_axe_core(crowded, browser, page):
     """axe-core (npm, pinned in tests/browser/package.json) on each page holding the crowded
     province: no serious or critical violation, text contrast included."""
     if not AXE.is_file():
@@ -252,18 +280,50 @@ def test_every_page_passes_axe_core(crowded, browser, page, request):
         browser.get(f"http://127.0.0.1:{settings.dashboard_port}{path}?lang=vi")
         set_screen(browser, *SCREENS[0])
         waiter(browser).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) >= count)
-        shots = request.config.getoption("--screenshot-dir")
-        if shots and page not in PAGES and page != "overview":  # the others: fit tests
-            Path(shots).mkdir(parents=True, exist_ok=True)
-            for width, height in SCREENS:
-                set_screen(browser, width, height)
-                browser.save_screenshot(str(Path(shots) / f"fit-{page}-vi-{width}.png"))
-            set_screen(browser, *SCREENS[0])
         browser.set_script_timeout(60)
         browser.execute_script(AXE.read_text(encoding="utf-8"))
         violations = browser.execute_async_script(AXE_RUN)
     serious = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert serious == [], f"{page}: {serious}"
+
+
+def _clicked(browser, css: str) -> bool:
+    """Click `css`, unless a refresh replaced it under the click (then: not yet)."""
+    try:
+        browser.find_element(By.CSS_SELECTOR, css).click()
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_alerts_page_shows_a_page_of_alerts_and_turns_to_the_others(crowded, browser,
+                                                                          lang):
+    settings, province = crowded
+    app = create_app(settings, WallData.from_settings(settings), province=province)
+    with serving(app, settings.dashboard_port):
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}/alerts?lang={lang}")
+        wait = waiter(browser)
+        for width, height in SCREENS:
+            set_screen(browser, width, height)
+            shown, line = wait.until(lambda d: d.execute_script(PAGE_SHOWN)
+                                     if len(d.find_elements(By.CSS_SELECTOR, "#alerts-list tr"))
+                                     > ALERTS else None)
+            n = sum(shown)
+            assert 4 <= n < ALERTS and shown == [True] * n + [False] * (ALERTS - n)
+            assert line == json.dumps(t("pager.shown", lang, **{"from": 1, "to": n,
+                                                                "total": ALERTS}),
+                                      ensure_ascii=False)
+            # the next page starts where this one ended, and the previous one comes back
+            wait.until(lambda d: _clicked(d, ".alerts-box .pager-next"))
+            turned, _ = wait.until(lambda d: (r := d.execute_script(PAGE_SHOWN))
+                                   and not r[0][0] and r)
+            assert turned.index(True) == n
+            assert browser.execute_script(FIT_PROBLEMS) == []
+            wait.until(lambda d: _clicked(d, ".alerts-box .pager-prev"))
+            assert wait.until(lambda d: (r := d.execute_script(PAGE_SHOWN)) and r[0][0]
+                              and r)[0] == shown
+        assert console_errors(browser) == []
 
 
 def test_the_replay_page_shows_the_backtest_chosen_by_its_run_id(crowded, browser):
@@ -274,18 +334,25 @@ def test_the_replay_page_shows_the_backtest_chosen_by_its_run_id(crowded, browse
         wait = waiter(browser)
         rows = "#backtest-table tbody tr"
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 13)
-        assert "ngay-thu-hai" in browser.find_element(By.CSS_SELECTOR, "#backtest-latest").text
-        choose = browser.find_element(By.ID, "backtest-choose")
+        # every read re-finds its element (inside a wait): the page is redrawn every refresh
+        wait.until(lambda d: "ngay-thu-hai" in d.find_element(By.ID, "backtest-latest").text)
+
+        def options(d) -> list[str]:
+            return [o.text for o in d.find_element(By.ID, "backtest-choose")
+                    .find_elements(By.TAG_NAME, "option")]
+
         # the latest, then each finished run (after dbc.Select's empty placeholder)
-        wait.until(lambda d: len(choose.find_elements(By.TAG_NAME, "option")) == 4)
-        labels = [o.text for o in choose.find_elements(By.TAG_NAME, "option")][1:]
+        labels = wait.until(lambda d: (o := options(d)) and len(o) == 4 and o)[1:]
         assert labels[0] == "Latest" and labels[1].startswith("2 · ngay-thu-hai.jsonl.gz · ")
         assert labels[2].startswith("1 · ngay-chu-nhat.jsonl.gz · ")
-        Select(choose).select_by_value("1")  # the older run: two rules fired, no diff
+        # the older run: two rules fired, no diff
+        wait.until(lambda d: Select(d.find_element(By.ID, "backtest-choose"))
+                   .select_by_value("1") or True)
         wait.until(lambda d: "ngay-chu-nhat" in d.find_element(By.ID, "backtest-run").text)
-        assert len(browser.find_elements(By.CSS_SELECTOR, rows)) == 2
+        assert wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 2)
         assert browser.find_elements(By.ID, "backtest-diff") == []
-        Select(choose).select_by_value("latest")  # back to the latest
+        wait.until(lambda d: Select(d.find_element(By.ID, "backtest-choose"))  # the latest
+                   .select_by_value("latest") or True)
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 13)
-        assert browser.find_element(By.ID, "backtest-diff").is_displayed()
+        assert wait.until(lambda d: d.find_element(By.ID, "backtest-diff").is_displayed())
         assert console_errors(browser) == []

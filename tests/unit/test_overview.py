@@ -208,8 +208,9 @@ def test_the_alerts_page_lists_alerts_about_the_ioc_after_the_services(ctx):
     stalled = _alert("critical", {"feed": "payments"}, rule="ingest_stalled",
                      fingerprint="fp-stalled", summary_vi="Dừng ghi nhận")
     snap = replace(_snapshot(ctx), alerts=(stalled, *_snapshot(ctx).alerts))
-    table = render_alerts(snap, NOW, "vi", ctx.config, ctx.pipeline_rules)[0]
+    table, pager = render_alerts(snap, NOW, "vi", ctx.config, ctx.pipeline_rules)[0]
     rows = table.children[1].children
+    assert "fit-pager" in pager.className  # the browser shows the rows that fit, a page at a time
     assert [r.id for r in rows][-1] == "alert-row-fp-stalled"   # after the services' alerts
     assert "[Hệ thống IOC]" in str(rows[-1]) and "[Hệ thống IOC]" not in str(rows[0])
 
