@@ -76,6 +76,13 @@ class WorkCalendar:
         local = at.astimezone(self.tz)
         return self.is_working_day(local.date()) and self.start <= local.time() < self.end
 
+    def working_hours(self, day: date) -> tuple[datetime, datetime] | None:
+        """[opens, closes) of the local day `day`, or None when it is not a working day:
+        `is_working_time` for many moments of one day at the cost of one call."""
+        if not self.is_working_day(day):
+            return None
+        return datetime.combine(day, self.start, self.tz), datetime.combine(day, self.end, self.tz)
+
     def working_seconds_between(self, start: datetime, end: datetime,
                                 cap_days: int = 31) -> float:
         """Working seconds in [start, end) (local working hours of working days); spans

@@ -13,7 +13,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 
 import psycopg
@@ -445,22 +445,29 @@ class Evaluator:
         stretch, as the absence rule does."""
         labels = {"feed": rule.feed, "source": rule.source}
         quiet = Observation(labels, None, False, True, rule.silent_seconds)
-        watched = []  # the steps it watches (working hours only: both ends in one working day)
-        for at in ats:
-            since = at - timedelta(seconds=rule.silent_seconds)
-            watched.append(not rule.working_hours_only or (
-                self.calendar.is_working_time(at) and self.calendar.is_working_time(since)
-                and since.astimezone(self.calendar.tz).date()
-                == at.astimezone(self.calendar.tz).date()))
+        steps_us = [micros(at) for at in ats]
+        # the steps it watches (working hours only: both ends of the silence within the
+        # working hours of one day), the day's hours looked up once per day
+        watched = [True] * len(ats)
+        if rule.working_hours_only:
+            silent_us = timedelta(seconds=rule.silent_seconds) // ONE_US
+            tz, next_day_us, opens_us, closes_us = self.calendar.tz, -1, 0, 0
+            for i, (at, at_us) in enumerate(zip(ats, steps_us, strict=True)):
+                if at_us >= next_day_us:
+                    day = at.astimezone(tz).date()
+                    next_day_us = micros(datetime.combine(day + timedelta(days=1), time(), tz))
+                    hours = self.calendar.working_hours(day)
+                    opens_us, closes_us = (micros(hours[0]), micros(hours[1])) if hours else (0, 0)
+                watched[i] = opens_us <= at_us - silent_us and at_us < closes_us
         asked = [at for at, w in zip(ats, watched, strict=True) if w]
         last = iter(self._newest_events(SOURCES[rule.source], asked) if asked else [])
         origin_us = micros(origin)
         out: list[list[Observation]] = []
         was_quiet = False
-        for at, w in zip(ats, watched, strict=True):
+        for at_us, w in zip(steps_us, watched, strict=True):
             silent = None
             if w:
-                silent = (micros(at) - max(next(last) or origin_us, origin_us)) / 1_000_000
+                silent = (at_us - max(next(last) or origin_us, origin_us)) / 1_000_000
             if silent is None or silent <= rule.silent_seconds:
                 out.append([] if was_quiet else [quiet])
                 was_quiet = True

@@ -27,6 +27,26 @@ def test_working_hours_are_local_time():
     assert not CAL.is_working_time(datetime(2026, 3, 2, 10, 30, tzinfo=UTC))  # 17:30
 
 
+def test_a_days_working_hours_say_what_is_working_time_says():
+    # every 7 minutes and 13 seconds over two weeks with a holiday and weekends, and the
+    # opening and closing moments themselves
+    at = datetime(2026, 4, 24, 17, 0, tzinfo=UTC)
+    moments = [at + timedelta(seconds=433 * i) for i in range(14 * 86400 // 433)]
+    for day in (date(2026, 4, 27), date(2026, 4, 30), date(2026, 5, 4)):
+        hours = CAL.working_hours(day)
+        if hours:
+            moments += [hours[0], hours[0] - timedelta(microseconds=1), hours[1],
+                        hours[1] - timedelta(microseconds=1)]
+    working = 0
+    for m in moments:
+        hours = CAL.working_hours(m.astimezone(CAL.tz).date())
+        inside = hours is not None and hours[0] <= m < hours[1]
+        assert inside == CAL.is_working_time(m), m
+        working += inside
+    assert 0 < working < len(moments)
+    assert CAL.working_hours(date(2026, 4, 30)) is None  # Reunification Day
+
+
 def test_due_dates_skip_weekends_and_holidays():
     friday = datetime(2026, 4, 24, 3, 0, tzinfo=UTC)  # Friday 10:00 before 26/4, 30/4, 1/5
     # (Mon 27/4 make-up day off) Tue 28, Wed 29, (Thu 30/4, Fri 1/5 holidays), Mon 4, Tue 5/5
