@@ -130,7 +130,9 @@ class Evaluator:
             self._batching, self._heartbeats_read = False, None
 
     def _rows(self, query: str, params: tuple) -> list[tuple]:
-        return self.conn.execute(query, params).fetchall()
+        # binary results: a backtest reads a million heartbeats a day, and parsing them from
+        # text took twice as long
+        return self.conn.execute(query, params, binary=True).fetchall()
 
     def evaluate(self, rule, at: datetime, origin: datetime) -> list[Observation]:
         """Observations of `rule` at event time `at` (`origin`: when evaluation began).
