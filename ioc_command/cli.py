@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -313,7 +314,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
         recording=(str(args.recording), read_records(args.recording))
         if args.recording else None, since=args.since, until=args.until,
         names=(str(rules_path), str(args.against) if args.against else None),
-        label=dead_letter_reason_label)
+        label=dead_letter_reason_label, workers=args.workers)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, sort_keys=True, indent=1))
         return 0
@@ -482,6 +483,12 @@ def _speed(raw: str) -> float | None:
     return value
 
 
+def _workers(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected a whole number from 1 to 64")
+    return int(raw)
+
+
 def _moment(raw: str):  # noqa: ANN202 - argparse type
     from datetime import datetime
 
@@ -615,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="until", type=_moment, help="stored history to (ISO)")
     p.add_argument("--rules", type=Path, help="rules file (default: IOC_ALERT_RULES)")
     p.add_argument("--against", type=Path, help="a second rules file to compare with")
+    p.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, metavar="N",
+                   help="processes the rules are evaluated in, split between them (default: "
+                        "this machine's cores; the result is the same for any N)")
     p.add_argument("--json", action="store_true", help="print JSON (byte-identical for the "
                                                        "same input and rules)")
     p.set_defaults(func=cmd_backtest)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backtest-days", type=float, default=None, metavar="D",
                         help="backtest: D days of stored history instead of a recording"
                              " (the 30-day target)")
+    parser.add_argument("--backtest-workers", type=int, default=os.cpu_count() or 1,
+                        metavar="N", help="backtest: processes evaluating the rules"
+                                          " (default: this machine's cores)")
 
 
 def record(path: Path, settings: Settings, hours: float, scenario: str) -> int:
@@ -85,13 +89,16 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     hours = getattr(args, "backtest_hours", 24.0)
     scenario = getattr(args, "backtest_scenario", "bad-afternoon")
     days = getattr(args, "backtest_days", None)
+    workers = getattr(args, "backtest_workers", os.cpu_count() or 1)
     if not 0 < hours <= 24 * 31:
         raise ServiceError("bench: --backtest-hours must be above 0 and at most 744")
     if days is not None and not 0 < days <= 31:
         raise ServiceError("bench: --backtest-days must be above 0 and at most 31")
+    if not 1 <= workers <= 64:
+        raise ServiceError("bench: --backtest-workers must be from 1 to 64")
     rules = load_rules(ALERT_RULES_DIR / "default.yaml")
     if days is not None:
-        return run_history(settings, rules, days)
+        return run_history(settings, rules, days, workers)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-backtest-") as tmp_name, \
             services(settings, Path(tmp_name)) as base, Namespaces(base, "bench") as spaces:
         path = Path(tmp_name) / "day.jsonl.gz"
@@ -106,12 +113,12 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         _, result = backtest.run(
             s.database_url, s.db_schema, s.db_schema, rules, None, province, load_calendar(),
             KnownCodes(province, UnitsDataset()), recording=(str(path), read_records(path)),
-            label=dead_letter_reason_label, out=log, timings=timings)
+            label=dead_letter_reason_label, out=log, timings=timings, workers=workers)
         total = time.perf_counter() - began
     event_seconds = hours * 3600
     return {
         "suite": "backtest", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "hours": hours, "scenario": scenario, "events": events,
+        "hours": hours, "scenario": scenario, "workers": workers, "events": events,
         "stored": result["events"]["stored"],
         "refused": sum(result["events"]["refused"].values()),
         "rules_evaluated": len(rules.rules) - len(result["left_out"]),
@@ -125,7 +132,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     }
 
 
-def run_history(settings: Settings, rules, days: float) -> dict:
+def run_history(settings: Settings, rules, days: float, workers: int) -> dict:
     """`days` of generated history before Monday 2/3/2026, backtested from storage."""
     from proof.bench.wall import generate
 
@@ -144,11 +151,11 @@ def run_history(settings: Settings, rules, days: float) -> dict:
         _, result = backtest.run(
             s.database_url, s.db_schema, live.db_schema, rules, None, province,
             load_calendar(), KnownCodes(province, UnitsDataset()), since=since, until=until,
-            out=io.StringIO(), timings=timings)
+            out=io.StringIO(), timings=timings, workers=workers)
         total = time.perf_counter() - began
     return {
         "suite": "backtest", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "days": days, "history": "generated (wall bench volumes)",
+        "days": days, "history": "generated (wall bench volumes)", "workers": workers,
         "events": sum(rows.values()), "stored": result["events"]["stored"],
         "rules_evaluated": len(rules.rules) - len(result["left_out"]),
         "alerts": len(result["alerts"]),

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +37,13 @@ from ioc.known_codes import KnownCodes
 from ioc.province import Province
 from streams.alerts.engine import Engine
 from streams.alerts.lifecycle import FIRING, RESOLVED
-from streams.alerts.rules import PipelineRule, RulesFile, WatchdogRule
+from streams.alerts.rules import (
+    AbsenceRule,
+    LinkQualityRule,
+    PipelineRule,
+    RulesFile,
+    WatchdogRule,
+)
 from streams.sink import TABLE_COLUMNS, EventSink
 
 #: rules about the running system (wall time), not the data: left out of a backtest
@@ -42,6 +51,7 @@ WALL_TIME_RULES = (PipelineRule, WatchdogRule)
 ALERT_TABLES = ("alert_transitions", "alerts", "alert_engine_state", "notification_outbox",
                 "notification_groups")
 BATCH = 5000  # events stored per transaction
+WORKERS = os.cpu_count() or 1  # processes evaluating the rules: one engine per core
 
 
 def event_time_rules(rules: RulesFile) -> tuple[RulesFile, list[str]]:
@@ -213,18 +223,93 @@ def copy_history(conn: psycopg.Connection, live_schema: str, since: datetime,
     return Loaded(stored, {}, first, last)
 
 
-def evaluate(conn: psycopg.Connection, rules: RulesFile, province: Province,
-             calendar: WorkCalendar, until: datetime,
-             progress: Callable[[datetime], None] = lambda at: None) -> list[dict[str, Any]]:
+def split(rules: RulesFile, parts: int) -> list[RulesFile]:
+    """The rules in at most `parts` groups of about equal evaluation cost, each evaluated by
+    its own process: the rules are independent of each other (each has its own alerts and
+    lifecycle), so the groups give the same state changes as one engine over all of them.
+    Greedy, heaviest first, onto the lightest group; each group keeps the file's order."""
+    order = list(rules.rules)
+    loads = [0.0] * max(1, min(parts, len(order)))
+    groups: list[list[str]] = [[] for _ in loads]
+    for name in sorted(order, key=lambda n: -rule_cost(rules.rules[n])):
+        lightest = loads.index(min(loads))
+        loads[lightest] += rule_cost(rules.rules[name])
+        groups[lightest].append(name)
+    return [rules.model_copy(update={"rules": {n: rules.rules[n] for n in order if n in group}})
+            for group in groups if group]
+
+
+def rule_cost(rule: Any) -> float:
+    """A rule's share of a backtest's evaluation time, relative: the rules over heartbeats
+    (27 links, about a million rows a day) slide every row of their window; the others read
+    fewer rows or one aggregate a step (measured per rule: docs/performance.md)."""
+    if isinstance(rule, LinkQualityRule):
+        return 3.0 if rule.measure == "down_ratio" else 4.0
+    if isinstance(rule, AbsenceRule):
+        return 3.0
+    return 1.0
+
+
+#: per worker process of an `evaluate`: the event time its engine has reached (epoch s)
+_reached: Any = None
+
+
+def _share(reached: Any) -> None:
+    global _reached
+    _reached = reached
+
+
+def _evaluate_part(index: int, url: str, schema: str, rules: RulesFile, province: Province,
+                   calendar: WorkCalendar, until: datetime,
+                   progress: Callable[[datetime], None] | None = None) -> list[tuple]:
+    """One group's engine over the stored events to `until`, in this process (`progress`)
+    or in a worker process (which tells its progress through `_reached`); its state
+    changes in the order one engine writes them."""
+    with connect(url, schema, autocommit=True) as conn:
+        engine = Engine(conn, rules, province, calendar, replay=True, name=f"backtest-{index}")
+        while engine.run_once(until):
+            if progress is not None:
+                progress(engine.step_at)
+            elif _reached is not None:
+                _reached[index] = engine.step_at.timestamp()
+        return conn.execute("SELECT rule, labels, from_state, to_state, at, value"
+                            " FROM alert_transitions WHERE rule = ANY(%s) ORDER BY at, id",
+                            (list(rules.rules),)).fetchall()
+
+
+def evaluate(conn: psycopg.Connection, url: str, schema: str, rules: RulesFile,
+             province: Province, calendar: WorkCalendar, until: datetime,
+             progress: Callable[[datetime], None] = lambda at: None,
+             workers: int = 1) -> list[dict[str, Any]]:
     """Run the engine over the stored events from the first to `until`; return every state
-    change in order (rule, labels, from, to, at, value)."""
+    change in order (rule, labels, from, to, at, value). `conn` is a connection to `url`,
+    on `schema`. With `workers` > 1 the rules are split (`split`) over that many processes,
+    each with its own connection: one engine keeps about one core busy (Python sliding
+    windows, then the database), and the result is the same: the changes merged by time,
+    then by the rule's place in the file, as one engine writes them."""
     for table in ALERT_TABLES:
         conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(sql.Identifier(table)))
-    engine = Engine(conn, rules, province, calendar, replay=True, name="backtest")
-    while engine.run_once(until):
-        progress(engine.step_at)
-    rows = conn.execute("SELECT rule, labels, from_state, to_state, at, value"
-                        " FROM alert_transitions ORDER BY at, id").fetchall()
+    parts = split(rules, workers)
+    if len(parts) == 1:
+        rows = _evaluate_part(0, url, schema, rules, province, calendar, until, progress)
+    else:
+        context = multiprocessing.get_context("spawn")  # never fork a live connection
+        reached = context.Array("d", len(parts), lock=False)
+        with ProcessPoolExecutor(len(parts), mp_context=context, initializer=_share,
+                                 initargs=(reached,)) as pool:
+            futures = [pool.submit(_evaluate_part, n, url, schema, part, province,
+                                   calendar, until) for n, part in enumerate(parts)]
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
+                if any(f.done() and f.exception() for f in futures):
+                    break
+                if all(reached):
+                    progress(datetime.fromtimestamp(min(reached), UTC))
+            found = [f.result() for f in futures]  # a worker's error, raised here
+        place = {name: n for n, name in enumerate(rules.rules)}
+        # stable: one rule's changes at one time keep its engine's order
+        rows = sorted((r for part in found for r in part), key=lambda r: (r[4], place[r[0]]))
     return [{"rule": r, "labels": labels, "from": f, "to": to, "at": at.isoformat(),
              "value": None if v is None else round(v, 6)} for r, labels, f, to, at, v in rows]
 
@@ -301,9 +386,10 @@ def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
         since: datetime | None = None,
         until: datetime | None = None, names: tuple[str, str | None] = ("rules", None),
         label: Callable[[str], str] = str, out: TextIO = sys.stderr,
-        timings: dict[str, float] | None = None) -> tuple[int, dict]:
+        timings: dict[str, float] | None = None, workers: int = WORKERS) -> tuple[int, dict]:
     """One backtest of `recording` (its name and its records) or of the stored history of
     [since, until); return its run id (kept in the schema's backtest_runs) and its result.
+    `workers`: processes the rules are evaluated in (`evaluate`; default one per core).
     `timings` receives the seconds spent storing and evaluating (the bench reads them)."""
     timings = {} if timings is None else timings
     kept, left_out = event_time_rules(rules)
@@ -340,13 +426,14 @@ def run(settings_url: str, schema: str, live_schema: str, rules: RulesFile,
         if loaded.first is None or loaded.last is None:
             result |= {"alerts": [], "summary": {}}
         else:
-            changes = evaluate(conn, kept, province, calendar, loaded.last,
-                               Progress(loaded.first, loaded.last, out))
+            changes = evaluate(conn, settings_url, schema, kept, province, calendar,
+                               loaded.last, Progress(loaded.first, loaded.last, out), workers)
             result["alerts"], result["summary"] = alerts_of(changes, loaded.last)
             if other is not None:
-                theirs = alerts_of(evaluate(conn, other, province, calendar, loaded.last,
+                theirs = alerts_of(evaluate(conn, settings_url, schema, other, province,
+                                            calendar, loaded.last,
                                             Progress(loaded.first, loaded.last, out,
-                                                     what="against")), loaded.last)
+                                                     what="against"), workers), loaded.last)
                 result["against"] = {"summary": theirs[1],
                                      **diff(result["alerts"], theirs[0])}
         timings["evaluate"] = time.perf_counter() - began

@@ -9,7 +9,7 @@ import pytest
 
 from ioc.errors import SettingsError
 from ioc.resources import ALERT_RULES_DIR
-from streams.alerts.backtest import alerts_of, diff, event_time_rules
+from streams.alerts.backtest import alerts_of, diff, event_time_rules, rule_cost, split
 from streams.alerts.rules import load_rules
 
 RULES = load_rules(ALERT_RULES_DIR / "default.yaml")
@@ -29,6 +29,26 @@ def test_rules_on_wall_time_are_left_out_and_named():
     only_pipeline = RULES.model_copy(update={"rules": {n: RULES.rules[n] for n in left}})
     with pytest.raises(SettingsError, match="no event-time rule"):
         event_time_rules(only_pipeline)
+
+
+def test_rules_split_over_workers_each_once_in_file_order_and_balanced():
+    kept, _ = event_time_rules(RULES)
+    names = list(kept.rules)
+    assert [list(p.rules) for p in split(kept, 1)] == [names]
+    for workers in (2, 3, len(names), len(names) + 5):
+        parts = split(kept, workers)
+        assert len(parts) == min(workers, len(names))
+        got = [n for p in parts for n in p.rules]
+        assert sorted(got) == sorted(names)  # each rule in exactly one part
+        for p in parts:  # each part keeps the file's order and its settings
+            assert list(p.rules) == [n for n in names if n in p.rules]
+            assert p.evaluation == kept.evaluation and p.flapping == kept.flapping
+        loads = [sum(rule_cost(r) for r in p.rules.values()) for p in parts]
+        # greedy onto the lightest: no part heavier than another by more than one rule
+        assert max(loads) - min(loads) <= max(rule_cost(r) for r in kept.rules.values())
+    # the heaviest (the rules over heartbeats) do not all land on one worker
+    heavy = {n for n, r in kept.rules.items() if rule_cost(r) > 1}
+    assert all(heavy - set(p.rules) for p in split(kept, 2))
 
 
 def test_episodes_and_summary_count_what_fired_and_for_how_long():

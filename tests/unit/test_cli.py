@@ -68,4 +68,8 @@ def test_backtest_says_what_input_it_needs_before_touching_anything(tmp_path):
     not_a_recording.write_bytes(b"hello")
     refused = run("--recording", str(not_a_recording))
     assert refused.returncode == 2 and "not an IOC recording" in refused.stderr
-    assert "Traceback" not in missing.stderr + backwards.stderr + refused.stderr
+    no_workers = run("--recording", str(not_a_recording), "--workers", "0")
+    assert no_workers.returncode == 2 and "expected a whole number from 1 to 64" in \
+        no_workers.stderr
+    assert "Traceback" not in (missing.stderr + backwards.stderr + refused.stderr
+                               + no_workers.stderr)
