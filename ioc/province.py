@@ -135,7 +135,7 @@ PositiveRate = Annotated[float, Field(ge=0)]
 class Simulation(_Item):
     """Volumes the simulator is calibrated to (see docs/simulation.md for each derivation).
 
-    Shapes over the day, the week and the month are country-wide: simulators/rhythms.yaml.
+    Shapes over the day, the week and the month are country-wide: ioc/rhythms.yaml.
     """
 
     dossiers_per_working_day: PositiveRate

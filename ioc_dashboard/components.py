@@ -39,6 +39,33 @@ def spark_patch(points: Sequence[tuple[datetime, float | None]]) -> Patch:
     return patch
 
 
+def band_graph(graph_id: dict | str) -> dcc.Graph:
+    """An empty typical-band figure (`band_figure` fills it), sized by its box."""
+    return dcc.Graph(id=graph_id, figure=band_figure((), (), (), ()), className="band-graph",
+                     config={"staticPlot": True, "displayModeBar": False, "responsive": True})
+
+
+def band_figure(bins: Sequence[datetime], now: Sequence[float | None],
+                low: Sequence[float], high: Sequence[float]) -> dict:
+    """A series (line) over its typical band (grey, from `low` to `high`), no axes: on a
+    wall the shape against the band is what is read; the numbers are beside it."""
+    x = [b.isoformat() for b in bins]
+    edge = {"type": "scatter", "mode": "lines", "x": x, "line": {"width": 0},
+            "hoverinfo": "skip"}
+    return {
+        "data": [{**edge, "y": list(high)},
+                 {**edge, "y": list(low), "fill": "tonexty",
+                  "fillcolor": "rgba(210,210,210,0.22)"},
+                 {"type": "scatter", "mode": "lines+markers", "x": x, "y": list(now),
+                  "line": {"width": 3, "color": "#5bc0de"}, "marker": {"size": 5},
+                  "hoverinfo": "skip"}],
+        "layout": {"margin": {"l": 0, "r": 0, "t": 4, "b": 4}, "autosize": True,
+                   "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+                   "xaxis": {"visible": False},
+                   "yaxis": {"visible": False, "rangemode": "tozero"}, "showlegend": False},
+    }
+
+
 def tile_card(key: str, label: str, graph: bool = True) -> dbc.Card:
     """A KPI tile: label, big value, a line under it, the target, a sparkline, freshness."""
     body = [

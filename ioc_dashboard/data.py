@@ -64,6 +64,16 @@ PAYMENTS = """
 SELECT bucket, category, sum(succeeded)::bigint, sum(failed)::bigint, sum(amount_vnd)::bigint
   FROM payments_1m WHERE bucket >= %(since)s GROUP BY 1, 2 ORDER BY 1, 2
 """
+# The same hour on the same weekday of the weeks before, moved forward to this week: the
+# payments page's typical band (an index range on the aggregate per week, not raw history).
+PAYMENTS_WEEKS = """
+SELECT w.k, p.bucket + make_interval(days => 7 * w.k), p.category,
+       sum(p.succeeded + p.failed)::bigint
+  FROM generate_series(1, %(weeks)s) AS w(k)
+  JOIN payments_1m p ON p.bucket >= %(since)s - make_interval(days => 7 * w.k)
+                    AND p.bucket <= %(until)s - make_interval(days => 7 * w.k)
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
 PORTAL = """
 SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
   FROM portal_health_1m WHERE bucket >= %(since)s ORDER BY 1, 2
@@ -117,6 +127,7 @@ SELECT run_id, input, finished_at FROM {runs} WHERE finished_at IS NOT NULL
 BACKTESTS_LISTED = 30  # the newest finished runs offered on the replay page
 
 TREND_MINUTES = 60
+TYPICAL_WEEKS = 4  # the payments band: same weekday, up to this many weeks back
 TREND_HOURS = 24
 
 
@@ -244,6 +255,8 @@ class Snapshot:
     dossiers_day_start: datetime | None = None
     links: tuple[LinkMinute, ...] = ()
     payments: tuple[PaymentMinute, ...] = ()
+    # (weeks back, minute moved forward by them, category, payments): the typical band
+    payments_weeks: tuple[tuple[int, datetime, str, int], ...] = ()
     portal: tuple[PortalMinute, ...] = ()
     consultations_active: int = 0
     ingest_delay_s: float | None = None
@@ -311,8 +324,10 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
         snap["consultations_active"] = max(0, rows(
             CONSULTATIONS, since=local_day_start(newest["consultations"]))[0][0] or 0)
     if newest["payments"]:
-        snap["payments"] = tuple(PaymentMinute(*r) for r in rows(
-            PAYMENTS, since=_minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)))
+        since = _minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)
+        snap["payments"] = tuple(PaymentMinute(*r) for r in rows(PAYMENTS, since=since))
+        snap["payments_weeks"] = tuple(tuple(r) for r in rows(
+            PAYMENTS_WEEKS, weeks=TYPICAL_WEEKS, since=since, until=newest["payments"]))
     if newest["portal_health"]:
         snap["portal"] = tuple(PortalMinute(*r) for r in rows(
             PORTAL, since=_minute(newest["portal_health"]) - timedelta(minutes=TREND_MINUTES)))

@@ -163,6 +163,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "pay.count": {"vi": "Số giao dịch (60 phút)", "en": "Payments (60 min)"},
     "pay.success": {"vi": "Thành công", "en": "Succeeded"},
     "pay.amount": {"vi": "Số tiền (60 phút)", "en": "Amount (60 min)"},
+    "pay.per_minute": {"vi": "{value}/phút", "en": "{value}/min"},
+    "typical.history": {
+        "vi": "Giao dịch mỗi phút, 60 phút qua (theo {minutes} phút); dải xám: cùng giờ, cùng "
+              "thứ trong {weeks} tuần trước",
+        "en": "Payments per minute, last 60 minutes (by {minutes} min); grey band: the same "
+              "hour on the same weekday of the {weeks} weeks before"},
+    "typical.model": {
+        "vi": "Giao dịch mỗi phút, 60 phút qua (theo {minutes} phút); dải xám: mức thường lệ "
+              "theo mô hình nhịp hoạt động (chưa có lịch sử tuần trước)",
+        "en": "Payments per minute, last 60 minutes (by {minutes} min); grey band: the usual "
+              "level by the activity model (no history of earlier weeks yet)"},
+    "typical.low": {"vi": "▼ thấp hơn thường lệ", "en": "▼ below usual"},
+    "typical.high": {"vi": "▲ cao hơn thường lệ", "en": "▲ above usual"},
+    "typical.usual": {"vi": "● như thường lệ", "en": "● as usual"},
     **{f"category.{code}": names for code, names in PAYMENT_CATEGORY_NAMES.items()},
     # alerts page and login
     "alert.severity": {"vi": "Mức độ", "en": "Severity"},

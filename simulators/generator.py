@@ -7,7 +7,7 @@ than through the pydantic models: the contract is checked by tests on every kind
 is what lets one core generate well over 100,000 events a second.
 
 Rhythms: rates follow the province's calibrated volumes (`simulation:` in its file) spread
-by the country's shapes (simulators/rhythms.yaml) over working hours, weekends, public
+by the country's shapes (ioc/rhythms.yaml) over working hours, weekends, public
 holidays and the month; due dates count working days. Incidents of a scenario change what
 is generated while they are active.
 """
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from ioc.calendar import WorkCalendar, WorkingTimeIndex, load_calendar
 from ioc.contract import FEEDS, MAX_EVENT_BYTES, SCHEMA_VERSION
 from ioc.province import Procedure, Province
-from simulators.rhythms import Rhythms, load_rhythms
+from ioc.rhythms import Rhythms, load_rhythms, payment_mix
 from simulators.scenarios import (
     Active,
     AgencyBacklog,
@@ -149,6 +149,7 @@ class ProvinceSimulator:
         self.incidents = list(incidents)
         self.feeds = frozenset(feeds)
         self._holiday = 1.0
+        self._is_holiday = False
         self._origin: float | None = None
         self._slot = 0.0          # start of the next slot to generate
         self._ready: list[Record] = []  # generated, not yet returned (send time >= last end)
@@ -199,9 +200,8 @@ class ProvinceSimulator:
         # likewise what Decision 766's indicators count (digitised, fee, e-result)
         self.kpi_rng = random.Random(f"{self.seed}-indicators")
         self.channels = list(p.payment_channels)
-        self.categories = [c for c in p.payment_categories if c in self.sim.payment_mix]
-        mix_total = sum(self.sim.payment_mix[c] for c in self.categories)
-        self.mix = {c: self.sim.payment_mix[c] / mix_total for c in self.categories}
+        self.mix = payment_mix(p)
+        self.categories = list(self.mix)
 
     def _id(self, prefix: str) -> str:
         self._seq += 1
@@ -229,7 +229,8 @@ class ProvinceSimulator:
         local = self._local(s)
         hour, day = local.hour, local.date()
         working_day = self.calendar.is_working_day(day)
-        self._holiday = self.rhythms.holiday_volume if day in self.calendar.holidays else 1.0
+        self._is_holiday = day in self.calendar.holidays
+        self._holiday = self.rhythms.holiday_volume if self._is_holiday else 1.0
         out: list[Record] = []
         if "telemedicine" in self.feeds:
             self._heartbeats(s, e, out)
@@ -460,15 +461,15 @@ class ProvinceSimulator:
                   out: list[Record]) -> None:
         sim, rh, rng = self.sim, self.rhythms, self.rng
         rnd, iso, eid = rng.random, self.clock.iso, self._eid
-        hour_share = rh.hourly.payments[hour]
         gateways = self._active(PaymentGatewayFailure, s, s + SLOT_SECONDS)
         units, channels = self.unit_pool, self.channels
         n_units, n_channels = len(units), len(channels)
         for category in self.categories:
-            lam = (sim.payments_per_day * self.multiplier * self.mix[category] * hour_share
-                   * rh.month_factor(category, day) * SLOT_SECONDS / 3600)
+            lam = (rh.payments_in_hour(sim.payments_per_day * self.multiplier
+                                       * self.mix[category], category, day, hour)
+                   * SLOT_SECONDS / 3600)
             if not working_day:
-                lam *= rh.off_day_volume.payments.get(category, 1.0) * self._holiday
+                lam *= rh.off_day_payments(category, self._is_holiday)
             mu = math.log(MEDIAN_AMOUNT.get(category, 200_000))
             for _ in range(poisson(rng, lam)):
                 t = s + rnd() * SLOT_SECONDS

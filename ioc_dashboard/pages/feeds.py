@@ -9,10 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import Dash, Input, Output, State, html
+from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.indicators import Reading, evaluate
+from ioc.rhythms import load_rhythms, payment_mix
 from ioc_dashboard.components import (
+    band_figure,
+    band_graph,
     fresh_text,
     spark_patch,
     tile,
@@ -30,6 +33,7 @@ from ioc_dashboard.figures import (
     ratio,
 )
 from ioc_dashboard.i18n import format_float, format_int, format_percent, t
+from ioc_dashboard.typical import BIN_MINUTES, Series, Typical, typical
 
 
 def _table(head: list[str], rows: list[list[Any]], table_id: str) -> dbc.Table:
@@ -42,11 +46,13 @@ def _names(items: list, lang: str) -> dict[str, str]:
     return {i.code: i.name_vi if lang == "vi" else i.name_en for i in items}
 
 
-def _page(feed: str, ctx: WallContext, lang: str, tiles: list, body_id: str) -> html.Div:
+def _page(feed: str, ctx: WallContext, lang: str, tiles: list, body_id: str,
+          body: list | None = None) -> html.Div:
     return html.Div([
         html.Div(t(f"feed.{feed}", lang), className="page-title"),
         html.Div(id=f"{feed}-fresh", className="page-fresh"),
-        html.Div([dbc.Row(tiles, className="g-3"), html.Div(id=body_id, className="feed-body")],
+        html.Div([dbc.Row(tiles, className="g-3"),
+                  html.Div(body, id=body_id, className="feed-body")],
                  id=f"{feed}-panel", className="feed-panel"),
         html.Div(id=f"{feed}-updated", className="text-secondary mt-2 updated"),
     ], className=f"p-3 feed-page page-{feed}")
@@ -212,10 +218,45 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
 
 
 def payments_layout(ctx: WallContext, lang: str) -> html.Div:
+    # each category the province pays in: its last hour against a typical one
+    cells = [html.Div([
+        html.Div([html.Span(t(f"category.{c}", lang), className="band-name"),
+                  html.Span("—", id={"type": "pay-typical-now", "category": c},
+                            className="band-now")], className="band-head"),
+        band_graph({"type": "pay-typical", "category": c}),
+    ], className="band-cell") for c in payment_mix(ctx.province)]
     return _page("payments", ctx, lang, [
         tile("pay-rate", t("kpi.payments", lang), width=6),
         tile("pay-success", t("pay.success", lang), graph=False, width=6),
-    ], "payments-body")
+    ], "payments-body", [
+        html.Div(cells, className="band-grid", id="pay-typical-grid"),
+        html.Div(id="pay-typical-note", className="band-note"),
+        html.Div(id="payments-table"),
+    ])
+
+
+def _typical(snap: Snapshot, ctx: WallContext) -> Typical | None:
+    newest = snap.newest.get("payments")
+    if newest is None:
+        return None
+    if "rhythms" not in ctx.cache:
+        ctx.cache["rhythms"] = load_rhythms()
+    return typical(((p.bucket, p.category, p.succeeded + p.failed) for p in snap.payments),
+                   snap.payments_weeks, newest, ctx.province, ctx.cache["rhythms"],
+                   ctx.calendar)
+
+
+def _band_now(series: Series, lang: str) -> str:
+    """The newest binned rate, and whether it is inside its band (in words, not colour)."""
+    known = [b for b, v in enumerate(series.now) if v is not None]
+    if not known:
+        return "—"
+    b = known[-1]
+    value = series.now[b]
+    state = ("low" if value < series.low[b] else "high" if value > series.high[b]
+             else "usual")
+    return (t("pay.per_minute", lang, value=format_float(value, lang)) + " "
+            + t(f"typical.{state}", lang))
 
 
 def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> list:
@@ -226,13 +267,23 @@ def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) 
              format_int(amount, lang) + " ₫"] for c, (s, f, amount) in p.by_category.items()]
     body = _table([t("pay.category", lang), t("pay.count", lang), t("pay.success", lang),
                    t("pay.amount", lang)], rows, "payments-categories")
+    shown = list(payment_mix(ctx.province))
+    typ = _typical(snap, ctx)
+    by_category = {s.category: s for s in typ.series} if typ else {}
+    figures = [band_figure(typ.bins, by_category[c].now, by_category[c].low,
+                           by_category[c].high) if c in by_category
+               else band_figure((), (), (), ()) for c in shown]
+    values = [_band_now(by_category[c], lang) if c in by_category else "—" for c in shown]
+    note = "" if typ is None else t(f"typical.{typ.source}", lang, minutes=BIN_MINUTES,
+                                    weeks=typ.weeks)
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         format_float(p.per_minute, lang) if p.per_minute is not None else "—",
         format_percent(p.success_ratio, lang) if p.success_ratio is not None else "—",
         t("target", lang, target="≥ " + format_percent(ctx.province.targets.payment_success_ratio,
                                                        lang, 0)),
-        tile_class(fresh), spark_patch(p.trend), body, updated_line(snap.read_at, lang)]
+        tile_class(fresh), spark_patch(p.trend), body, figures, values, note,
+        updated_line(snap.read_at, lang)]
 
 
 PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
@@ -254,8 +305,10 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
         ("payments-fresh", "children"), ("payments-panel", "className"),
         ("pay-rate-value", "children"), ("pay-success-value", "children"),
         ("pay-success-target", "children"), ("pay-rate-card", "className"),
-        ("pay-rate-graph", "figure"), ("payments-body", "children"),
-        ("payments-updated", "children")]),
+        ("pay-rate-graph", "figure"), ("payments-table", "children"),
+        ({"type": "pay-typical", "category": ALL}, "figure"),
+        ({"type": "pay-typical-now", "category": ALL}, "children"),
+        ("pay-typical-note", "children"), ("payments-updated", "children")]),
 }
 
 

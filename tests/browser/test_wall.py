@@ -204,6 +204,12 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_
             browser.get(base + path)
             wait.until(lambda d, m=marker: d.find_elements(By.ID, m))
         wait_text(browser, "nav-overview", lambda s: s == "Overview")
+        # each payment category against its typical band: the rhythm model's (six hours
+        # stored, no earlier week), its newest rate in words beside it
+        browser.get(base + "/payments")
+        wait_text(browser, "pay-typical-note", lambda s: "mô hình nhịp hoạt động" in s)
+        wait.until(lambda d: [e.text.split(" ")[0].endswith("/phút") and "thường lệ" in e.text
+                              for e in d.find_elements(By.CLASS_NAME, "band-now")] == [True] * 5)
         browser.get(base + "/payments?source=replay")
         wait_text(browser, "replay-marker", lambda s: s == "PHÁT LẠI / REPLAY")
         wait_text(browser, "payments-fresh", lambda s: s == "Chưa có dữ liệu")

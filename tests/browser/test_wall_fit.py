@@ -37,8 +37,15 @@ FIT_PROBLEMS = (Path(__file__).parent / "fit_problems.js").read_text()
 
 # every table that shows a page of its rows (the alerts page) fitted to this screen
 FITTED = """
+const near = (a, b) => Math.abs(a - b) < 2;
 return [...document.querySelectorAll('.fit-table')].every(
-  b => b.dataset.fitted === innerWidth + 'x' + innerHeight);
+  b => b.dataset.fitted === innerWidth + 'x' + innerHeight)
+  && [...document.querySelectorAll('.dash-graph')].every(g => {  // charts redrawn at their size
+    const svg = g.querySelector('.main-svg');
+    if (!svg) return true;
+    const box = g.getBoundingClientRect(), drawn = svg.getBoundingClientRect();
+    return near(box.width, drawn.width) && near(box.height, drawn.height);
+  });
 """
 
 # the rows of the alerts table shown, and its pager's line, once fitted to this screen

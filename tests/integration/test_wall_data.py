@@ -60,6 +60,31 @@ def test_figures_equal_what_the_tables_hold(filled):
     assert snap.alerts_available and snap.alerts == () and snap.replay_runs == ()
 
 
+def test_the_typical_band_reads_the_same_hour_of_earlier_weeks(filled):
+    """The payments page's band: the hour before the newest payment on the same weekday one
+    and two weeks back, moved forward to this week, per minute and category, as the raw
+    rows count them (no week three: nothing was stored then)."""
+    with connect(filled.database_url, filled.db_schema, autocommit=True) as conn:
+        newest = conn.execute("SELECT max(occurred_at) FROM payments").fetchone()[0]
+        for weeks in (1, 2):
+            back = newest - timedelta(weeks=weeks)
+            generate(conn, load_province(filled.province_file), back - timedelta(minutes=90),
+                     back + timedelta(minutes=5))
+    snap = _reader(filled).snapshot()
+    assert snap.newest["payments"] == newest
+    since = newest.replace(second=0, microsecond=0) - timedelta(minutes=60)
+    with connect(filled.database_url, filled.db_schema) as conn:
+        expected = conn.execute(
+            "SELECT w.k, date_trunc('minute', p.occurred_at) + make_interval(days => 7 * w.k),"
+            "       p.category, count(*)"
+            "  FROM generate_series(1, 3) AS w(k) JOIN payments p"
+            "    ON p.occurred_at >= %s - make_interval(days => 7 * w.k)"
+            "   AND date_trunc('minute', p.occurred_at) <= %s - make_interval(days => 7 * w.k)"
+            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (since, newest)).fetchall()
+    assert {k for k, *_ in expected} == {1, 2}
+    assert list(snap.payments_weeks) == [tuple(r) for r in expected]
+
+
 def test_twenty_walls_cost_one_read(filled):
     data = WallData.from_settings(filled.with_(refresh_seconds=60))
     threads = [threading.Thread(target=data.snapshot) for _ in range(20)]

@@ -104,7 +104,7 @@ def test_a_working_day_matches_the_calibration():
     assert kinds["dossier.received"] == pytest.approx(sim.dossiers_per_working_day, rel=0.1)
     # payments_per_day is a working day's volume before the monthly cycles; 12/3 is after
     # the utility bills' early-month peak
-    from simulators.rhythms import load_rhythms
+    from ioc.rhythms import load_rhythms
     rhythms, total = load_rhythms(), sum(sim.payment_mix.values())
     expected = sum(sim.payments_per_day * share / total * rhythms.month_factor(c, date(2026, 3, 12))
                    for c, share in sim.payment_mix.items())

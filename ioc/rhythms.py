@@ -1,5 +1,6 @@
 """Country-wide activity shapes (rhythms.yaml): how a day's volume spreads over hours,
-weekends, holidays and the month. Validated on load like every data file."""
+weekends, holidays and the month. Validated on load like every data file. The simulator
+draws from them; the wall's typical band falls back on them until history is stored."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ioc.contract import PaymentData
 from ioc.datafile import load_yaml
+from ioc.province import Province
 from ioc.resources import shipped_path
 
-RHYTHMS_FILE = shipped_path("simulators", "rhythms.yaml")
+RHYTHMS_FILE = shipped_path("ioc", "rhythms.yaml")
 PaymentCategory = PaymentData.model_fields["category"].annotation
 Hours = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
 Factor = Annotated[float, Field(ge=0)]
@@ -75,8 +77,26 @@ class Rhythms(_Model):
                 return w.factor
         return cycle.otherwise
 
+    def payments_in_hour(self, per_day: float, category: str, day: date, hour: int) -> float:
+        """Payments of `category` expected in a local hour of a working `day`: its day's
+        volume (`per_day`) spread by the hour weights and the month's cycle."""
+        return per_day * self.hourly.payments[hour] * self.month_factor(category, day)
+
+    def off_day_payments(self, category: str, holiday: bool) -> float:
+        """What an off day (a holiday: even less) keeps of a working day's `category`."""
+        return self.off_day_volume.payments.get(category, 1.0) * (
+            self.holiday_volume if holiday else 1.0)
+
     def in_clinic_hours(self, at: time) -> bool:
         return any(start <= at < end for start, end in self.clinic_hours)
+
+
+def payment_mix(province: Province) -> dict[str, float]:
+    """Each payment category the province pays in, with its share of the payments."""
+    sim = province.simulation
+    categories = [c for c in province.payment_categories if c in sim.payment_mix]
+    total = sum(sim.payment_mix[c] for c in categories)
+    return {c: sim.payment_mix[c] / total for c in categories}
 
 
 def load_rhythms(path: Path = RHYTHMS_FILE) -> Rhythms:

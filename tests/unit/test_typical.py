@@ -1,0 +1,103 @@
+"""The payments page's typical band: bins, the band from earlier weeks, the rhythm model
+until such history exists, and the rates of the last hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ioc.calendar import load_calendar
+from ioc.province import load_province
+from ioc.rhythms import load_rhythms, payment_mix
+from ioc.settings import PROVINCES_DIR
+from ioc_dashboard.typical import _model_rate, bins_before, typical
+
+# Monday 2/3/2026 10:07:30 in Vietnam (a working day)
+NEWEST = datetime(2026, 3, 2, 3, 7, 30, tzinfo=UTC)
+CURRENT = NEWEST.replace(second=0)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return load_province(PROVINCES_DIR / "thanh-hoa.yaml"), load_rhythms(), load_calendar()
+
+
+def _minutes(start: datetime, end: datetime) -> list[datetime]:
+    out, at = [], start
+    while at < end:
+        out.append(at)
+        at += timedelta(minutes=1)
+    return out
+
+
+def test_bins_cover_the_last_hour_aligned_on_the_hour():
+    bins = bins_before(NEWEST)
+    assert len(bins) == 12
+    assert bins[-1] == datetime(2026, 3, 2, 3, 5, tzinfo=UTC)  # holds the newest minute
+    assert bins[0] == datetime(2026, 3, 2, 2, 10, tzinfo=UTC)
+    assert all(b - a == timedelta(minutes=5) for a, b in zip(bins, bins[1:], strict=False))
+
+
+def test_the_band_holds_every_earlier_week_and_a_silent_week_does_not_count(world):
+    province, rhythms, calendar = world
+    start = bins_before(NEWEST)[0]
+    minutes = _minutes(start, CURRENT + timedelta(minutes=1))
+    # week 1: 6 tuition payments a minute, week 2: 10, week 3: stored but all zero (down)
+    weeks = [(1, m, "tuition", 6) for m in minutes] + [(2, m, "tuition", 10) for m in minutes]
+    weeks += [(3, m, "tuition", 0) for m in minutes]
+    now = [(m, "tuition", 3) for m in minutes]
+    got = typical(now, weeks, NEWEST, province, rhythms, calendar)
+    assert (got.source, got.weeks) == ("history", 2)
+    tuition = next(s for s in got.series if s.category == "tuition")
+    for low, high in zip(tuition.low, tuition.high, strict=True):
+        assert low <= 6 and high >= 10  # both weeks inside, around their mean of 8
+        assert high - 8 == pytest.approx(8 - low) or low == 0
+    # this hour's rate: 3 a minute in every complete minute; the last bin counts its two
+    # complete minutes (10:05, 10:06), not the one still filling (10:07)
+    assert tuition.now == (3.0,) * 12
+    assert all(v < low for v, low in zip(tuition.now, tuition.low, strict=True))
+    # a category with no earlier payments in those weeks: a band around zero
+    other = next(s for s in got.series if s.category != "tuition")
+    assert set(other.low) == {0.0} and set(other.high) == {0.0}
+    assert [s.category for s in got.series][:len(payment_mix(province))] == list(
+        payment_mix(province))
+
+
+def test_the_last_bin_has_no_rate_before_its_first_minute_is_complete(world):
+    province, rhythms, calendar = world
+    newest = datetime(2026, 3, 2, 3, 5, 20, tzinfo=UTC)  # 10:05:20: its bin just began
+    start = bins_before(newest)[0]
+    now = [(m, "tuition", 4) for m in _minutes(start, newest.replace(second=0)
+                                               + timedelta(minutes=1))]
+    tuition = next(s for s in typical(now, (), newest, province, rhythms, calendar).series
+                   if s.category == "tuition")
+    assert tuition.now[:-1] == (4.0,) * 11 and tuition.now[-1] is None
+
+
+def test_without_earlier_weeks_the_rhythm_model_gives_the_band(world):
+    province, rhythms, calendar = world
+    got = typical((), (), NEWEST, province, rhythms, calendar)
+    assert (got.source, got.weeks) == ("model", 0)
+    for s in got.series:
+        for b, start in enumerate(got.bins):
+            rate = _model_rate(province, rhythms, calendar, payment_mix(province)[s.category],
+                               s.category, start)
+            assert s.low[b] <= round(rate, 3) <= s.high[b]
+    # over a working day the model's minutes add up to the province's daily volume of the
+    # category (the hour weights sum to one), as the simulator draws it
+    day = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # Monday 2/3/2026 00:00 in Vietnam
+    share = payment_mix(province)["tuition"]
+    total = sum(_model_rate(province, rhythms, calendar, share, "tuition",
+                            day + timedelta(hours=h)) * 60 for h in range(24))
+    expected = (province.simulation.payments_per_day * share
+                * rhythms.month_factor("tuition", day.astimezone(calendar.tz).date()))
+    assert total == pytest.approx(expected)
+    # a Sunday keeps the off-day share of it
+    sunday = day - timedelta(days=1)
+    off = sum(_model_rate(province, rhythms, calendar, share, "tuition",
+                          sunday + timedelta(hours=h)) * 60 for h in range(24))
+    assert off == pytest.approx(
+        province.simulation.payments_per_day * share
+        * rhythms.month_factor("tuition", sunday.astimezone(calendar.tz).date())
+        * rhythms.off_day_payments("tuition", False))
