@@ -11,6 +11,7 @@ import argparse
 import re
 import shlex
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -108,7 +109,11 @@ def test_required_services_exist(services):
 
 
 def test_images_are_the_pinned_ones(services):
-    assert services["kafka"]["image"] == "apache/kafka:3.9.0"
+    # production's broker is the Apache Kafka release the suite's broker tier runs
+    pom = ElementTree.parse(REPO / "ioc" / "kafka" / "pom.xml").getroot()
+    tested = pom.find("{http://maven.apache.org/POM/4.0.0}properties/"
+                      "{http://maven.apache.org/POM/4.0.0}kafka.version").text
+    assert services["kafka"]["image"] == f"apache/kafka:{tested}" == "apache/kafka:4.1.1"
     assert services["timescaledb"]["image"] == "timescale/timescaledb:2.17.2-pg16"
     assert services["prometheus"]["image"] == "prom/prometheus:v2.53.0"
     assert services["alertmanager"]["image"] == "prom/alertmanager:v0.25.0"
