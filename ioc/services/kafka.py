@@ -189,7 +189,7 @@ class ApacheKafka:
         process = ManagedProcess(
             f"kafka-{node_id}", self._java("kafka.Kafka", str(config)),
             self.data_dir.parent / "logs" / f"apache-kafka-{node_id}.log",
-            env={"PATH": "/usr/bin:/bin", "LOG_DIR": str(config.parent)},
+            env={"PATH": "/usr/bin:/bin"},
         ).start()
         self.processes[node_id] = process
         return process

@@ -49,6 +49,10 @@ def test_wall_bench(settings):
     figures = bench(settings.with_(refresh_seconds=1), "--suite", "wall", "--days", "0.1",
                     "--refreshes", "5", "--walls", "4")
     assert figures["refreshes"] == 5 and figures["rows_total"] > 1000
+    pages = figures["page_refresh_server_ms"]
+    assert set(pages) == {"overview", "portal", "telemedicine", "payments"}
+    assert all(0 < ms["p50"] <= ms["p95"] <= ms["max"] for ms in pages.values())
+    assert figures["targets"]["refresh_met"] == (max(ms["p95"] for ms in pages.values()) <= 150)
     statements = figures["statements_per_3_intervals"]
     assert statements["1_wall"] > 0 and figures["targets"]["walls_met"] == (
         statements["4_walls"] <= statements["1_wall"])
