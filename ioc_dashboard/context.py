@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode
 from ioc.calendar import WorkCalendar, load_calendar
 from ioc.indicators import IndicatorSet, load_indicator_set
 from ioc.province import Province
+from ioc.rhythms import Rhythms, load_rhythms
 from ioc.settings import Settings
 from ioc_dashboard.config import WallConfig
 from ioc_dashboard.data import Snapshot, WallData
@@ -68,6 +69,8 @@ class WallContext:
     replay_operator: Operator | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     calendar: WorkCalendar = field(default_factory=load_calendar)  # working hours
+    # how activity spreads over the day: the typical band until history is stored
+    rhythms: Rhythms = field(default_factory=load_rhythms)
     # Decision 766/QĐ-TTg's indicators on the public-services page
     indicators: IndicatorSet = field(default_factory=load_indicator_set)
     # rules that watch the IOC itself: shown in the pipeline strip, not the operators' list

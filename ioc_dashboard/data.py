@@ -73,6 +73,13 @@ PAYMENTS_WEEK = """
 SELECT {k}, bucket + interval '{k} weeks', category, sum(succeeded + failed)::bigint
   FROM payments_1m WHERE bucket >= %(since{k})s AND bucket <= %(until{k})s GROUP BY 2, 3
 """
+# Today so far on the same weekday of one week before (from midnight to the same hour): the
+# overview tiles' "usual" dossier ratios, one such part per week, as for the payments.
+DOSSIERS_WEEK = """
+SELECT {k}, sum(received)::bigint, sum(received_online)::bigint, sum(resolved)::bigint,
+       sum(resolved_on_time)::bigint
+  FROM dossiers_1h WHERE bucket >= %(from{k})s AND bucket < %(to{k})s
+"""
 PORTAL = """
 SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
   FROM portal_health_1m WHERE bucket >= %(since)s ORDER BY 1, 2
@@ -254,6 +261,9 @@ class Snapshot:
     dossiers_day_start: datetime | None = None
     links: tuple[LinkMinute, ...] = ()
     payments: tuple[PaymentMinute, ...] = ()
+    # (weeks back, received, received online, resolved, resolved on time) of the same part
+    # of the same weekday: the overview's usual ratios
+    dossiers_weeks: tuple[tuple[int, int, int, int, int], ...] = ()
     # (weeks back, minute moved forward by them, category, payments): the typical band
     payments_weeks: tuple[tuple[int, datetime, str, int], ...] = ()
     portal: tuple[PortalMinute, ...] = ()
@@ -314,6 +324,11 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
             DOSSIERS_HOURLY, since=min(day, hours - timedelta(hours=TREND_HOURS - 1))))
         snap["dossier_scopes"] = tuple(scopes_of(rows(COUNTS_QUERY, since=day,
                                                       until=day + timedelta(days=1))))
+        weeks = range(1, TYPICAL_WEEKS + 1)
+        snap["dossiers_weeks"] = tuple(tuple(r) for r in rows(
+            " UNION ALL ".join(DOSSIERS_WEEK.format(k=k) for k in weeks) + " ORDER BY 1",
+            **{f"from{k}": day - timedelta(weeks=k) for k in weeks},
+            **{f"to{k}": newest["dossier_events"] - timedelta(weeks=k) for k in weeks}))
     if newest["link_heartbeats"]:
         at = newest["link_heartbeats"]
         snap["links"] = tuple(LinkMinute(*r) for r in rows(

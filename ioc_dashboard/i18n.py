@@ -78,6 +78,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "kpi.payments": {"vi": "Thanh toán mỗi phút", "en": "Payments per minute"},
     "kpi.success": {"vi": "thành công {rate}", "en": "{rate} succeeded"},
     "target": {"vi": "Mục tiêu {target}", "en": "Target {target}"},
+    # a usual day so far: from the same weekday of earlier weeks, or the calibrated model
+    "usual.history": {"vi": "thường lệ {value}", "en": "usual {value}"},
+    "usual.model": {"vi": "mô hình {value}", "en": "model {value}"},
+    "usual.history_title": {
+        "vi": "Cùng thứ, cùng giờ trong {weeks} tuần trước",
+        "en": "The same weekday and hour of the {weeks} weeks before"},
+    "usual.model_title": {
+        "vi": "Chưa có lịch sử tuần trước: mức thường lệ theo mô hình hiệu chỉnh của tỉnh",
+        "en": "No history of earlier weeks yet: the usual level by the province's calibrated "
+              "model"},
     "of_resolved": {"vi": "{n} hồ sơ đã giải quyết", "en": "{n} dossiers resolved"},
     "of_received": {"vi": "{n} hồ sơ đã tiếp nhận", "en": "{n} dossiers received"},
     "consultations_active": {"vi": "{n} phiên khám đang diễn ra",

@@ -21,6 +21,7 @@ from typing import Literal
 from ioc.calendar import WorkCalendar
 from ioc.province import Province
 from ioc.rhythms import Rhythms, payment_mix
+from ioc_dashboard.data import Snapshot
 
 BIN_MINUTES = 5
 
@@ -33,6 +34,7 @@ class Series:
     now: tuple[float | None, ...]  # None: the bin has not started or the feed had no data
     low: tuple[float, ...]
     high: tuple[float, ...]
+    centre: tuple[float, ...]  # the usual rate: the weeks' mean, or the model's
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class Typical:
     series: tuple[Series, ...]
     source: Literal["history", "model"]
     weeks: int
+
+    def usual_per_minute(self) -> float | None:
+        """All categories' usual payments per minute in the newest bin with a complete
+        minute (the overview's payments tile)."""
+        known = [b for b, v in enumerate(self.series[0].now) if v is not None] \
+            if self.series else []
+        return sum(s.centre[known[-1]] for s in self.series) if known else None
 
 
 def bins_before(newest: datetime, minutes: int = 60, width: int = BIN_MINUTES
@@ -100,7 +109,7 @@ def typical(now_counts: Iterable[tuple[datetime, str, int]],
                 for start in bins]
     series = []
     for category in categories:
-        low, high = [], []
+        low, high, centres = [], [], []
         for b, start in enumerate(bins):
             if weeks:
                 values = [w[category][b] / max(1, complete[b]) if category in w else 0.0
@@ -113,10 +122,11 @@ def typical(now_counts: Iterable[tuple[datetime, str, int]],
             lo, hi = _band(centre, values, max(1, complete[b]))
             low.append(round(lo, 3))
             high.append(round(hi, 3))
+            centres.append(round(centre, 3))
         counted = now.get(category, [0] * len(bins))
         rates = tuple(round(n / minutes, 3) if minutes else None
                       for n, minutes in zip(counted, complete, strict=True))
-        series.append(Series(category, rates, tuple(low), tuple(high)))
+        series.append(Series(category, rates, tuple(low), tuple(high), tuple(centres)))
     return Typical(bins, tuple(series), "history" if weeks else "model", len(weeks))
 
 
@@ -130,3 +140,38 @@ def _model_rate(province: Province, rhythms: Rhythms, calendar: WorkCalendar, sh
     if not calendar.is_working_day(day):
         hourly *= rhythms.off_day_payments(category, day in calendar.holidays)
     return hourly / 60
+
+
+@dataclass(frozen=True)
+class UsualDossiers:
+    """Today so far on a usual day: the on-time share of the dossiers resolved and the online
+    share of those received, from the same part of the same weekday of earlier `weeks`, or
+    the province's calibrated shares (`weeks` 0) until such history is stored."""
+
+    on_time_ratio: float | None
+    online_ratio: float | None
+    source: Literal["history", "model"]
+    weeks: int
+
+
+def usual_dossiers(weeks: Iterable[tuple[int, int, int, int, int]],
+                   province: Province) -> UsualDossiers:
+    """From (weeks back, received, received online, resolved, resolved on time) rows; a week
+    with neither a dossier received nor one resolved had no system running."""
+    kept = [w for w in weeks if (w[1] or 0) + (w[3] or 0) > 0]
+    if not kept:
+        sim = province.simulation
+        return UsualDossiers(sim.on_time_share, sim.online_share, "model", 0)
+    received, online, resolved, on_time = (sum(w[i] or 0 for w in kept) for i in range(1, 5))
+    return UsualDossiers(on_time / resolved if resolved else None,
+                         online / received if received else None, "history", len(kept))
+
+
+def payments_typical(snap: Snapshot, province: Province, rhythms: Rhythms,
+                     calendar: WorkCalendar) -> Typical | None:
+    """`typical` of a wall snapshot (None before any payment is stored)."""
+    newest = snap.newest.get("payments")
+    if newest is None:
+        return None
+    return typical(((p.bucket, p.category, p.succeeded + p.failed) for p in snap.payments),
+                   snap.payments_weeks, newest, province, rhythms, calendar)

@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, html
 
 from ioc.indicators import Reading, evaluate
-from ioc.rhythms import load_rhythms, payment_mix
+from ioc.rhythms import payment_mix
 from ioc_dashboard.components import (
     band_figure,
     band_graph,
@@ -33,7 +33,7 @@ from ioc_dashboard.figures import (
     ratio,
 )
 from ioc_dashboard.i18n import format_float, format_int, format_percent, t
-from ioc_dashboard.typical import BIN_MINUTES, Series, Typical, typical
+from ioc_dashboard.typical import BIN_MINUTES, Series, payments_typical
 
 
 def _table(head: list[str], rows: list[list[Any]], table_id: str) -> dbc.Table:
@@ -235,17 +235,6 @@ def payments_layout(ctx: WallContext, lang: str) -> html.Div:
     ])
 
 
-def _typical(snap: Snapshot, ctx: WallContext) -> Typical | None:
-    newest = snap.newest.get("payments")
-    if newest is None:
-        return None
-    if "rhythms" not in ctx.cache:
-        ctx.cache["rhythms"] = load_rhythms()
-    return typical(((p.bucket, p.category, p.succeeded + p.failed) for p in snap.payments),
-                   snap.payments_weeks, newest, ctx.province, ctx.cache["rhythms"],
-                   ctx.calendar)
-
-
 def _band_now(series: Series, lang: str) -> str:
     """The newest binned rate, and whether it is inside its band (in words, not colour)."""
     known = [b for b, v in enumerate(series.now) if v is not None]
@@ -268,7 +257,7 @@ def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) 
     body = _table([t("pay.category", lang), t("pay.count", lang), t("pay.success", lang),
                    t("pay.amount", lang)], rows, "payments-categories")
     shown = list(payment_mix(ctx.province))
-    typ = _typical(snap, ctx)
+    typ = payments_typical(snap, ctx.province, ctx.rhythms, ctx.calendar)
     by_category = {s.category: s for s in typ.series} if typ else {}
     figures = [band_figure(typ.bins, by_category[c].now, by_category[c].low,
                            by_category[c].high) if c in by_category

@@ -177,6 +177,10 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_
         except TimeoutException:
             pytest.fail(f"the tiles never matched the database: {compared}")
         assert compared[0][0]["kpi-links-value"] == "26/27"  # the first link is down
+        # beside each target, a usual day so far: the calibrated model (no earlier week)
+        for tile in ("kpi-ontime", "kpi-online", "kpi-pay"):
+            wait_text(browser, f"{tile}-target", lambda s: " · mô hình " in s,
+                      what=f"{tile}: the usual day beside its target")
         # the overview fits a 16:9 wall screen: nothing below the fold
         set_screen(browser, 1920, 1080)
         height = browser.execute_script("return document.documentElement.scrollHeight")

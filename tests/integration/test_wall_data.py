@@ -83,6 +83,21 @@ def test_the_typical_band_reads_the_same_hour_of_earlier_weeks(filled):
             " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (since, newest)).fetchall()
     assert {k for k, *_ in expected} == {1, 2}
     assert list(snap.payments_weeks) == [tuple(r) for r in expected]
+    # the overview's usual dossier shares: the same weekday from midnight to the same hour
+    day, newest_dossier = snap.dossiers_day_start, snap.newest["dossier_events"]
+    with connect(filled.database_url, filled.db_schema) as conn:
+        dossiers = [(k, *conn.execute(
+            "SELECT count(*) FILTER (WHERE event_type = 'received'),"
+            "       count(*) FILTER (WHERE event_type = 'received' AND channel = 'online'),"
+            "       count(*) FILTER (WHERE event_type = 'resolved'),"
+            "       count(*) FILTER (WHERE event_type = 'resolved' AND occurred_at <= due_at)"
+            "  FROM dossier_events WHERE occurred_at >= %s"
+            "   AND date_trunc('hour', occurred_at) < %s",
+            (day - timedelta(weeks=k), newest_dossier - timedelta(weeks=k))).fetchone())
+            for k in range(1, 5)]
+    assert [tuple(w[:1]) + tuple(x or 0 for x in w[1:]) for w in snap.dossiers_weeks] \
+        == dossiers
+    assert sum(w[1] for w in dossiers) > 0
 
 
 def test_twenty_walls_cost_one_read(filled):

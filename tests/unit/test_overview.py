@@ -21,6 +21,7 @@ from ioc_dashboard.data import (
     Snapshot,
     WallData,
 )
+from ioc_dashboard.i18n import format_percent
 from ioc_dashboard.pages.overview import render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
@@ -71,10 +72,26 @@ def _snapshot(ctx: WallContext, newest_age: float = 5) -> Snapshot:
         read_at=NOW)
 
 
+def _text(node) -> str:
+    """What a rendered part reads as: its strings and its components' children, in order."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list | tuple):
+        return "".join(_text(n) for n in node)
+    return _text(node.children)
+
+
 def test_kpis_against_targets_in_vietnamese(ctx):
     out = render(_snapshot(ctx), NOW, "vi", ctx)
     value, sub, target, fresh, cls, _patch = out["kpi-ontime"]
-    assert (value, sub, target) == ("93,50%", "200 hồ sơ đã giải quyết", "Mục tiêu ≥ 95%")
+    assert (value, sub) == ("93,50%", "200 hồ sơ đã giải quyết")
+    # no earlier week stored: the usual day is the province's calibrated model
+    sim = ctx.province.simulation
+    assert _text(target) == "Mục tiêu ≥ 95% · mô hình " + format_percent(sim.on_time_share)
+    assert _text(out["kpi-online"][2]) == "Mục tiêu ≥ 90% · mô hình " + format_percent(
+        sim.online_share)
     assert fresh == "Dữ liệu mới nhất: 10:00:25 22/11/2026 (5 giây trước)"
     assert "off-target" in cls and "stale" not in cls
     assert out["kpi-online"][0] == "95,00%" and "on-target" in out["kpi-online"][4]
@@ -89,8 +106,21 @@ def test_kpis_against_targets_in_vietnamese(ctx):
 
 def test_english_formats(ctx):
     out = render(_snapshot(ctx), NOW, "en", ctx)
-    assert out["kpi-ontime"][:3] == ("93.50%", "200 dossiers resolved", "Target ≥ 95%")
+    assert out["kpi-ontime"][:2] == ("93.50%", "200 dossiers resolved")
+    assert _text(out["kpi-ontime"][2]).startswith("Target ≥ 95% · model ")
     assert out["dead-letters"] == "1,525,644"
+
+
+def test_tiles_set_today_beside_the_same_weekday_of_earlier_weeks(ctx):
+    # weeks back, received, online, resolved, on time: week 2 had nothing (down)
+    snap = replace(_snapshot(ctx), dossiers_weeks=((1, 100, 60, 80, 72), (2, 0, 0, 0, 0)))
+    out = render(snap, NOW, "vi", ctx)
+    assert _text(out["kpi-ontime"][2]) == "Mục tiêu ≥ 95% · thường lệ 90,00%"
+    assert _text(out["kpi-online"][2]) == "Mục tiêu ≥ 90% · thường lệ 60,00%"
+    usual = out["kpi-online"][2][-1]
+    assert usual.className == "tile-usual" and "1 tuần trước" in usual.title
+    # payments: the rhythm model's usual rate beside the success target
+    assert "/phút" in _text(out["kpi-pay"][2]) and "mô hình" in _text(out["kpi-pay"][2])
 
 
 def test_a_late_feed_turns_grey_and_says_so(ctx):

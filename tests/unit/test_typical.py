@@ -11,7 +11,7 @@ from ioc.calendar import load_calendar
 from ioc.province import load_province
 from ioc.rhythms import load_rhythms, payment_mix
 from ioc.settings import PROVINCES_DIR
-from ioc_dashboard.typical import _model_rate, bins_before, typical
+from ioc_dashboard.typical import _model_rate, bins_before, typical, usual_dossiers
 
 # Monday 2/3/2026 10:07:30 in Vietnam (a working day)
 NEWEST = datetime(2026, 3, 2, 3, 7, 30, tzinfo=UTC)
@@ -101,3 +101,33 @@ def test_without_earlier_weeks_the_rhythm_model_gives_the_band(world):
         province.simulation.payments_per_day * share
         * rhythms.month_factor("tuition", sunday.astimezone(calendar.tz).date())
         * rhythms.off_day_payments("tuition", False))
+
+
+def test_usual_dossiers_from_earlier_weeks_or_the_calibrated_shares(world):
+    province = world[0]
+    # weeks back, received, received online, resolved, resolved on time; week 3 was down
+    got = usual_dossiers([(1, 100, 60, 80, 72), (2, 50, 40, 20, 18), (3, 0, 0, 0, 0)],
+                         province)
+    assert (got.source, got.weeks) == ("history", 2)
+    assert got.online_ratio == pytest.approx(100 / 150)
+    assert got.on_time_ratio == pytest.approx(90 / 100)
+    # received but none resolved yet at this hour: no usual on-time share, not 0 %
+    early = usual_dossiers([(1, 12, 5, 0, 0)], province)
+    assert early.on_time_ratio is None and early.online_ratio == pytest.approx(5 / 12)
+    model = usual_dossiers([], province)
+    assert (model.source, model.weeks) == ("model", 0)
+    assert (model.on_time_ratio, model.online_ratio) == (
+        province.simulation.on_time_share, province.simulation.online_share)
+
+
+def test_usual_payments_per_minute_adds_the_categories_in_the_newest_complete_bin(world):
+    province, rhythms, calendar = world
+    start = bins_before(NEWEST)[0]
+    minutes = _minutes(start, CURRENT + timedelta(minutes=1))
+    weeks = [(1, m, c, 2) for m in minutes for c in ("tuition", "water")]
+    got = typical((), weeks, NEWEST, province, rhythms, calendar)
+    assert got.usual_per_minute() == pytest.approx(4.0)  # 2 + 2 a minute, the weeks' mean
+    # 10:05:20: the newest bin has no complete minute; the one before it speaks
+    early = typical((), weeks, datetime(2026, 3, 2, 3, 5, 20, tzinfo=UTC), province, rhythms,
+                    calendar)
+    assert early.usual_per_minute() == pytest.approx(4.0)
