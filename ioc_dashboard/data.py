@@ -71,7 +71,7 @@ SELECT bucket, category, sum(succeeded)::bigint, sum(failed)::bigint, sum(amount
 # and 30 days of payments were aggregated at every refresh.
 PAYMENTS_WEEK = """
 SELECT {k}, bucket + interval '{k} weeks', category, sum(succeeded + failed)::bigint
-  FROM payments_1m WHERE bucket >= %(since{k})s AND bucket <= %(until{k})s GROUP BY 2, 3
+  FROM payments_1m WHERE bucket >= %(from{k})s AND bucket <= %(to{k})s GROUP BY 2, 3
 """
 # Today so far on the same weekday of one week before (from midnight to the same hour): the
 # overview tiles' "usual" dossier ratios, one such part per week, as for the payments.
@@ -133,7 +133,17 @@ SELECT run_id, input, finished_at FROM {runs} WHERE finished_at IS NOT NULL
 BACKTESTS_LISTED = 30  # the newest finished runs offered on the replay page
 
 TREND_MINUTES = 60
-TYPICAL_WEEKS = 4  # the payments band: same weekday, up to this many weeks back
+TYPICAL_WEEKS = 4  # a usual day: the same weekday, up to this many weeks back
+
+
+def weeks_before(part: str, since: datetime, until: datetime, order: str
+                 ) -> tuple[str, dict[str, datetime]]:
+    """`part` (a query on the range %(from{k})s – %(to{k})s) for each of the TYPICAL_WEEKS
+    weeks before, as one statement of constant ranges, and its parameters."""
+    weeks = range(1, TYPICAL_WEEKS + 1)
+    params = {f"{end}{k}": at - timedelta(weeks=k) for k in weeks
+              for end, at in (("from", since), ("to", until))}
+    return " UNION ALL ".join(part.format(k=k) for k in weeks) + f" ORDER BY {order}", params
 TREND_HOURS = 24
 
 
@@ -324,11 +334,8 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
             DOSSIERS_HOURLY, since=min(day, hours - timedelta(hours=TREND_HOURS - 1))))
         snap["dossier_scopes"] = tuple(scopes_of(rows(COUNTS_QUERY, since=day,
                                                       until=day + timedelta(days=1))))
-        weeks = range(1, TYPICAL_WEEKS + 1)
-        snap["dossiers_weeks"] = tuple(tuple(r) for r in rows(
-            " UNION ALL ".join(DOSSIERS_WEEK.format(k=k) for k in weeks) + " ORDER BY 1",
-            **{f"from{k}": day - timedelta(weeks=k) for k in weeks},
-            **{f"to{k}": newest["dossier_events"] - timedelta(weeks=k) for k in weeks}))
+        query, params = weeks_before(DOSSIERS_WEEK, day, newest["dossier_events"], "1")
+        snap["dossiers_weeks"] = tuple(tuple(r) for r in rows(query, **params))
     if newest["link_heartbeats"]:
         at = newest["link_heartbeats"]
         snap["links"] = tuple(LinkMinute(*r) for r in rows(
@@ -340,11 +347,8 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
     if newest["payments"]:
         since = _minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)
         snap["payments"] = tuple(PaymentMinute(*r) for r in rows(PAYMENTS, since=since))
-        weeks = range(1, TYPICAL_WEEKS + 1)
-        snap["payments_weeks"] = tuple(tuple(r) for r in rows(
-            " UNION ALL ".join(PAYMENTS_WEEK.format(k=k) for k in weeks) + " ORDER BY 1, 2, 3",
-            **{f"since{k}": since - timedelta(weeks=k) for k in weeks},
-            **{f"until{k}": newest["payments"] - timedelta(weeks=k) for k in weeks}))
+        query, params = weeks_before(PAYMENTS_WEEK, since, newest["payments"], "1, 2, 3")
+        snap["payments_weeks"] = tuple(tuple(r) for r in rows(query, **params))
     if newest["portal_health"]:
         snap["portal"] = tuple(PortalMinute(*r) for r in rows(
             PORTAL, since=_minute(newest["portal_health"]) - timedelta(minutes=TREND_MINUTES)))

@@ -31,7 +31,7 @@ class Series:
     """One category's payments per minute, bin by bin, and its typical band."""
 
     category: str
-    now: tuple[float | None, ...]  # None: the bin has not started or the feed had no data
+    now: tuple[float | None, ...]  # None: no minute of the bin is complete yet
     low: tuple[float, ...]
     high: tuple[float, ...]
     centre: tuple[float, ...]  # the usual rate: the weeks' mean, or the model's
@@ -47,12 +47,17 @@ class Typical:
     source: Literal["history", "model"]
     weeks: int
 
-    def usual_per_minute(self) -> float | None:
-        """All categories' usual payments per minute in the newest bin with a complete
-        minute (the overview's payments tile)."""
+    def newest_bin(self) -> int | None:
+        """The newest bin with a complete minute (the same for every series), if any."""
         known = [b for b, v in enumerate(self.series[0].now) if v is not None] \
             if self.series else []
-        return sum(s.centre[known[-1]] for s in self.series) if known else None
+        return known[-1] if known else None
+
+    def usual_per_minute(self) -> float | None:
+        """All categories' usual payments per minute in the newest bin (the overview's
+        payments tile)."""
+        b = self.newest_bin()
+        return None if b is None else sum(s.centre[b] for s in self.series)
 
 
 def bins_before(newest: datetime, minutes: int = 60, width: int = BIN_MINUTES

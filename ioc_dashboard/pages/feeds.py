@@ -235,13 +235,12 @@ def payments_layout(ctx: WallContext, lang: str) -> html.Div:
     ])
 
 
-def _band_now(series: Series, lang: str) -> str:
-    """The newest binned rate, and whether it is inside its band (in words, not colour)."""
-    known = [b for b, v in enumerate(series.now) if v is not None]
-    if not known:
+def _band_now(series: Series, b: int | None, lang: str) -> str:
+    """The rate in bin `b` (the newest), and whether it is inside its band (in words, not
+    colour)."""
+    value = None if b is None else series.now[b]
+    if value is None:
         return "—"
-    b = known[-1]
-    value = series.now[b]
     state = ("low" if value < series.low[b] else "high" if value > series.high[b]
              else "usual")
     return (t("pay.per_minute", lang, value=format_float(value, lang)) + " "
@@ -262,7 +261,9 @@ def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) 
     figures = [band_figure(typ.bins, by_category[c].now, by_category[c].low,
                            by_category[c].high) if c in by_category
                else band_figure((), (), (), ()) for c in shown]
-    values = [_band_now(by_category[c], lang) if c in by_category else "—" for c in shown]
+    newest = typ.newest_bin() if typ else None
+    values = [_band_now(by_category[c], newest, lang) if c in by_category else "—"
+              for c in shown]
     note = "" if typ is None else t(f"typical.{typ.source}", lang, minutes=BIN_MINUTES,
                                     weeks=typ.weeks)
     return [
