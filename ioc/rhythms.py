@@ -82,6 +82,17 @@ class Rhythms(_Model):
         volume (`per_day`) spread by the hour weights and the month's cycle."""
         return per_day * self.hourly.payments[hour] * self.month_factor(category, day)
 
+    def dossiers_in_hour(self, per_day: float, online_share: float, hour: int,
+                         working_day: bool) -> tuple[float, float]:
+        """Dossiers expected in a local hour, (received online, handed in at a desk), of a
+        province receiving `per_day` on a working day, `online_share` of them online."""
+        hourly = self.hourly
+        if working_day:
+            return (per_day * online_share * hourly.dossiers_online_working_day[hour],
+                    per_day * (1 - online_share) * hourly.dossiers_in_person[hour])
+        return (per_day * online_share * self.off_day_volume.dossiers_online
+                * hourly.dossiers_online_off_day[hour], 0.0)
+
     def off_day_payments(self, category: str, holiday: bool) -> float:
         """What an off day (a holiday: even less) keeps of a working day's `category`."""
         return self.off_day_volume.payments.get(category, 1.0) * (

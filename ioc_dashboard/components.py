@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Patch, dcc, html
@@ -66,8 +67,48 @@ def band_figure(bins: Sequence[datetime], now: Sequence[float | None],
     }
 
 
-def tile_card(key: str, label: str, graph: bool = True) -> dbc.Card:
-    """A KPI tile: label, big value, a line under it, the target, a sparkline, freshness."""
+def hourly_graph(graph_id: str) -> dcc.Graph:
+    """An empty day-by-hour figure: today's count per hour as bars, a usual day's as a dashed
+    line over them; `hourly_patch` fills both. Sized by its box, like a sparkline."""
+    figure = {
+        "data": [{"type": "bar", "x": [], "y": [], "marker": {"color": "#5bc0de"},
+                  "hoverinfo": "skip"},
+                 {"type": "scatter", "mode": "lines", "x": [], "y": [], "line_shape": "spline",
+                  "line": {"width": 2, "color": "#e0e0e0", "dash": "dash"},
+                  "hoverinfo": "skip"}],
+        "layout": {"margin": {"l": 0, "r": 0, "t": 2, "b": 0}, "autosize": True, "bargap": 0.15,
+                   "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+                   "xaxis": {"visible": False}, "yaxis": {"visible": False, "rangemode": "tozero"},
+                   "showlegend": False},
+    }
+    return dcc.Graph(id=graph_id, figure=figure, className="sparkline hourly-graph",
+                     config={"staticPlot": True, "displayModeBar": False, "responsive": True})
+
+
+def hourly_patch(hours: Sequence[datetime], counts: Sequence[int | None],
+                 usual: Sequence[float]) -> Patch:
+    """`hourly_graph`'s bars (`counts`, None for hours to come) and usual line."""
+    patch = Patch()
+    x = [h.isoformat() for h in hours]
+    patch["data"][0]["x"] = patch["data"][1]["x"] = x
+    patch["data"][0]["y"] = list(counts)
+    patch["data"][1]["y"] = list(usual)
+    return patch
+
+
+def with_usual(target: str, source: str, weeks: int, usual: str | None, lang: str) -> Any:
+    """A tile's target line and, beside it, what a usual day shows at this point (its source
+    in the tooltip): a leader reads today against both."""
+    if usual is None:
+        return target
+    return [target, " · " if target else "", html.Span(
+        t(f"usual.{source}", lang, value=usual), className="tile-usual",
+        title=t(f"usual.{source}_title", lang, weeks=weeks))]
+
+
+def tile_card(key: str, label: str, graph: bool = True, hourly: bool = False) -> dbc.Card:
+    """A KPI tile: label, big value, a line under it, the target, a sparkline (`hourly`: a
+    day-by-hour chart), freshness."""
     body = [
         html.Div(label, className="tile-label"),
         html.Div("—", id=f"{key}-value", className="tile-value"),
@@ -75,14 +116,15 @@ def tile_card(key: str, label: str, graph: bool = True) -> dbc.Card:
         html.Div("", id=f"{key}-target", className="tile-target"),
     ]
     if graph:
-        body.append(sparkline(f"{key}-graph"))
+        body.append(hourly_graph(f"{key}-graph") if hourly else sparkline(f"{key}-graph"))
     body.append(html.Div("", id=f"{key}-fresh", className="tile-fresh"))
     return dbc.Card(dbc.CardBody(body), id=f"{key}-card", className="kpi-tile h-100")
 
 
-def tile(key: str, label: str, graph: bool = True, width: int = 3) -> dbc.Col:
+def tile(key: str, label: str, graph: bool = True, width: int = 3, hourly: bool = False
+         ) -> dbc.Col:
     """A KPI tile in a grid column (the feed pages' rows)."""
-    return dbc.Col(tile_card(key, label, graph), lg=width, md=6, className="mb-3")
+    return dbc.Col(tile_card(key, label, graph, hourly), lg=width, md=6, className="mb-3")
 
 
 def tile_class(fresh: Freshness | None, good: bool | None = None) -> str:

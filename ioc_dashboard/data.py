@@ -73,12 +73,13 @@ PAYMENTS_WEEK = """
 SELECT {k}, bucket + interval '{k} weeks', category, sum(succeeded + failed)::bigint
   FROM payments_1m WHERE bucket >= %(from{k})s AND bucket <= %(to{k})s GROUP BY 2, 3
 """
-# Today so far on the same weekday of one week before (from midnight to the same hour): the
-# overview tiles' "usual" dossier ratios, one such part per week, as for the payments.
+# The same weekday of one week before, hour by hour, moved forward to this week: the portal
+# page's usual day and the overview tiles' usual ratios so far, one such part per week, as
+# for the payments.
 DOSSIERS_WEEK = """
-SELECT {k}, sum(received)::bigint, sum(received_online)::bigint, sum(resolved)::bigint,
-       sum(resolved_on_time)::bigint
-  FROM dossiers_1h WHERE bucket >= %(from{k})s AND bucket < %(to{k})s
+SELECT {k}, bucket + interval '{k} weeks', sum(received)::bigint, sum(received_online)::bigint,
+       sum(resolved)::bigint, sum(resolved_on_time)::bigint
+  FROM dossiers_1h WHERE bucket >= %(from{k})s AND bucket < %(to{k})s GROUP BY 2
 """
 PORTAL = """
 SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
@@ -133,6 +134,7 @@ SELECT run_id, input, finished_at FROM {runs} WHERE finished_at IS NOT NULL
 BACKTESTS_LISTED = 30  # the newest finished runs offered on the replay page
 
 TREND_MINUTES = 60
+TREND_HOURS = 24
 TYPICAL_WEEKS = 4  # a usual day: the same weekday, up to this many weeks back
 
 
@@ -144,11 +146,19 @@ def weeks_before(part: str, since: datetime, until: datetime, order: str
     params = {f"{end}{k}": at - timedelta(weeks=k) for k in weeks
               for end, at in (("from", since), ("to", until))}
     return " UNION ALL ".join(part.format(k=k) for k in weeks) + f" ORDER BY {order}", params
-TREND_HOURS = 24
 
 
 class DossierHour(NamedTuple):
     bucket: datetime
+    received: int
+    received_online: int
+    resolved: int
+    resolved_on_time: int
+
+
+class DossierWeekHour(NamedTuple):
+    weeks: int  # back
+    bucket: datetime  # moved forward by `weeks`
     received: int
     received_online: int
     resolved: int
@@ -271,9 +281,9 @@ class Snapshot:
     dossiers_day_start: datetime | None = None
     links: tuple[LinkMinute, ...] = ()
     payments: tuple[PaymentMinute, ...] = ()
-    # (weeks back, received, received online, resolved, resolved on time) of the same part
-    # of the same weekday: the overview's usual ratios
-    dossiers_weeks: tuple[tuple[int, int, int, int, int], ...] = ()
+    # (weeks back, hour moved forward by them, received, received online, resolved, resolved
+    # on time) of the same weekday: the usual day
+    dossiers_weeks: tuple[DossierWeekHour, ...] = ()
     # (weeks back, minute moved forward by them, category, payments): the typical band
     payments_weeks: tuple[tuple[int, datetime, str, int], ...] = ()
     portal: tuple[PortalMinute, ...] = ()
@@ -334,8 +344,8 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
             DOSSIERS_HOURLY, since=min(day, hours - timedelta(hours=TREND_HOURS - 1))))
         snap["dossier_scopes"] = tuple(scopes_of(rows(COUNTS_QUERY, since=day,
                                                       until=day + timedelta(days=1))))
-        query, params = weeks_before(DOSSIERS_WEEK, day, newest["dossier_events"], "1")
-        snap["dossiers_weeks"] = tuple(tuple(r) for r in rows(query, **params))
+        query, params = weeks_before(DOSSIERS_WEEK, day, day + timedelta(days=1), "1, 2")
+        snap["dossiers_weeks"] = tuple(DossierWeekHour(*r) for r in rows(query, **params))
     if newest["link_heartbeats"]:
         at = newest["link_heartbeats"]
         snap["links"] = tuple(LinkMinute(*r) for r in rows(

@@ -1,4 +1,4 @@
-"""What a normal day holds at this time, for the payments page's bands: per payment category,
+"""What a normal day holds at this time. For the payments page's bands: per payment category,
 payments per minute over the last hour in bins of a few minutes, against what the same
 minutes held on the same weekday of the weeks before (from the `payments_1m` aggregate), or,
 until such history is stored, what the rhythm model expects (the province's calibrated
@@ -7,6 +7,9 @@ volumes spread by ioc/rhythms.yaml over the hours, the month and off days).
 A band is its centre (the weeks' mean, or the model's rate) widened by two standard
 deviations of a Poisson count over the bin, and so that every week's value lies within it:
 a leader reads "inside the band" as "a normal day", whichever source it came from.
+
+For the dossiers (the portal page's tiles, the overview's usual shares): the same weekday's
+hours of the weeks before (`dossiers_1h`), or the model's day until such history is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Literal
 from ioc.calendar import WorkCalendar
 from ioc.province import Province
 from ioc.rhythms import Rhythms, payment_mix
-from ioc_dashboard.data import Snapshot
+from ioc_dashboard.data import DossierWeekHour, Snapshot
 
 BIN_MINUTES = 5
 
@@ -159,17 +162,93 @@ class UsualDossiers:
     weeks: int
 
 
-def usual_dossiers(weeks: Iterable[tuple[int, int, int, int, int]],
+def usual_dossiers(weeks: Iterable[DossierWeekHour], until: datetime | None,
                    province: Province) -> UsualDossiers:
-    """From (weeks back, received, received online, resolved, resolved on time) rows; a week
-    with neither a dossier received nor one resolved had no system running."""
-    kept = [w for w in weeks if (w[1] or 0) + (w[3] or 0) > 0]
+    """From the hours of earlier weeks (moved forward to this one) before `until`, the
+    newest dossier's time; a week with neither a dossier received nor one resolved by then
+    had no system running."""
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for w in weeks:
+        if until is not None and w.bucket < until:
+            for i, n in enumerate(w[2:]):
+                sums[w.weeks][i] += n or 0
+    kept = [s for s in sums.values() if s[0] + s[2] > 0]
     if not kept:
         sim = province.simulation
         return UsualDossiers(sim.on_time_share, sim.online_share, "model", 0)
-    received, online, resolved, on_time = (sum(w[i] or 0 for w in kept) for i in range(1, 5))
+    received, online, resolved, on_time = (sum(s[i] for s in kept) for i in range(4))
     return UsualDossiers(on_time / resolved if resolved else None,
                          online / received if received else None, "history", len(kept))
+
+
+@dataclass(frozen=True)
+class DossierDay:
+    """Today's dossiers hour by hour (local hours from midnight), received and resolved,
+    against a usual day: the mean of the same weekday's hours in earlier `weeks`, or the
+    rhythm model (`weeks` 0) until such history is stored."""
+
+    hours: tuple[datetime, ...]  # the day's hour starts
+    received: tuple[int | None, ...]  # None: an hour still to come
+    resolved: tuple[int | None, ...]
+    usual_received: tuple[float, ...]
+    usual_resolved: tuple[float, ...]
+    source: Literal["history", "model"]
+    weeks: int
+    newest: datetime
+
+    def usual_so_far(self, usual: tuple[float, ...]) -> float:
+        """A usual day's count from midnight to the newest dossier's time (its hour pro rata)."""
+        total = 0.0
+        for start, n in zip(self.hours, usual, strict=True):
+            part = (self.newest - start) / timedelta(hours=1)
+            total += n * min(1.0, max(0.0, part))
+        return total
+
+
+def dossier_day(snap: Snapshot, province: Province, rhythms: Rhythms,
+                calendar: WorkCalendar) -> DossierDay | None:
+    """`DossierDay` of a wall snapshot (None before any dossier is stored)."""
+    day, newest = snap.dossiers_day_start, snap.newest.get("dossier_events")
+    if day is None or newest is None:
+        return None
+    hours = tuple(day + timedelta(hours=h) for h in range(24))
+    today = {h.bucket: h for h in snap.dossiers_hourly if h.bucket >= day}
+
+    def counted(field: str) -> tuple[int | None, ...]:
+        return tuple(getattr(today[b], field) if b in today else 0 if b <= newest else None
+                     for b in hours)
+
+    by_week: dict[int, dict[datetime, tuple[int, int]]] = defaultdict(dict)
+    for w in snap.dossiers_weeks:
+        by_week[w.weeks][w.bucket] = (w.received or 0, w.resolved or 0)
+    # a week with no dossier that whole day: the system was not running then
+    weeks = [w for w in by_week.values() if any(a + b for a, b in w.values())]
+    if weeks:
+        usual = [tuple(round(sum(w.get(b, (0, 0))[i] for w in weeks) / len(weeks), 1)
+                       for b in hours) for i in (0, 1)]
+    else:
+        usual = list(_model_day(hours, province, rhythms, calendar))
+    return DossierDay(hours, counted("received"), counted("resolved"), usual[0], usual[1],
+                      "history" if weeks else "model", len(weeks), newest)
+
+
+def _model_day(hours: tuple[datetime, ...], province: Province, rhythms: Rhythms,
+               calendar: WorkCalendar) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Dossiers the rhythm model expects per hour: received by the hour weights; resolved
+    evenly over working time, as the simulator processes them (in a steady state a working
+    day resolves about a working day's intake)."""
+    sim = province.simulation
+    received, working = [], []
+    for start in hours:
+        local = start.astimezone(calendar.tz)
+        working_day = calendar.is_working_day(local.date())
+        received.append(round(sum(rhythms.dossiers_in_hour(
+            sim.dossiers_per_working_day, sim.online_share, local.hour, working_day)), 1))
+        working.append(calendar.working_seconds_between(start, start + timedelta(hours=1)))
+    total = sum(working)
+    resolved = [round(sim.dossiers_per_working_day * w / total, 1) if total else 0.0
+                for w in working]
+    return tuple(received), tuple(resolved)
 
 
 def payments_typical(snap: Snapshot, province: Province, rhythms: Rhythms,

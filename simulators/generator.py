@@ -313,16 +313,8 @@ class ProvinceSimulator:
 
     def _dossier_rates(self, hour: int, working_day: bool) -> tuple[float, float]:
         """Dossiers an hour received online and at the desk, at this local hour and day."""
-        sim, rh = self.sim, self.rhythms
-        per_hour = sim.dossiers_per_working_day * self.multiplier
-        if working_day:
-            online = per_hour * sim.online_share * rh.hourly.dossiers_online_working_day[hour]
-            desk = per_hour * (1 - sim.online_share) * rh.hourly.dossiers_in_person[hour]
-        else:
-            online = (per_hour * sim.online_share * rh.off_day_volume.dossiers_online
-                      * rh.hourly.dossiers_online_off_day[hour])
-            desk = 0.0
-        return online, desk
+        return self.rhythms.dossiers_in_hour(self.sim.dossiers_per_working_day * self.multiplier,
+                                             self.sim.online_share, hour, working_day)
 
     def _dossiers(self, s: float, hour: int, working_day: bool, out: list[Record]) -> None:
         rng = self.rng

@@ -17,10 +17,12 @@ from ioc_dashboard.components import (
     band_figure,
     band_graph,
     fresh_text,
+    hourly_patch,
     spark_patch,
     tile,
     tile_class,
     updated_line,
+    with_usual,
 )
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
@@ -33,7 +35,7 @@ from ioc_dashboard.figures import (
     ratio,
 )
 from ioc_dashboard.i18n import format_float, format_int, format_percent, t
-from ioc_dashboard.typical import BIN_MINUTES, Series, payments_typical
+from ioc_dashboard.typical import BIN_MINUTES, Series, dossier_day, payments_typical
 
 
 def _table(head: list[str], rows: list[list[Any]], table_id: str) -> dbc.Table:
@@ -60,8 +62,8 @@ def _page(feed: str, ctx: WallContext, lang: str, tiles: list, body_id: str,
 
 def portal_layout(ctx: WallContext, lang: str) -> html.Div:
     return _page("portal", ctx, lang, [
-        tile("portal-received", t("portal.received", lang)),
-        tile("portal-resolved", t("portal.resolved", lang), graph=False),
+        tile("portal-received", t("portal.received", lang), hourly=True),
+        tile("portal-resolved", t("portal.resolved", lang), hourly=True),
         tile("portal-ontime", t("kpi.ontime", lang), graph=False),
         tile("portal-online", t("kpi.online", lang), graph=False),
     ], "portal-body")
@@ -85,14 +87,24 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         ], lg=4),
     ], className="mt-2")
     cls = tile_class(fresh)
+    day = dossier_day(snap, ctx.province, ctx.rhythms, ctx.calendar)
+
+    def usual(counts: tuple[float, ...]) -> Any:
+        return "" if day is None else with_usual(
+            "", day.source, day.weeks, format_int(round(day.usual_so_far(counts)), lang), lang)
+
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         format_int(d.received, lang), format_int(d.resolved, lang),
+        usual(day.usual_received if day else ()), usual(day.usual_resolved if day else ()),
         format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
         t("target", lang, target="≥ " + format_percent(targets.dossier_on_time_ratio, lang, 0)),
         format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
         t("target", lang, target="≥ " + format_percent(targets.online_receipt_ratio, lang, 0)),
-        cls, spark_patch(d.hourly_received), body, updated_line(snap.read_at, lang)]
+        cls, hourly_patch(day.hours, day.received, day.usual_received) if day
+        else hourly_patch((), (), ()),
+        hourly_patch(day.hours, day.resolved, day.usual_resolved) if day
+        else hourly_patch((), (), ()), body, updated_line(snap.read_at, lang)]
 
 
 def _reading_cell(r: Reading, lang: str) -> html.Td:
@@ -281,10 +293,12 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
     "portal": ("/portal", portal_layout, render_portal, [
         ("portal-fresh", "children"), ("portal-panel", "className"),
         ("portal-received-value", "children"), ("portal-resolved-value", "children"),
+        ("portal-received-sub", "children"), ("portal-resolved-sub", "children"),
         ("portal-ontime-value", "children"), ("portal-ontime-target", "children"),
         ("portal-online-value", "children"), ("portal-online-target", "children"),
         ("portal-received-card", "className"), ("portal-received-graph", "figure"),
-        ("portal-body", "children"), ("portal-updated", "children")]),
+        ("portal-resolved-graph", "figure"), ("portal-body", "children"),
+        ("portal-updated", "children")]),
     "telemedicine": ("/telemedicine", telemedicine_layout, render_telemedicine, [
         ("telemedicine-fresh", "children"), ("telemedicine-panel", "className"),
         ("tele-links-value", "children"), ("tele-links-target", "children"),

@@ -22,6 +22,7 @@ from ioc_dashboard.components import (
     tile_card,
     tile_class,
     updated_line,
+    with_usual,
 )
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
@@ -151,14 +152,14 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     out: dict[str, Any] = {}
 
     d = dossier_kpis(snap)
-    usual = usual_dossiers(snap.dossiers_weeks, ctx.province)
+    usual = usual_dossiers(snap.dossiers_weeks, snap.newest.get("dossier_events"), ctx.province)
     # the dossier tiles judge dossiers alone (on working time): the portal's health checks
     # keep its feed fresh when dossiers stop
     dossiers = dossier_freshness(snap, now, ctx.config, ctx.calendar)
     out["kpi-ontime"] = (
         format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
         t("of_resolved", lang, n=format_int(d.resolved, lang)),
-        _with_usual(t("target", lang, target="≥ " + format_percent(
+        with_usual(t("target", lang, target="≥ " + format_percent(
             targets.dossier_on_time_ratio, lang, 0)), usual.source, usual.weeks,
             format_percent(usual.on_time_ratio, lang) if usual.on_time_ratio is not None
             else None, lang),
@@ -169,7 +170,7 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     out["kpi-online"] = (
         format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
         t("of_received", lang, n=format_int(d.received, lang)),
-        _with_usual(t("target", lang, target="≥ " + format_percent(
+        with_usual(t("target", lang, target="≥ " + format_percent(
             targets.online_receipt_ratio, lang, 0)), usual.source, usual.weeks,
             format_percent(usual.online_ratio, lang) if usual.online_ratio is not None
             else None, lang),
@@ -200,7 +201,7 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
         format_float(p.per_minute, lang) if p.per_minute is not None else "—",
         t("kpi.success", lang, rate=format_percent(p.success_ratio, lang))
         if p.success_ratio is not None else "",
-        _with_usual(t("target", lang, target="≥ " + format_percent(
+        with_usual(t("target", lang, target="≥ " + format_percent(
             targets.payment_success_ratio, lang, 0)), typical.source if typical else "model",
             typical.weeks if typical else 0,
             t("pay.per_minute", lang, value=format_float(usual_rate, lang))
@@ -236,16 +237,6 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
                          for f in FEEDS]
     out["updated"] = updated_line(snap.read_at, lang)
     return out
-
-
-def _with_usual(target: str, source: str, weeks: int, usual: str | None, lang: str) -> Any:
-    """A tile's target line and, beside it, what a usual day shows at this point (its source
-    in the tooltip): a leader reads today against both."""
-    if usual is None:
-        return target
-    return [target, " · ", html.Span(
-        t(f"usual.{source}", lang, value=usual), className="tile-usual",
-        title=t(f"usual.{source}_title", lang, weeks=weeks))]
 
 
 def self_checks(snap: Snapshot, rules: frozenset[str], lang: str, engine_late: bool) -> Any:

@@ -83,21 +83,22 @@ def test_the_typical_band_reads_the_same_hour_of_earlier_weeks(filled):
             " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (since, newest)).fetchall()
     assert {k for k, *_ in expected} == {1, 2}
     assert list(snap.payments_weeks) == [tuple(r) for r in expected]
-    # the overview's usual dossier shares: the same weekday from midnight to the same hour
-    day, newest_dossier = snap.dossiers_day_start, snap.newest["dossier_events"]
+    # the usual day of dossiers: the same weekday hour by hour, moved to this week
+    day = snap.dossiers_day_start
     with connect(filled.database_url, filled.db_schema) as conn:
-        dossiers = [(k, *conn.execute(
-            "SELECT count(*) FILTER (WHERE event_type = 'received'),"
+        dossiers = conn.execute(
+            "SELECT w.k, date_trunc('hour', d.occurred_at) + make_interval(days => 7 * w.k),"
+            "       count(*) FILTER (WHERE event_type = 'received'),"
             "       count(*) FILTER (WHERE event_type = 'received' AND channel = 'online'),"
             "       count(*) FILTER (WHERE event_type = 'resolved'),"
             "       count(*) FILTER (WHERE event_type = 'resolved' AND occurred_at <= due_at)"
-            "  FROM dossier_events WHERE occurred_at >= %s"
-            "   AND date_trunc('hour', occurred_at) < %s",
-            (day - timedelta(weeks=k), newest_dossier - timedelta(weeks=k))).fetchone())
-            for k in range(1, 5)]
-    assert [tuple(w[:1]) + tuple(x or 0 for x in w[1:]) for w in snap.dossiers_weeks] \
-        == dossiers
-    assert sum(w[1] for w in dossiers) > 0
+            "  FROM generate_series(1, 4) AS w(k) JOIN dossier_events d"
+            "    ON d.occurred_at >= %s - make_interval(days => 7 * w.k)"
+            "   AND d.occurred_at < %s - make_interval(days => 7 * w.k)"
+            " GROUP BY 1, 2 ORDER BY 1, 2", (day, day + timedelta(days=1))).fetchall()
+    assert [tuple(w) for w in snap.dossiers_weeks] == [tuple(r) for r in dossiers]
+    assert {w.weeks for w in snap.dossiers_weeks} == {1, 2}
+    assert all(day <= w.bucket < day + timedelta(days=1) for w in snap.dossiers_weeks)
 
 
 def test_twenty_walls_cost_one_read(filled):

@@ -16,12 +16,14 @@ from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import (
     Alert,
     DossierHour,
+    DossierWeekHour,
     LinkMinute,
     PaymentMinute,
     Snapshot,
     WallData,
 )
 from ioc_dashboard.i18n import format_percent
+from ioc_dashboard.pages.feeds import PAGES, render_portal
 from ioc_dashboard.pages.overview import render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
@@ -112,8 +114,13 @@ def test_english_formats(ctx):
 
 
 def test_tiles_set_today_beside_the_same_weekday_of_earlier_weeks(ctx):
-    # weeks back, received, online, resolved, on time: week 2 had nothing (down)
-    snap = replace(_snapshot(ctx), dossiers_weeks=((1, 100, 60, 80, 72), (2, 0, 0, 0, 0)))
+    # weeks back, hour, received, online, resolved, on time: week 2 had nothing (down); the
+    # hours after the newest dossier's are not yet "so far"
+    day = _snapshot(ctx).dossiers_day_start
+    snap = replace(_snapshot(ctx), dossiers_weeks=(
+        DossierWeekHour(1, day, 100, 60, 80, 72),
+        DossierWeekHour(1, day + timedelta(hours=23), 1000, 0, 1000, 0),
+        DossierWeekHour(2, day, 0, 0, 0, 0)))
     out = render(snap, NOW, "vi", ctx)
     assert _text(out["kpi-ontime"][2]) == "Mục tiêu ≥ 95% · thường lệ 90,00%"
     assert _text(out["kpi-online"][2]) == "Mục tiêu ≥ 90% · thường lệ 60,00%"
@@ -256,3 +263,31 @@ def test_a_province_without_hospitals_says_no_links_are_configured(ctx):
     page = render_telemedicine(snap, NOW, "en", bare)
     assert page[2] == "—" and "No telemedicine links configured" in str(page[7])
     assert "0/0" not in str(page)
+
+
+def _assigned(patch) -> dict[tuple, list]:
+    """What a Patch sets: location -> value."""
+    return {tuple(op["location"]): op["params"]["value"]
+            for op in patch.to_plotly_json()["operations"]}
+
+
+def test_the_portal_tiles_chart_today_by_hour_against_a_usual_day(ctx):
+    day = _snapshot(ctx).dossiers_day_start
+    snap = replace(_snapshot(ctx), dossiers_weeks=(
+        DossierWeekHour(1, day, 120, 60, 90, 80),
+        DossierWeekHour(1, day + timedelta(hours=1), 60, 30, 40, 40)))
+    outputs = [o for o, _ in PAGES["portal"][3]]
+    out = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))
+    assert (out["portal-received-value"], out["portal-resolved-value"]) == ("300", "200")
+    # so far (10:00:25 local): midnight's and 1 o'clock's hours of the week before
+    assert _text(out["portal-received-sub"]) == "thường lệ 180"
+    assert _text(out["portal-resolved-sub"]) == "thường lệ 130"
+    received = _assigned(out["portal-received-graph"])
+    assert len(received[("data", 0, "x")]) == 24
+    assert received[("data", 0, "y")][:3] == [200, 100, 0]  # yesterday's hour left out
+    assert received[("data", 0, "y")][11:] == [None] * 13  # hours to come
+    assert received[("data", 1, "y")][:3] == [120, 60, 0]
+    assert _assigned(out["portal-resolved-graph"])[("data", 1, "y")][:2] == [90, 40]
+    # no history: the model's day, said in the tooltip
+    model = dict(zip(outputs, render_portal(_snapshot(ctx), NOW, "vi", ctx), strict=True))
+    assert _text(model["portal-received-sub"]).startswith("mô hình ")

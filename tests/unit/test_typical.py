@@ -1,8 +1,10 @@
-"""The payments page's typical band: bins, the band from earlier weeks, the rhythm model
-until such history exists, and the rates of the last hour."""
+"""A usual day. The payments page's typical band: bins, the band from earlier weeks, the
+rhythm model until such history exists, and the rates of the last hour. The dossiers: today
+by hour against the same weekday of earlier weeks or the model, the usual shares so far."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +13,14 @@ from ioc.calendar import load_calendar
 from ioc.province import load_province
 from ioc.rhythms import load_rhythms, payment_mix
 from ioc.settings import PROVINCES_DIR
-from ioc_dashboard.typical import _model_rate, bins_before, typical, usual_dossiers
+from ioc_dashboard.data import DossierHour, DossierWeekHour, Snapshot
+from ioc_dashboard.typical import (
+    _model_rate,
+    bins_before,
+    dossier_day,
+    typical,
+    usual_dossiers,
+)
 
 # Monday 2/3/2026 10:07:30 in Vietnam (a working day)
 NEWEST = datetime(2026, 3, 2, 3, 7, 30, tzinfo=UTC)
@@ -105,19 +114,82 @@ def test_without_earlier_weeks_the_rhythm_model_gives_the_band(world):
 
 def test_usual_dossiers_from_earlier_weeks_or_the_calibrated_shares(world):
     province = world[0]
-    # weeks back, received, received online, resolved, resolved on time; week 3 was down
-    got = usual_dossiers([(1, 100, 60, 80, 72), (2, 50, 40, 20, 18), (3, 0, 0, 0, 0)],
-                         province)
+    day = datetime(2026, 3, 1, 17, tzinfo=UTC)  # Monday 2/3 at midnight in Vietnam
+    # weeks back, hour (moved to this week), received, online, resolved, on time; week 3
+    # was down; hours from NEWEST's on are not "so far"
+    rows = [DossierWeekHour(1, day + timedelta(hours=8), 60, 30, 50, 45),
+            DossierWeekHour(1, day + timedelta(hours=9), 40, 30, 30, 27),
+            DossierWeekHour(1, day + timedelta(hours=11), 900, 0, 900, 0),
+            DossierWeekHour(2, day + timedelta(hours=10), 50, 40, 20, 18),
+            DossierWeekHour(3, day + timedelta(hours=9), 0, 0, 0, 0)]
+    got = usual_dossiers(rows, NEWEST, province)
     assert (got.source, got.weeks) == ("history", 2)
     assert got.online_ratio == pytest.approx(100 / 150)
     assert got.on_time_ratio == pytest.approx(90 / 100)
     # received but none resolved yet at this hour: no usual on-time share, not 0 %
-    early = usual_dossiers([(1, 12, 5, 0, 0)], province)
+    early = usual_dossiers([DossierWeekHour(1, day, 12, 5, 0, 0)], NEWEST, province)
     assert early.on_time_ratio is None and early.online_ratio == pytest.approx(5 / 12)
-    model = usual_dossiers([], province)
-    assert (model.source, model.weeks) == ("model", 0)
-    assert (model.on_time_ratio, model.online_ratio) == (
-        province.simulation.on_time_share, province.simulation.online_share)
+    for model in (usual_dossiers([], NEWEST, province), usual_dossiers(rows, None, province)):
+        assert (model.source, model.weeks) == ("model", 0)
+        assert (model.on_time_ratio, model.online_ratio) == (
+            province.simulation.on_time_share, province.simulation.online_share)
+
+
+def _dossier_snapshot(weeks: tuple[DossierWeekHour, ...] = ()) -> Snapshot:
+    day = datetime(2026, 3, 1, 17, tzinfo=UTC)  # Monday 2/3 at midnight in Vietnam
+    return Snapshot(newest={"dossier_events": NEWEST}, dossiers_day_start=day,
+                    dossiers_hourly=(DossierHour(day - timedelta(hours=1), 5, 5, 5, 5),
+                                     DossierHour(day + timedelta(hours=8), 40, 20, 30, 28),
+                                     DossierHour(day + timedelta(hours=10), 7, 3, 2, 2)),
+                    dossiers_weeks=weeks)
+
+
+def test_todays_dossiers_by_hour_against_the_same_weekday_of_earlier_weeks(world):
+    province, rhythms, calendar = world
+    snap = _dossier_snapshot()
+    day = snap.dossiers_day_start
+    weeks = (DossierWeekHour(1, day + timedelta(hours=8), 60, 30, 50, 45),
+             DossierWeekHour(2, day + timedelta(hours=8), 20, 10, 10, 9),
+             DossierWeekHour(2, day + timedelta(hours=10), 30, 10, 20, 9),
+             DossierWeekHour(3, day + timedelta(hours=8), 0, 0, 0, 0))  # down that day
+    got = dossier_day(replace(snap, dossiers_weeks=weeks), province, rhythms, calendar)
+    assert got.hours[0] == day and got.hours[-1] == day + timedelta(hours=23)
+    # today: stored hours as counted, hours without a dossier 0, hours to come None (the
+    # newest dossier is at 10:07); yesterday's hour is not today's
+    assert got.received[:11] == (0,) * 8 + (40, 0, 7) and got.received[11:] == (None,) * 13
+    assert got.resolved[8] == 30 and got.resolved[10] == 2
+    assert (got.source, got.weeks) == ("history", 2)
+    assert got.usual_received[8] == 40 and got.usual_received[10] == 15
+    assert got.usual_resolved[8] == 30 and got.usual_resolved[10] == 10
+    assert sum(got.usual_received) == 55
+    # so far: every hour before 10:00 and 7.5 minutes of the tenth
+    assert got.usual_so_far(got.usual_received) == pytest.approx(40 + 15 * 7.5 / 60)
+
+
+def test_a_usual_day_by_the_rhythm_model_until_history_exists(world):
+    province, rhythms, calendar = world
+    sim = province.simulation
+    got = dossier_day(_dossier_snapshot(), province, rhythms, calendar)
+    assert (got.source, got.weeks) == ("model", 0)
+    # a working day: received as the simulator draws them, resolved evenly in working hours
+    for hour in range(24):
+        online, desk = rhythms.dossiers_in_hour(sim.dossiers_per_working_day, sim.online_share,
+                                                hour, True)
+        assert got.usual_received[hour] == pytest.approx(online + desk, abs=0.05)
+    assert sum(got.usual_received) == pytest.approx(sim.dossiers_per_working_day, rel=0.01)
+    assert sum(got.usual_resolved) == pytest.approx(sim.dossiers_per_working_day, rel=0.01)
+    opens, closes = calendar.start.hour, calendar.end.hour
+    assert all((v > 0) == (opens <= h < closes) for h, v in enumerate(got.usual_resolved))
+    # a Sunday: online only, fewer; nothing resolved
+    sunday = _dossier_snapshot()
+    sunday = replace(sunday, dossiers_day_start=sunday.dossiers_day_start - timedelta(days=1),
+                     newest={"dossier_events": NEWEST - timedelta(days=1)})
+    off = dossier_day(sunday, province, rhythms, calendar)
+    assert sum(off.usual_resolved) == 0
+    assert sum(off.usual_received) == pytest.approx(
+        sim.dossiers_per_working_day * sim.online_share
+        * rhythms.off_day_volume.dossiers_online, rel=0.01)
+    assert dossier_day(Snapshot(), province, rhythms, calendar) is None
 
 
 def test_usual_payments_per_minute_adds_the_categories_in_the_newest_complete_bin(world):
