@@ -151,8 +151,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "{only_against} đợt chỉ có với bộ kia",
                       "en": "Against {against}: {only_rules} episodes only with these rules, "
                             "{only_against} only with the other"},
-    "ind.title": {"vi": "Bộ chỉ số {decision} hôm nay: toàn tỉnh và sở, ngành",
-                  "en": "Decision {decision} indicators today: province and agencies"},
+    "ind.title": {"vi": "Bộ chỉ số {decision} hôm nay: toàn tỉnh và sở, ngành (nhiều hồ sơ "
+                        "trễ hạn nhất trước)",
+                  "en": "Decision {decision} indicators today: province and agencies (most "
+                        "dossiers late first)"},
     "ind.centres": {"vi": "Trung tâm tiếp nhận: nhiều hồ sơ trễ hạn nhất",
                     "en": "Receiving centres: most dossiers late"},
     "ind.scope": {"vi": "Đơn vị", "en": "Body"},

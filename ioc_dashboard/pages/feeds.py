@@ -11,7 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import ALL, Dash, Input, Output, State, html
 
-from ioc.indicators import Reading, evaluate
+from ioc.indicators import Reading, Scope, evaluate
 from ioc.rhythms import payment_mix
 from ioc_dashboard.components import (
     band_figure,
@@ -107,6 +107,11 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         else hourly_patch((), (), ()), body, updated_line(snap.read_at, lang)]
 
 
+def _late(scope: Scope) -> int:
+    """Dossiers `scope` resolved after their due time today."""
+    return scope.counts["resolved"] - scope.counts["resolved_on_time"]
+
+
 def _reading_cell(r: Reading, lang: str) -> html.Td:
     """A reading as a table cell: the ratio, and below its target marked by a sign and a
     word (for a screen reader) as well as by colour."""
@@ -126,27 +131,30 @@ def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
     targets = ctx.province.targets
     groups = [g for g in indicators.groups if g.not_computed_because is None]
     head = html.Thead([
-        html.Tr([html.Th("", colSpan=2)] + [
+        html.Tr([html.Th("", colSpan=3)] + [
             html.Th(f"{g.short(lang)} ({g.points}đ)" if lang == "vi" else
                     f"{g.short(lang)} ({g.points} pts)", title=g.name(lang), className="ind-group",
                     colSpan=sum(i.group == g.key for i in indicators.indicators))
             for g in groups]),
-        html.Tr([html.Th(t("ind.scope", lang)), html.Th(t("ind.received", lang))] + [
+        html.Tr([html.Th(t("ind.scope", lang)), html.Th(t("ind.received", lang)),
+                 html.Th(t("ind.late", lang))] + [
             html.Th([i.short(lang), html.Br(),
                      html.Small("≥ " + format_percent(getattr(targets, i.target), lang, 0))],
                     title=i.name(lang)) for i in indicators.indicators]),
     ])
     agencies = _names(ctx.province.agencies, lang)
+    # the agencies ranked: most dossiers resolved late today first
     scopes = [s for s in snap.dossier_scopes if s.level == "province"] + sorted(
         (s for s in snap.dossier_scopes if s.level == "agency"),
-        key=lambda s: (-s.counts["received"], s.code or ""))
+        key=lambda s: (-_late(s), -s.counts["received"], s.code or ""))
     rows = []
     for scope in scopes:
         province = scope.level == "province"
         name = ctx.province.province.name_vi if lang == "vi" else ctx.province.province.name_en
         rows.append(html.Tr(
             [html.Td(name if province else agencies.get(scope.code, scope.code)),
-             html.Td(format_int(scope.counts["received"], lang))]
+             html.Td(format_int(scope.counts["received"], lang)),
+             html.Td(format_int(_late(scope), lang))]
             + [_reading_cell(r, lang) for r in evaluate(scope.counts, indicators, targets)],
             className="ind-province" if province else None))
     return html.Div([
@@ -167,15 +175,11 @@ def _centre_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
     names[province.service_centre.code] = (province.service_centre.name_vi if lang == "vi"
                                            else province.service_centre.name_en)
     by_code = {s.code: s for s in snap.dossier_scopes if s.level == "centre" and s.code}
-
-    def late(s) -> int:
-        return s.counts["resolved"] - s.counts["resolved_on_time"]
-
     own = by_code.pop(province.service_centre.code, None)
-    ranked = sorted(by_code.values(), key=lambda s: (-late(s), -s.counts["received"], s.code))
+    ranked = sorted(by_code.values(), key=lambda s: (-_late(s), -s.counts["received"], s.code))
     on_time = next(i for i in ctx.indicators.indicators if i.numerator == "resolved_on_time")
     rows = [[names.get(s.code, s.code), format_int(s.counts["received"], lang),
-             format_int(late(s), lang),
+             format_int(_late(s), lang),
              _reading_cell(on_time.read(s.counts, province.targets), lang)]
             for s in ([own] if own else []) + ranked[:CENTRES_SHOWN - (1 if own else 0)]]
     return html.Div([

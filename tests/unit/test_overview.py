@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ioc.indicators import COUNTS, Scope
 from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR, Settings
 from ioc_dashboard.config import load_wall_config, pipeline_rules
@@ -291,3 +292,41 @@ def test_the_portal_tiles_chart_today_by_hour_against_a_usual_day(ctx):
     # no history: the model's day, said in the tooltip
     model = dict(zip(outputs, render_portal(_snapshot(ctx), NOW, "vi", ctx), strict=True))
     assert _text(model["portal-received-sub"]).startswith("mô hình ")
+
+
+def test_the_portal_ranks_agencies_and_centres_by_dossiers_resolved_late(ctx):
+    def scope(level: str, code: str | None, received: int, resolved: int, on_time: int):
+        counts = dict.fromkeys(COUNTS, 0)
+        counts.update(received=received, resolved=resolved, resolved_on_time=on_time)
+        return Scope(level, code, counts)
+
+    agencies = [a.code for a in ctx.province.agencies[:3]]
+    centres = [u.code for u in ctx.province.units[:2]]
+    snap = replace(_snapshot(ctx), dossier_scopes=(
+        scope("province", None, 90, 60, 50),
+        scope("agency", agencies[0], 50, 30, 30),   # busiest, none late
+        scope("agency", agencies[1], 10, 10, 4),    # 6 late
+        scope("agency", agencies[2], 30, 20, 16),   # 4 late
+        scope("centre", centres[0], 40, 20, 19), scope("centre", centres[1], 5, 5, 1)))
+    outputs = [o for o, _ in PAGES["portal"][3]]
+    body = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))["portal-body"]
+    tables = {}
+
+    def walk(node) -> None:
+        if getattr(node, "id", None) in ("portal-indicators", "portal-centres"):
+            tables[node.id] = [[_text(c) for c in row.children]
+                               for row in node.children[1].children]
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, list) else [children]:
+            if child is not None and not isinstance(child, str):
+                walk(child)
+
+    walk(body)
+    names = {a.code: a.name_vi for a in ctx.province.agencies}
+    rows = tables["portal-indicators"]
+    assert [r[0] for r in rows] == ["Thanh Hóa"] + [names[a] for a in
+                                                   (agencies[1], agencies[2], agencies[0])]
+    assert [r[1:3] for r in rows] == [["90", "10"], ["10", "6"], ["30", "4"], ["50", "0"]]
+    units = {u.code: u.name_vi for u in ctx.province.units}
+    assert [r[:3] for r in tables["portal-centres"]] == [[units[centres[1]], "5", "4"],
+                                                         [units[centres[0]], "40", "1"]]
