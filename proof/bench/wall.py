@@ -6,7 +6,8 @@ Generates N days (default 30) of the province's feeds straight into a fresh sche
 measures through the real Dash callbacks:
 - the server time of a full refresh of each page that refreshes from the shared snapshot
   (overview, portal, telemedicine, payments: database read + figures + layout) at p50/p95;
-- the statements the database runs for 1 wall and for 20 walls over the same intervals.
+- the statements the database runs for 1 wall and for 20 walls over the same intervals;
+- with `--browser`, the long tasks in Chromium on each page's refreshes (wall_browser.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,16 +158,36 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def _reader(settings: Settings, owner_url: str) -> Callable[[], psycopg.Connection]:
+    """Opens a connection as the wall does: the read-only role, on the bench's schema."""
+    from ioc_dashboard.data import reader_url
+
+    url = reader_url(settings.with_(database_url=owner_url))
+    return lambda: connect(url, settings.db_schema, autocommit=True, timeout=3,
+                           application_name="ioc-wall-bench")
+
+
+def browser_figures(settings: Settings, owner_url: str, province: Province,
+                    seconds: float) -> dict[str, Any]:
+    """The browser half (proof/bench/wall_browser.py) on a wall refreshing as configured."""
+    from ioc_dashboard.app import create_app
+    from ioc_dashboard.data import WallData
+    from proof.bench import wall_browser
+
+    data = WallData(_reader(settings, owner_url), interval=settings.refresh_seconds,
+                    replay_schema=settings.for_replay().db_schema)
+    app = create_app(settings, data, province=province, replay_data=None)
+    return wall_browser.measure(app, settings, _free_port(), seconds)
+
+
 def measure(settings: Settings, owner_url: str, province: Province, refreshes: int,
             walls: int) -> dict[str, Any]:
     """Time full overview refreshes through the real Dash callback, then count statements
     for 1 wall and for `walls` walls over the same number of refresh intervals."""
     from ioc_dashboard.app import create_app
-    from ioc_dashboard.data import WallData, reader_url
+    from ioc_dashboard.data import WallData
 
-    url = reader_url(settings.with_(database_url=owner_url))
-    open_conn = lambda: connect(url, settings.db_schema, autocommit=True, timeout=3,  # noqa: E731
-                                application_name="ioc-wall-bench")
+    open_conn = _reader(settings, owner_url)
 
     # 1. cost of one full refresh of each page: a fresh read every time (interval 0), timed
     # around the callback exactly as Dash runs it for a browser, the pages in turn (so a
@@ -276,6 +298,9 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                         rows[table] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                             sql.Identifier(table))).fetchone()[0]
             figures = measure(bench, owner_url, province, args.refreshes, args.walls)
+            if args.browser:
+                figures.update(browser_figures(bench, owner_url, province,
+                                               args.browser_seconds))
         finally:
             if not keep:
                 with psycopg.connect(owner_url, autocommit=True) as conn:
@@ -297,6 +322,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall: refreshes of each page to time (default 100)")
     parser.add_argument("--walls", type=int, default=20,
                         help="wall: open walls to compare with one (default 20)")
+    parser.add_argument("--browser", action="store_true",
+                        help="wall: also open each page in headless Chromium at 1920x1080 and "
+                             "3840x2160 and record its long tasks (needs the test extras)")
+    parser.add_argument("--browser-seconds", type=float, default=30, metavar="S",
+                        help="wall --browser: seconds of refreshes per page and size "
+                             "(default 30)")
     parser.add_argument("--reuse-schema", metavar="SCHEMA",
                         help="wall: measure an existing schema (one kept by --keep-schema, or a "
                              "real one) instead of generating data")
