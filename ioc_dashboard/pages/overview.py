@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, html
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from ioc.contract import FEEDS
-from ioc.province import Unit
 from ioc_dashboard.cells import cells_background, voronoi_cells
 from ioc_dashboard.components import (
     fresh_text,
@@ -84,27 +83,28 @@ def _hospitals(ctx: WallContext, lang: str) -> dict[str, str]:
     return out
 
 
-def _unit_class(side: str, hospital: bool, severity: str) -> str:
-    """A unit's classes on the map: its label's side, a hospital's mark, its worst alert
-    (last: the tests read it there)."""
-    return f"unit label-{side}" + (" unit-hospital" if hospital else "") + f" unit-{severity}"
+def _unit_class(side: str, hospital: bool) -> str:
+    """A unit's classes on the map: its label's side, a hospital's mark (the browser adds
+    its worst alert's, last)."""
+    return f"unit label-{side}" + (" unit-hospital" if hospital else "")
+
+
+def _units(ctx: WallContext, lang: str) -> list[list]:
+    """The map's units as the browser draws them (20-wall.js `drawUnits`): code, short name,
+    title, left and top (% of the box), classes (label side, hospital mark)."""
+    positions, names, sides = _map(ctx, lang)
+    hospitals = _hospitals(ctx, lang)
+    out = []
+    for u in ctx.province.units:
+        name = u.name_vi if lang == "vi" else u.name_en
+        title = f"{name} — {hospitals[u.code]}" if u.code in hospitals else name
+        out.append([u.code, names[u.code], title, positions[u.code][0], positions[u.code][1],
+                    _unit_class(sides[u.code], u.code in hospitals)])
+    return out
 
 
 def layout(ctx: WallContext, lang: str) -> html.Div:
-    positions, names, sides = _map(ctx, lang)
     hospitals = _hospitals(ctx, lang)
-
-    def unit_title(u: Unit) -> str:
-        name = u.name_vi if lang == "vi" else u.name_en
-        return f"{name} — {hospitals[u.code]}" if u.code in hospitals else name
-
-    units = [html.Div([html.Span(className="unit-dot"), html.Span(names[u.code],
-                                                                  className="unit-name")],
-                      id={"type": "unit", "code": u.code},
-                      className=_unit_class(sides[u.code], u.code in hospitals, "ok"),
-                      title=unit_title(u),
-                      style={"left": f"{positions[u.code][0]}%", "top": f"{positions[u.code][1]}%"})
-             for u in ctx.province.units]
     legend = html.Div([html.Span("●", className="legend-unit"), " " + t("map.units", lang),
                        *([html.Span("■", className="legend-hospital ms-3"),
                           " " + t("map.hospitals", lang)] if hospitals else []),
@@ -118,8 +118,9 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
         html.Div([
             dbc.Card(dbc.CardBody([
                 html.Div(t("units_map", lang), className="panel-title"),
-                html.Div(units, className="units-map", id="units-map",
-                         style=_cells_style(ctx, {})),
+                html.Div(className="units-map", id="units-map", style=_cells_style(ctx, {})),
+                dcc.Store(id="units-static", data=_units(ctx, lang)),
+                dcc.Store(id="units-worst", data={}),
                 legend,
             ]), className="panel", id="units-card"),
             dbc.Card(dbc.CardBody([
@@ -217,10 +218,7 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
     panel = "panel" + (" stale" if engine.late and snap.alerts_available else "")
     out["units-card"] = out["alerts-card"] = panel
     worst = unit_severity(snap.alerts, ctx.province)
-    sides = _map(ctx, lang)[2]
-    hospitals = {h.unit for h in ctx.province.hospitals}
-    out["units"] = [_unit_class(sides[u.code], u.code in hospitals, worst.get(u.code, "ok"))
-                    for u in ctx.province.units]
+    out["units"] = worst
     out["units-map"] = _cells_style(ctx, worst)
     operators = [a for a in snap.alerts if a.rule not in ctx.pipeline_rules]
     out["alerts"] = alert_rows(replace(snap, alerts=tuple(operators)), now, lang,
@@ -287,11 +285,14 @@ def alert_rows(snap: Snapshot, now: datetime, lang: str, limit: int) -> Any:
 
 
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
+    app.clientside_callback(ClientsideFunction("wall", "drawUnits"),
+                            Output("units-map", "data-drawn"),
+                            Input("units-static", "data"), Input("units-worst", "data"))
     outputs = [Output(f"{key}-{part}", "children") for key in TILES for part in TILE_PARTS]
     outputs += [Output(f"{key}-card", "className") for key in TILES]
     outputs += [Output(f"{key}-graph", "figure") for key in TILES]
-    outputs += [Output({"type": "unit", "code": ALL}, "className"),
-                Output("overview-alerts", "children"), Output("pipe-delay", "children"),
+    outputs += [Output("units-worst", "data"), Output("overview-alerts", "children"),
+                Output("pipe-delay", "children"),
                 Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
                 Output("pipe-feeds", "children"), Output("overview-updated", "children"),
                 Output("alerts-fresh", "children"), Output("units-card", "className"),

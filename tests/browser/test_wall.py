@@ -191,7 +191,7 @@ def test_simulated_feeds_reach_the_wall(migrated, worker, browser, request, tmp_
         wait.until(lambda d: hospital in d.find_element(By.ID, "overview-alerts")
                    .get_attribute("textContent"))
         wait.until(lambda d: "unit-critical" in d.find_element(
-            By.CSS_SELECTOR, f"[id*='\"{first.unit}\"']").get_attribute("class"))
+            By.CSS_SELECTOR, f"[data-unit='{first.unit}']").get_attribute("class"))
         wait.until(lambda d: "stale" not in class_of(d, "alerts-card"))
         wait_text(browser, "live-badge", lambda s: s == "Trực tiếp")
         assert "Trung tâm điều hành thông minh" in browser.title

@@ -88,7 +88,7 @@ def test_stopped_feed_acknowledge_heartbeat_and_lost_server(wall, browser):
     wait.until(stale("kpi-links-card"))
     # the district of the critical alert is red on the map, the alert listed with its age
     wait.until(lambda d: "unit-critical" in d.find_element(
-        By.CSS_SELECTOR, "[id*='16531']").get_attribute("class"))
+        By.CSS_SELECTOR, "[data-unit='16531']").get_attribute("class"))
     wait_text(browser, "overview-alerts", lambda s: "Cổng dịch vụ công Sầm Sơn lỗi" in s, 20,
               "the alert listed")
     # no alert engine has evaluated: the alert panels say so and are grey, not trusted

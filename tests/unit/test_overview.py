@@ -25,7 +25,7 @@ from ioc_dashboard.data import (
 )
 from ioc_dashboard.i18n import format_percent
 from ioc_dashboard.pages.feeds import PAGES, render_portal
-from ioc_dashboard.pages.overview import render
+from ioc_dashboard.pages.overview import layout, render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
 
@@ -73,6 +73,15 @@ def _snapshot(ctx: WallContext, newest_age: float = 5) -> Snapshot:
                 _alert("critical", {"unit": "14812"}, silenced_by=7,
                        fingerprint="fp-silenced")),
         read_at=NOW)
+
+
+def _walk(node):
+    """A layout's components, depth first."""
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            yield from _walk(child)
 
 
 def _text(node) -> str:
@@ -168,11 +177,15 @@ def test_patches_only_the_series(ctx):
 
 def test_units_take_their_worst_unsilenced_alert(ctx):
     out = render(_snapshot(ctx), NOW, "vi", ctx)
-    by_unit = dict(zip([u.code for u in ctx.province.units], out["units"], strict=True))
-    colour = {code: cls.rsplit(" ", 1)[1] for code, cls in by_unit.items()}
-    assert colour["16531"] == "unit-warning"
-    assert colour[ctx.province.hospitals[0].unit] == "unit-critical"
-    assert colour["14812"] == "unit-ok"  # silenced
+    # only the units in trouble are sent at each refresh; the browser draws the others ok
+    assert out["units"] == {"16531": "warning", ctx.province.hospitals[0].unit: "critical"}
+    assert "14812" not in out["units"]  # silenced
+    # the map as sent with the layout: every unit, its name, position and classes
+    static = next(c.data for c in _walk(layout(ctx, "vi")) if getattr(c, "id", None)
+                  == "units-static")
+    assert [u[0] for u in static] == [u.code for u in ctx.province.units]
+    assert all(0 <= u[3] <= 100 and 0 <= u[4] <= 100 for u in static)
+    by_unit = {u[0]: u[5] for u in static}
     # the hospitals' units are marked, and the schematic cells take the same colours
     assert all("unit-hospital" in by_unit[h.unit] for h in ctx.province.hospitals)
     plain = next(u.code for u in ctx.province.units
@@ -310,18 +323,9 @@ def test_the_portal_ranks_agencies_and_centres_by_dossiers_resolved_late(ctx):
         scope("centre", centres[0], 40, 20, 19), scope("centre", centres[1], 5, 5, 1)))
     outputs = [o for o, _ in PAGES["portal"][3]]
     body = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))["portal-body"]
-    tables = {}
-
-    def walk(node) -> None:
-        if getattr(node, "id", None) in ("portal-indicators", "portal-centres"):
-            tables[node.id] = [[_text(c) for c in row.children]
-                               for row in node.children[1].children]
-        children = getattr(node, "children", None)
-        for child in children if isinstance(children, list) else [children]:
-            if child is not None and not isinstance(child, str):
-                walk(child)
-
-    walk(body)
+    tables = {node.id: [[_text(c) for c in row.children] for row in node.children[1].children]
+              for node in _walk(body)
+              if getattr(node, "id", None) in ("portal-indicators", "portal-centres")}
     names = {a.code: a.name_vi for a in ctx.province.agencies}
     rows = tables["portal-indicators"]
     assert [r[0] for r in rows] == ["Thanh Hóa"] + [names[a] for a in
