@@ -181,3 +181,53 @@ def pager(lang: str) -> html.Div:
     ], className="fit-pager", hidden=True,
         **{"data-template": t("pager.shown", lang, **{"from": "{from}", "to": "{to}",
                                                          "total": "{total}"})})
+
+
+# Tables drawn by the browser (20-wall.js drawTable) from a description the server sends
+# as data: Dash's renderer runs a selector for every component at every store update, so a
+# page re-rendering hundreds of table cells as components each refresh held the browser's
+# main thread for ~300 ms (docs/performance.md); as data they are one component.
+Cell = dict[str, Any]
+
+
+def cell(*parts: str | Cell | None, cls: str | None = None, title: str | None = None,
+         span: int | None = None) -> Cell:
+    """A table cell: its parts (text; `part` for styled text; None for a line break)."""
+    out: Cell = {"parts": [{"br": True} if p is None else {"text": p} if isinstance(p, str)
+                           else p for p in parts]}
+    for key, value in (("class", cls), ("title", title), ("span", span)):
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def part(text: str, cls: str | None = None, title: str | None = None) -> Cell:
+    """Text in a cell with its own class (and tooltip, read by screen readers too); class
+    "small" draws it as <small>."""
+    return {"text": text, "class": cls, "title": title}
+
+
+def row(cells: Sequence[Cell | str], cls: str | None = None) -> dict[str, Any]:
+    return {"cells": [cell(c) if isinstance(c, str) else c for c in cells], "class": cls}
+
+
+def table_data(table_id: str, head: Sequence[dict], body: Sequence[dict],
+               cls: str = "wall-table") -> dict[str, Any]:
+    """What `drawTable` draws into `table_box(table_id)`: a table (id `table_id`, Bootstrap's
+    small striped style and `cls`) of `head` and `body` rows (`row`)."""
+    return {"box": f"{table_id}-box", "id": table_id, "head": list(head), "body": list(body),
+            "class": f"table table-sm table-striped {cls}"}
+
+
+def table_box(table_id: str) -> list:
+    """Where a browser-drawn table goes, and the data it is drawn from (an output)."""
+    return [html.Div(id=f"{table_id}-box"), dcc.Store(id=f"{table_id}-data")]
+
+
+def draw_table(app: Any, table_id: str) -> None:
+    """Draw `table_id`'s box whenever its data changes (no round trip to the server)."""
+    from dash import ClientsideFunction, Input, Output
+
+    app.clientside_callback(ClientsideFunction("wall", "drawTable"),
+                            Output(f"{table_id}-box", "data-drawn"),
+                            Input(f"{table_id}-data", "data"))

@@ -67,6 +67,43 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         if (box.children[i].className !== cls) { box.children[i].className = cls; }
       });
       return window.dash_clientside.no_update;
+    },
+    /* A table described as data (components.py table_data): rows of cells, each cell's
+       parts text (textContent: never parsed as HTML), styled text or a line break. */
+    drawTable: function (spec) {
+      var box = spec && document.getElementById(spec.box);
+      if (!box) { return window.dash_clientside.no_update; }
+      function rows(tag, list) {
+        var group = document.createElement(tag === "th" ? "thead" : "tbody");
+        list.forEach(function (r) {
+          var tr = document.createElement("tr");
+          if (r["class"]) { tr.className = r["class"]; }
+          r.cells.forEach(function (c) {
+            var td = document.createElement(tag);
+            if (c["class"]) { td.className = c["class"]; }
+            if (c.title) { td.title = c.title; }
+            if (c.span) { td.colSpan = c.span; }
+            c.parts.forEach(function (p) {
+              if (p.br) { td.appendChild(document.createElement("br")); return; }
+              if (!p["class"] && !p.title) { td.appendChild(document.createTextNode(p.text)); return; }
+              var span = document.createElement(p["class"] === "small" ? "small" : "span");
+              if (p["class"] && p["class"] !== "small") { span.className = p["class"]; }
+              if (p.title) { span.title = p.title; }
+              span.textContent = p.text;
+              td.appendChild(span);
+            });
+            tr.appendChild(td);
+          });
+          group.appendChild(tr);
+        });
+        return group;
+      }
+      var table = document.createElement("table");
+      table.id = spec.id;
+      table.className = spec["class"];
+      table.append(rows("th", spec.head), rows("td", spec.body));
+      box.replaceChildren(table);
+      return window.dash_clientside.no_update;
     }
   }
 });

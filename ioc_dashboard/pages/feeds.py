@@ -14,11 +14,18 @@ from dash import ALL, Dash, Input, Output, State, html
 from ioc.indicators import Reading, Scope, evaluate
 from ioc.rhythms import payment_mix
 from ioc_dashboard.components import (
+    Cell,
     band_figure,
     band_graph,
+    cell,
+    draw_table,
     fresh_text,
     hourly_patch,
+    part,
+    row,
     spark_patch,
+    table_box,
+    table_data,
     tile,
     tile_class,
     updated_line,
@@ -60,13 +67,23 @@ def _page(feed: str, ctx: WallContext, lang: str, tiles: list, body_id: str,
     ], className=f"p-3 feed-page page-{feed}")
 
 
+# the public-services page's tables, drawn by the browser from data (components.table_data)
+PORTAL_TABLES = ("portal-indicators", "portal-health", "portal-centres")
+
+
 def portal_layout(ctx: WallContext, lang: str) -> html.Div:
     return _page("portal", ctx, lang, [
         tile("portal-received", t("portal.received", lang), hourly=True),
         tile("portal-resolved", t("portal.resolved", lang), hourly=True),
         tile("portal-ontime", t("kpi.ontime", lang), graph=False),
         tile("portal-online", t("kpi.online", lang), graph=False),
-    ], "portal-body")
+    ], "portal-body", [dbc.Row([
+        dbc.Col([html.Div(t("ind.title", lang, decision=ctx.indicators.decision),
+                          className="table-title"), *table_box("portal-indicators")], lg=8),
+        dbc.Col([*table_box("portal-health"),
+                 html.Div(t("ind.centres", lang), className="table-title mt-2"),
+                 *table_box("portal-centres")], lg=4),
+    ], className="mt-2")])
 
 
 def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> list:
@@ -74,18 +91,12 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
     d = dossier_kpis(snap)
     targets = ctx.province.targets
     portals = _names(ctx.province.portals, lang)
-    health = [[portals.get(p.portal_code, p.portal_code), format_int(p.requests_per_minute, lang),
-               format_percent(p.error_ratio, lang) if p.error_ratio is not None else "—",
-               f"{format_float(p.p95_latency_ms or 0, lang, 0)} ms"] for p in portal_states(snap)]
-    body = dbc.Row([
-        dbc.Col(_indicator_table(snap, ctx, lang), lg=8),
-        dbc.Col([
-            _table([t("portal.name", lang), t("portal.requests", lang),
-                    t("portal.errors", lang), t("portal.latency", lang)], health,
-                   "portal-health"),
-            _centre_table(snap, ctx, lang),
-        ], lg=4),
-    ], className="mt-2")
+    health = table_data("portal-health", [row([
+        t("portal.name", lang), t("portal.requests", lang), t("portal.errors", lang),
+        t("portal.latency", lang)])], [row([
+            portals.get(p.portal_code, p.portal_code), format_int(p.requests_per_minute, lang),
+            format_percent(p.error_ratio, lang) if p.error_ratio is not None else "—",
+            f"{format_float(p.p95_latency_ms or 0, lang, 0)} ms"]) for p in portal_states(snap)])
     cls = tile_class(fresh)
     day = dossier_day(snap, ctx.province, ctx.rhythms, ctx.calendar)
 
@@ -104,7 +115,8 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         cls, hourly_patch(day.hours, day.received, day.usual_received) if day
         else hourly_patch((), (), ()),
         hourly_patch(day.hours, day.resolved, day.usual_resolved) if day
-        else hourly_patch((), (), ()), body, updated_line(snap.read_at, lang)]
+        else hourly_patch((), (), ()), _indicator_table(snap, ctx, lang), health,
+        _centre_table(snap, ctx, lang), updated_line(snap.read_at, lang)]
 
 
 def _late(scope: Scope) -> int:
@@ -112,36 +124,34 @@ def _late(scope: Scope) -> int:
     return scope.counts["resolved"] - scope.counts["resolved_on_time"]
 
 
-def _reading_cell(r: Reading, lang: str) -> html.Td:
+def _reading_cell(r: Reading, lang: str) -> Cell:
     """A reading as a table cell: the ratio, and below its target marked by a sign and a
     word (for a screen reader) as well as by colour."""
     if r.value is None:
-        return html.Td("—", className="ind-value")
+        return cell("—", cls="ind-value")
     text = format_percent(r.value, lang, 1)
     if r.met:
-        return html.Td(text, className="ind-value")
-    return html.Td([html.Span("▼ ", className="ind-sign", title=t("ind.below", lang)), text],
-                   className="ind-value ind-below")
+        return cell(text, cls="ind-value")
+    return cell(part("▼ ", "ind-sign", t("ind.below", lang)), text, cls="ind-value ind-below")
 
 
-def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
+def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> dict:
     """Decision 766/QĐ-TTg's computed indicators for the province and each agency, today,
     grouped under the decision's groups, each heading with its target."""
     indicators = ctx.indicators
     targets = ctx.province.targets
     groups = [g for g in indicators.groups if g.not_computed_because is None]
-    head = html.Thead([
-        html.Tr([html.Th("", colSpan=3)] + [
-            html.Th(f"{g.short(lang)} ({g.points}đ)" if lang == "vi" else
-                    f"{g.short(lang)} ({g.points} pts)", title=g.name(lang), className="ind-group",
-                    colSpan=sum(i.group == g.key for i in indicators.indicators))
+    head = [
+        row([cell("", span=3)] + [
+            cell(f"{g.short(lang)} ({g.points}đ)" if lang == "vi" else
+                 f"{g.short(lang)} ({g.points} pts)", title=g.name(lang), cls="ind-group",
+                 span=sum(i.group == g.key for i in indicators.indicators))
             for g in groups]),
-        html.Tr([html.Th(t("ind.scope", lang)), html.Th(t("ind.received", lang)),
-                 html.Th(t("ind.late", lang))] + [
-            html.Th([i.short(lang), html.Br(),
-                     html.Small("≥ " + format_percent(getattr(targets, i.target), lang, 0))],
-                    title=i.name(lang)) for i in indicators.indicators]),
-    ])
+        row([t("ind.scope", lang), t("ind.received", lang), t("ind.late", lang)] + [
+            cell(i.short(lang), None,
+                 part("≥ " + format_percent(getattr(targets, i.target), lang, 0), "small"),
+                 title=i.name(lang)) for i in indicators.indicators]),
+    ]
     agencies = _names(ctx.province.agencies, lang)
     # the agencies ranked: most dossiers resolved late today first
     scopes = [s for s in snap.dossier_scopes if s.level == "province"] + sorted(
@@ -151,17 +161,12 @@ def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
     for scope in scopes:
         province = scope.level == "province"
         name = ctx.province.province.name_vi if lang == "vi" else ctx.province.province.name_en
-        rows.append(html.Tr(
-            [html.Td(name if province else agencies.get(scope.code, scope.code)),
-             html.Td(format_int(scope.counts["received"], lang)),
-             html.Td(format_int(_late(scope), lang))]
+        rows.append(row(
+            [name if province else agencies.get(scope.code, scope.code),
+             format_int(scope.counts["received"], lang), format_int(_late(scope), lang)]
             + [_reading_cell(r, lang) for r in evaluate(scope.counts, indicators, targets)],
-            className="ind-province" if province else None))
-    return html.Div([
-        html.Div(t("ind.title", lang, decision=indicators.decision), className="table-title"),
-        dbc.Table([head, html.Tbody(rows)], id="portal-indicators",
-                  className="wall-table indicator-table", size="sm", striped=True),
-    ])
+            cls="ind-province" if province else None))
+    return table_data("portal-indicators", head, rows, "wall-table indicator-table")
 
 
 # the receiving centres listed beside the indicators: the provincial one and the communes'
@@ -169,7 +174,7 @@ def _indicator_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
 CENTRES_SHOWN = 6
 
 
-def _centre_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
+def _centre_table(snap: Snapshot, ctx: WallContext, lang: str) -> dict:
     province = ctx.province
     names = {u.code: u.name_vi if lang == "vi" else u.name_en for u in province.units}
     names[province.service_centre.code] = (province.service_centre.name_vi if lang == "vi"
@@ -178,19 +183,13 @@ def _centre_table(snap: Snapshot, ctx: WallContext, lang: str) -> html.Div:
     own = by_code.pop(province.service_centre.code, None)
     ranked = sorted(by_code.values(), key=lambda s: (-_late(s), -s.counts["received"], s.code))
     on_time = next(i for i in ctx.indicators.indicators if i.numerator == "resolved_on_time")
-    rows = [[names.get(s.code, s.code), format_int(s.counts["received"], lang),
-             format_int(_late(s), lang),
-             _reading_cell(on_time.read(s.counts, province.targets), lang)]
+    rows = [row([names.get(s.code, s.code), format_int(s.counts["received"], lang),
+                 format_int(_late(s), lang),
+                 _reading_cell(on_time.read(s.counts, province.targets), lang)])
             for s in ([own] if own else []) + ranked[:CENTRES_SHOWN - (1 if own else 0)]]
-    return html.Div([
-        html.Div(t("ind.centres", lang), className="table-title mt-2"),
-        dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
-            t("ind.centre", lang), t("ind.received", lang), t("ind.late", lang),
-            on_time.short(lang))])),
-            html.Tbody([html.Tr([c if isinstance(c, html.Td) else html.Td(c) for c in r])
-                        for r in rows])],
-            id="portal-centres", className="wall-table", size="sm", striped=True),
-    ])
+    return table_data("portal-centres", [row([
+        t("ind.centre", lang), t("ind.received", lang), t("ind.late", lang),
+        on_time.short(lang)])], rows)
 
 
 def telemedicine_layout(ctx: WallContext, lang: str) -> html.Div:
@@ -301,7 +300,8 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
         ("portal-ontime-value", "children"), ("portal-ontime-target", "children"),
         ("portal-online-value", "children"), ("portal-online-target", "children"),
         ("portal-received-card", "className"), ("portal-received-graph", "figure"),
-        ("portal-resolved-graph", "figure"), ("portal-body", "children"),
+        ("portal-resolved-graph", "figure"), ("portal-indicators-data", "data"),
+        ("portal-health-data", "data"), ("portal-centres-data", "data"),
         ("portal-updated", "children")]),
     "telemedicine": ("/telemedicine", telemedicine_layout, render_telemedicine, [
         ("telemedicine-fresh", "children"), ("telemedicine-panel", "className"),
@@ -321,6 +321,8 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
 
 
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
+    for table in PORTAL_TABLES:
+        draw_table(app, table)
     for _name, (_path, _layout, render, outputs) in PAGES.items():
         def refresh(_n: int | None, search: str | None, render: Callable = render) -> list:
             view = ctx.view(search)

@@ -322,10 +322,12 @@ def test_the_portal_ranks_agencies_and_centres_by_dossiers_resolved_late(ctx):
         scope("agency", agencies[2], 30, 20, 16),   # 4 late
         scope("centre", centres[0], 40, 20, 19), scope("centre", centres[1], 5, 5, 1)))
     outputs = [o for o, _ in PAGES["portal"][3]]
-    body = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))["portal-body"]
-    tables = {node.id: [[_text(c) for c in row.children] for row in node.children[1].children]
-              for node in _walk(body)
-              if getattr(node, "id", None) in ("portal-indicators", "portal-centres")}
+    out = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))
+    # the tables as the browser draws them: each cell's text
+    tables = {name: [["".join(p.get("text", "") for p in c["parts"]) for c in r["cells"]]
+                     for r in out[f"{name}-data"]["body"]]
+              for name in ("portal-indicators", "portal-centres")}
+    assert out["portal-centres-data"]["box"] == "portal-centres-box"
     names = {a.code: a.name_vi for a in ctx.province.agencies}
     rows = tables["portal-indicators"]
     assert [r[0] for r in rows] == ["Thanh Hóa"] + [names[a] for a in
