@@ -37,6 +37,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       return {type: "Div", namespace: "dash_html_components",
               props: {children: text, id: "server-lost", className: "alert alert-danger banner-lost"}};
     },
+    /* An expire button was clicked: "silence:nonce" (the same silence twice is two requests;
+       a string, as the wall accepts for data). Redrawn buttons (every refresh) call this
+       too, with no click. */
+    expireRequest: function (clicks) {
+      var ctx = window.dash_clientside.callback_context;
+      var hit = (ctx.triggered || []).filter(function (t) { return t.value; })[0];
+      if (!hit) { return window.dash_clientside.no_update; }
+      var id = JSON.parse(hit.prop_id.slice(0, hit.prop_id.lastIndexOf(".")));
+      return id.id + ":" + Date.now();
+    },
     /* The overview's units map, drawn here rather than as Dash components: Dash's renderer
        runs a selector for every component at every store update, and 166 units (500
        components) cost each refresh over 200 ms of the main thread. `units` (sent with the

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 from flask import request
 
@@ -59,6 +59,8 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
                                    color="warning"), width="auto"),
             ], className="g-2"),
             html.Div(id="action-result", className="mt-2"),
+            # the silence an expire button asks to end (set in the browser: 20-wall.js)
+            dcc.Store(id="expire-request"),
         ]), className="panel mt-3", id="alert-actions"),
         html.Div(t("silences", lang), className="panel-title mt-3"),
         html.Div(html.Div(id="silences-table"), className="fit-table panel silences-box"),
@@ -123,6 +125,13 @@ def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
             "stale" if late else ""]
 
 
+def _silence_id(request: Any) -> int | None:
+    """The silence an expire request ("silence:nonce", from the browser: anything may come)
+    names, if any."""
+    head = request.partition(":")[0] if isinstance(request, str) else ""
+    return int(head) if head.isascii() and head.isdigit() and int(head) > 0 else None
+
+
 def matchers_for(alert: Alert) -> list[dict[str, str]]:
     """Silence exactly this alert: its rule and every label must match."""
     return [{"name": "alertname", "op": "=", "value": alert.rule}] + [
@@ -150,21 +159,29 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
                          id="login-link", className="btn btn-outline-light")
         return [*render(snap, now, view.lang, ctx.config, ctx.pipeline_rules), who]
 
+    # An expire button's click becomes a request in a store that is never redrawn. Were the
+    # buttons the server callback's input, every refresh (which redraws them) would call it
+    # again, and Dash drops the reply of a call overtaken by a newer one: the silence ended
+    # but the operator was never told (and the browser test waited in vain, now and then).
+    app.clientside_callback(ClientsideFunction("wall", "expireRequest"),
+                            Output("expire-request", "data"),
+                            Input({"type": "expire", "id": ALL}, "n_clicks"),
+                            prevent_initial_call=True)
+
     @app.callback(Output("action-result", "children"),
                   Input("ack-button", "n_clicks"), Input("silence-button", "n_clicks"),
-                  Input({"type": "expire", "id": ALL}, "n_clicks"),
+                  Input("expire-request", "data"),
                   State("ack-alert", "value"), State("ack-comment", "value"),
                   State("silence-hours", "value"), State("silence-matchers", "value"),
                   State("url", "search"), prevent_initial_call=True)
-    def act(_ack: int | None, _silence: int | None, _expires: list, fingerprint: str | None,
+    def act(_ack: int | None, _silence: int | None, expire: str | None, fingerprint: str | None,
             comment: str | None, hours: str | None, typed: str | None,
             search: str | None) -> Any:
         view = ctx.view(search)
         lang = view.lang
         trigger = dash_ctx.triggered_id
-        # act only on a click: the expire buttons are redrawn on every refresh, and when the
-        # last one goes Dash calls this with no trigger at all (once that re-created a
-        # silence from the alert still chosen above)
+        # act only on a click (once, with no trigger at all, Dash re-created a silence from
+        # the alert still chosen above)
         if trigger is None or not any(t.get("value") for t in dash_ctx.triggered):
             return no_update
         user = current_user(request, ctx.settings, ctx.operator)
@@ -172,9 +189,12 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
             return dbc.Alert(t("login.required", lang), color="warning", id="action-message")
         operator = ctx.replay_operator if view.replay else ctx.operator
         try:
-            if isinstance(trigger, dict):
-                operator.expire(int(trigger["id"]), user)
-                return dbc.Alert(t("alert.expired_ok", lang, id=trigger["id"]), color="success",
+            if trigger == "expire-request":
+                silence = _silence_id(expire)
+                if silence is None:
+                    return no_update
+                operator.expire(silence, user)
+                return dbc.Alert(t("alert.expired_ok", lang, id=silence), color="success",
                                  id="action-message")
             # a silence by typed matchers needs no chosen alert; anything else does
             by_matchers = trigger == "silence-button" and bool((typed or "").strip())

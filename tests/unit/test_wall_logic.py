@@ -22,7 +22,7 @@ from ioc_dashboard.figures import (
     short_name,
     unit_positions,
 )
-from ioc_dashboard.pages.alerts import matchers_for
+from ioc_dashboard.pages.alerts import _silence_id, matchers_for
 from tests.unit.test_overview import _alert
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
@@ -123,6 +123,13 @@ def test_a_silence_matches_exactly_the_alert():
     assert matchers_for(a) == [{"name": "alertname", "op": "=", "value": "link_down"},
                                {"name": "feed", "op": "=", "value": "payments"},
                                {"name": "unit", "op": "=", "value": "16531"}]
+
+
+def test_an_expire_request_from_the_browser_names_a_silence_or_nothing():
+    assert _silence_id("7:1765000000000") == 7 and _silence_id("12") == 12
+    for bad in (None, "", ":1", "0:1", "-3:1", "x:1", "1.5:1", "٣:1", {"id": 7}, [7], 7,
+                True):
+        assert _silence_id(bad) is None, bad
 
 
 def test_map_labels_go_where_they_hide_nothing():
