@@ -34,28 +34,58 @@ def high_watermarks(consumer: KafkaConsumer, tps: list[TopicPartition],
     return {tp: max(listed[tp], consumer.highwater(tp) or 0) for tp in tps}
 
 
-def partition_positions(settings: Settings, bootstrap: str
-                        ) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
-    """Per feed: (topic, partition) -> (end offset, offset committed by the worker group, 0
-    when none)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-status",
-                             request_timeout_ms=5000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="ioc-status",
-                             request_timeout_ms=5000, enable_auto_commit=False)
-    try:
-        group = settings.consumer_group
-        committed = admin.list_group_offsets(group).get(group, {})
-        # one assignment for all feeds: one round of fetches finds every high watermark
-        by_feed = {feed: [TopicPartition(settings.topic(feed), p) for p in
-                          sorted(consumer.partitions_for_topic(settings.topic(feed)) or ())]
-                   for feed in FEEDS}
-        ends = high_watermarks(consumer, [tp for tps in by_feed.values() for tp in tps])
+class PartitionPositions:
+    """Reads, per feed, (topic, partition) -> (end offset, offset committed by the worker
+    group, 0 when none). Keeps its Kafka clients between reads: a probe that opened and
+    closed them every few seconds logged "Metadata refresh failed: Cancelled" each time
+    (kafka-python cancels the refresh in flight on close), an alarm for whoever reads the
+    log. After a failed read the clients are opened afresh."""
+
+    def __init__(self, settings: Settings, bootstrap: str):
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self._clients: tuple[KafkaAdminClient, KafkaConsumer] | None = None
+
+    def read(self) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+        if self._clients is None:
+            self._clients = (
+                KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="ioc-status",
+                                 request_timeout_ms=5000),
+                KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="ioc-status",
+                              request_timeout_ms=5000, enable_auto_commit=False))
+        admin, consumer = self._clients
+        settings = self.settings
+        try:
+            group = settings.consumer_group
+            committed = admin.list_group_offsets(group).get(group, {})
+            # one assignment for all feeds: one round of fetches finds every high watermark
+            by_feed = {feed: [TopicPartition(settings.topic(feed), p) for p in
+                              sorted(consumer.partitions_for_topic(settings.topic(feed)) or ())]
+                       for feed in FEEDS}
+            ends = high_watermarks(consumer, [tp for tps in by_feed.values() for tp in tps])
+        except Exception:
+            self.close()
+            raise
         return {feed: {(tp.topic, tp.partition): (
             ends[tp], committed[tp].offset if tp in committed and committed[tp].offset >= 0
             else 0) for tp in tps} for feed, tps in by_feed.items()}
+
+    def close(self) -> None:
+        if self._clients is not None:
+            admin, consumer = self._clients
+            self._clients = None
+            consumer.close()
+            admin.close()
+
+
+def partition_positions(settings: Settings, bootstrap: str
+                        ) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+    """`PartitionPositions.read` once."""
+    positions = PartitionPositions(settings, bootstrap)
+    try:
+        return positions.read()
     finally:
-        consumer.close()
-        admin.close()
+        positions.close()
 
 
 def consumer_lag(settings: Settings, bootstrap: str) -> dict[str, int | None]:

@@ -81,15 +81,19 @@ class LagProbe:
     def _loop(self) -> None:
         from kafka.errors import KafkaError
 
-        from ioc.status import partition_positions
+        from ioc.status import PartitionPositions
 
-        while not self.stop.is_set():
-            try:
-                self._look(partition_positions(self.settings, self.bootstrap), time.time())
-            except (KafkaError, OSError) as exc:
-                log.warning("consumer lag unknown: %s", exc)
-                self.latest = self.stalled = None
-            self.stop.wait(self.every)
+        positions = PartitionPositions(self.settings, self.bootstrap)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self._look(positions.read(), time.time())
+                except (KafkaError, OSError) as exc:
+                    log.warning("consumer lag unknown: %s", exc)
+                    self.latest = self.stalled = None
+                self.stop.wait(self.every)
+        finally:
+            positions.close()
 
     def _look(self, positions: dict[str, dict[tuple[str, int], tuple[int, int]]],
               now: float) -> None:
