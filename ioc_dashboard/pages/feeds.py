@@ -42,7 +42,13 @@ from ioc_dashboard.figures import (
     ratio,
 )
 from ioc_dashboard.i18n import format_float, format_int, format_percent, t
-from ioc_dashboard.typical import BIN_MINUTES, Series, dossier_day, payments_typical
+from ioc_dashboard.typical import (
+    BIN_MINUTES,
+    Series,
+    dossier_day,
+    payments_typical,
+    usual_dossiers,
+)
 
 
 def _table(head: list[str], rows: list[list[Any]], table_id: str) -> dbc.Table:
@@ -99,6 +105,7 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
             f"{format_float(p.p95_latency_ms or 0, lang, 0)} ms"]) for p in portal_states(snap)])
     cls = tile_class(fresh)
     day = dossier_day(snap, ctx.province, ctx.rhythms, ctx.calendar)
+    shares = usual_dossiers(snap.dossiers_weeks, snap.newest.get("dossier_events"), ctx.province)
 
     def usual(counts: tuple[float, ...]) -> Any:
         return "" if day is None else with_usual(
@@ -109,9 +116,15 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         format_int(d.received, lang), format_int(d.resolved, lang),
         usual(day.usual_received if day else ()), usual(day.usual_resolved if day else ()),
         format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
-        t("target", lang, target="≥ " + format_percent(targets.dossier_on_time_ratio, lang, 0)),
+        with_usual(t("target", lang, target="≥ " + format_percent(
+            targets.dossier_on_time_ratio, lang, 0)), shares.source, shares.weeks,
+            format_percent(shares.on_time_ratio, lang) if shares.on_time_ratio is not None
+            else None, lang),
         format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
-        t("target", lang, target="≥ " + format_percent(targets.online_receipt_ratio, lang, 0)),
+        with_usual(t("target", lang, target="≥ " + format_percent(
+            targets.online_receipt_ratio, lang, 0)), shares.source, shares.weeks,
+            format_percent(shares.online_ratio, lang) if shares.online_ratio is not None
+            else None, lang),
         cls, hourly_patch(day.hours, day.received, day.usual_received) if day
         else hourly_patch((), (), ()),
         hourly_patch(day.hours, day.resolved, day.usual_resolved) if day

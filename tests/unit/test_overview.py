@@ -302,6 +302,9 @@ def test_the_portal_tiles_chart_today_by_hour_against_a_usual_day(ctx):
     assert received[("data", 0, "y")][11:] == [None] * 13  # hours to come
     assert received[("data", 1, "y")][:3] == [120, 60, 0]
     assert _assigned(out["portal-resolved-graph"])[("data", 1, "y")][:2] == [90, 40]
+    # the shares' tiles: the target and the same weekday so far, as on the overview
+    assert _text(out["portal-ontime-target"]) == "Mục tiêu ≥ 95% · thường lệ 92,31%"
+    assert _text(out["portal-online-target"]) == "Mục tiêu ≥ 90% · thường lệ 50,00%"
     # no history: the model's day, said in the tooltip
     model = dict(zip(outputs, render_portal(_snapshot(ctx), NOW, "vi", ctx), strict=True))
     assert _text(model["portal-received-sub"]).startswith("mô hình ")
