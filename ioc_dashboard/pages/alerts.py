@@ -68,6 +68,12 @@ def layout(ctx: WallContext, lang: str) -> html.Div:
     ], className="p-3 page-alerts")
 
 
+def _login_parts(login: str) -> list:
+    """A login that may wrap after its dots (nguyen.thi.minh.khai.truc.ban), not mid-word."""
+    *heads, last = login.split(".")
+    return [part for head in heads for part in (head + ".", html.Wbr())] + [last]
+
+
 def _age(a: Alert, now: datetime, lang: str) -> html.Td:
     """How long ago it began, the moment itself on hover (one line: more alerts fit)."""
     began = a.starts_at or a.pending_since or a.updated_at
@@ -87,8 +93,8 @@ def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
     else:
         rows = []
         for a in sorted(snap.alerts, key=lambda a: a.rule in pipeline):  # stable: order kept
-            ack = ([f"✓\u00a0{a.acknowledged_by}", html.Br(), a.ack_comment or ""]
-                   if a.acknowledged_by else "")
+            ack = (["✓\u00a0", *_login_parts(a.acknowledged_by), html.Br(),
+                    a.ack_comment or ""] if a.acknowledged_by else "")
             about_ioc = ([html.Span(t("alert.about_ioc", lang), className="about-ioc me-2")]
                          if a.rule in pipeline else [])
             rows.append(html.Tr([
