@@ -80,8 +80,13 @@ def fetch_jars(folder: Path = DEFAULT_JARS, out=sys.stderr) -> Path:
 
 
 def cluster_id() -> str:
-    """A new KRaft cluster id: a UUID in URL-safe base64, as `kafka-storage random-uuid`."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A new KRaft cluster id: a UUID in URL-safe base64, as `kafka-storage random-uuid`,
+    never starting with "-" (as Kafka's own): `format -t -Xy...` reads it as an option and
+    fails, which stopped one session start in 64 ("expected one argument")."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass(frozen=True)
