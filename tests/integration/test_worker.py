@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +15,8 @@ from kafka import KafkaConsumer, TopicPartition
 from ioc import contract
 from ioc.db import connect
 from ioc.migrate import migrate_database
+from ioc.services.kafka import DEFAULT_JARS, fetch_jars
+from ioc.settings import Settings
 from ioc.topics import ensure_topics
 from proof.harness import Producer, make_events
 from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
@@ -44,6 +47,13 @@ def _expected(events, dead: int) -> dict[str, int]:
     for feed, _, _ in events:
         counts[feed] += 1
     return {**counts, "dead_letters": dead}
+
+
+def _status(settings) -> dict:
+    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
+                         env=child_env(settings), cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
 
 
 def _metric(settings, name: str) -> float:
@@ -113,14 +123,8 @@ def test_feeds_are_stored_once_and_bad_events_dead_lettered(migrated, worker):
     assert 'ioc_consumer_lag{partition="0",topic="' in metrics
 
     # ioc status --json reads the same figures, and the worker has committed everything
-    def status():
-        out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
-                             env=child_env(migrated), cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout
-        return json.loads(out)
-
     def settled():
-        doc = status()
+        doc = _status(migrated)
         return doc if all(f["consumer_lag"] == 0 for f in doc["feeds"].values()) else None
 
     doc = wait_until(settled, 30, what="consumer lag 0")
@@ -178,8 +182,56 @@ def test_status_counts_every_unconsumed_event_as_lag(migrated):
     # Tansu's ListOffsets can under-report the end of a partition; status must not
     events = _events(1500)
     _send(migrated, events)
-    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
-                         env=child_env(migrated), cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
-    lag = {f: v["consumer_lag"] for f, v in json.loads(out)["feeds"].items()}
+    lag = {f: v["consumer_lag"] for f, v in _status(migrated)["feeds"].items()}
     assert lag == {f: n for f, n in _expected(events, 0).items() if f in contract.FEEDS}
+
+
+def _group_tool(settings) -> dict[tuple[str, int], tuple[int | None, int, int | None]]:
+    """Apache Kafka's consumer-group command (from the jars the broker runs), describing the
+    worker group: (topic, partition) -> (committed offset, log end offset, lag); None where
+    it prints "-" (nothing committed)."""
+    jars = fetch_jars(Settings.from_env().kafka_jars or DEFAULT_JARS)
+    run = subprocess.run(
+        [shutil.which("java") or "java", "-Xmx256m", "-cp", str(jars / "libs" / "*"),
+         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+         settings.kafka_bootstrap, "--describe", "--group", settings.consumer_group],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    rows = {}
+    for line in run.stdout.splitlines():
+        # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+        cells = line.split()
+        if len(cells) >= 6 and cells[0] == settings.consumer_group and cells[2].isdigit():
+            number = lambda c: None if c == "-" else int(c)  # noqa: E731
+            rows[(cells[1], int(cells[2]))] = (number(cells[3]), int(cells[4]),
+                                               number(cells[5]))
+    return rows
+
+
+def test_kafkas_own_group_tool_sees_the_lag_ioc_status_reports(migrated, request):
+    if request.config.getoption("--broker") != "kafka":
+        pytest.skip("this session's broker is Tansu (--broker tansu): Apache Kafka's own "
+                    "tools are checked against Apache Kafka")
+    # the worker stores a first batch and commits it; stopped, a second batch waits
+    first = _events(400, seed=11)
+    part = start_part(migrated, "worker", "worker")
+    try:
+        wait_http(f"http://127.0.0.1:{migrated.worker_port}/healthz", 60, part)
+        _send(migrated, first)
+        wait_until(lambda: all(f["consumer_lag"] == 0 for f in _status(migrated)["feeds"]
+                               .values()) or None, 60, what="the first batch committed")
+    finally:
+        part.stop()
+    waiting = _events(150, seed=12)
+    _send(migrated, waiting)
+    lag = {f: v["consumer_lag"] for f, v in _status(migrated)["feeds"].items()}
+    assert lag == {f: n for f, n in _expected(waiting, 0).items() if f in contract.FEEDS}
+    described = _group_tool(migrated)
+    for feed in contract.FEEDS:
+        rows = [v for (topic, _), v in described.items() if topic == migrated.topic(feed)]
+        assert rows, (feed, described)
+        # the tool's lag (log end from the broker's ListOffsets, minus committed; "-" where
+        # nothing was committed: all of it) is ours
+        assert all(shown is None or shown == end - done for done, end, shown in rows), rows
+        assert sum(end - (done or 0) for done, end, _ in rows) == lag[feed], (feed, rows)
+        assert sum(end for _, end, _ in rows) == _expected(first + waiting, 0)[feed]
