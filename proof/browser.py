@@ -64,10 +64,20 @@ def serving(app: Dash, port: int) -> Iterator[Callable[[], None]]:
     from waitress import create_server, wasyncore
 
     server = create_server(app.server, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:  # its sockets closed under its select(): the way it is stopped
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
 
     def close() -> None:
+        closing.set()
         wasyncore.close_all(server._map)
 
     try:
