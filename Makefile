@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make run` and `make test`.
 # Each installs what it needs: a virtualenv with the Python packages, and for the tests
-# Debian's chromium/chromium-driver, prometheus-alertmanager, the npm build of TimescaleDB (PGlite)
+# Debian's chromium/chromium-driver, prometheus-alertmanager, kcat, the npm build of TimescaleDB (PGlite)
 # and axe-core (the accessibility checker the browser tests run on every wall page); and
 # Apache Kafka's jars from Maven Central (the broker the suite's broker tier runs on).
 
@@ -53,10 +53,11 @@ $(STAMP): pyproject.toml
 
 test-deps: $(TSDB) $(AXE)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-	  && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null || { \
-	  echo "installing Debian chromium, chromium-driver (browser tests), prometheus-alertmanager (alert tests) and prometheus (promtool: metrics lint)"; \
+	  && command -v prometheus-alertmanager >/dev/null && command -v promtool >/dev/null \
+	  && command -v kcat >/dev/null || { \
+	  echo "installing Debian chromium, chromium-driver (browser tests), prometheus-alertmanager (alert tests), prometheus (promtool: metrics lint) and kcat (Kafka interop)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager prometheus; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver prometheus-alertmanager prometheus kcat; }
 
 # Apache Kafka's jars (the suite's broker), fetched with Maven into ~/.cache/ioc once
 kafka: $(STAMP)

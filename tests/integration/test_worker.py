@@ -235,3 +235,37 @@ def test_kafkas_own_group_tool_sees_the_lag_ioc_status_reports(migrated, request
         assert all(shown is None or shown == end - done for done, end, shown in rows), rows
         assert sum(end - (done or 0) for done, end, _ in rows) == lag[feed], (feed, rows)
         assert sum(end for _, end, _ in rows) == _expected(first + waiting, 0)[feed]
+
+
+def _kcat(settings, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess:
+    kcat = shutil.which("kcat")
+    assert kcat, "kcat is required: `make test` installs it (Debian package kcat)"
+    run = subprocess.run([kcat, "-b", settings.kafka_bootstrap, *args], input=data,
+                         capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
+    return run
+
+
+def test_kcat_lists_produces_and_consumes_on_the_ioc_topics(migrated, worker, request):
+    if request.config.getoption("--broker") != "kafka":
+        pytest.skip("this session's broker is Tansu (--broker tansu), whose ApiVersions "
+                    "kcat (librdkafka) cannot read")
+    # lists: every feed's topic and the dead-letter topic
+    listed = json.loads(_kcat(migrated, "-L", "-J").stdout)
+    names = {t["topic"] for t in listed["topics"]}
+    assert {migrated.topic(f) for f in (*contract.FEEDS, "deadletter")} <= names
+    # produces: a valid event is stored, a foreign one goes to the dead letters with why
+    feed, key, value = _events(1, seed=21)[0]
+    _kcat(migrated, "-P", "-t", migrated.topic(feed), "-k", key.decode(), data=value + b"\n")
+    _kcat(migrated, "-P", "-t", migrated.topic("payments"), "-k", "kcat",
+          data=b"written by hand with kcat\n")
+    expected = _expected([(feed, key, value)], 1)
+    wait_until(lambda: _stats(migrated) == expected, 60, what=f"stored counts {expected}")
+    # consumes: the dead letter, with its reason and source in the headers
+    lines = wait_until(lambda: [json.loads(line) for line in _kcat(
+        migrated, "-C", "-t", migrated.topic("deadletter"), "-o", "beginning", "-e", "-J",
+        "-q").stdout.decode().splitlines() if line.strip()] or None, 30,
+        what="the dead letter read by kcat")
+    assert [m["payload"] for m in lines] == ["written by hand with kcat"]
+    headers = dict(zip(lines[0]["headers"][::2], lines[0]["headers"][1::2], strict=True))
+    assert headers["source_topic"] == migrated.topic("payments") and headers["reason"]
