@@ -70,7 +70,7 @@ SELECT bucket, category, sum(succeeded)::bigint, sum(failed)::bigint, sum(amount
 # PostgreSQL); a range computed from a joined row is not pushed below the view's GROUP BY,
 # and 30 days of payments were aggregated at every refresh.
 PAYMENTS_WEEK = """
-SELECT {k}, bucket + interval '{k} weeks', category, sum(succeeded + failed)::bigint
+SELECT {k}, bucket + interval '{k} weeks', category, sum(succeeded)::bigint, sum(failed)::bigint
   FROM payments_1m WHERE bucket >= %(from{k})s AND bucket <= %(to{k})s GROUP BY 2, 3
 """
 # The same weekday of one week before, hour by hour, moved forward to this week: the portal
@@ -154,6 +154,14 @@ class DossierHour(NamedTuple):
     received_online: int
     resolved: int
     resolved_on_time: int
+
+
+class PaymentWeekMinute(NamedTuple):
+    weeks: int  # back
+    bucket: datetime  # moved forward by `weeks`
+    category: str
+    succeeded: int
+    failed: int
 
 
 class DossierWeekHour(NamedTuple):
@@ -285,7 +293,7 @@ class Snapshot:
     # on time) of the same weekday: the usual day
     dossiers_weeks: tuple[DossierWeekHour, ...] = ()
     # (weeks back, minute moved forward by them, category, payments): the typical band
-    payments_weeks: tuple[tuple[int, datetime, str, int], ...] = ()
+    payments_weeks: tuple[PaymentWeekMinute, ...] = ()
     portal: tuple[PortalMinute, ...] = ()
     consultations_active: int = 0
     ingest_delay_s: float | None = None
@@ -358,7 +366,7 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
         since = _minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)
         snap["payments"] = tuple(PaymentMinute(*r) for r in rows(PAYMENTS, since=since))
         query, params = weeks_before(PAYMENTS_WEEK, since, newest["payments"], "1, 2, 3")
-        snap["payments_weeks"] = tuple(tuple(r) for r in rows(query, **params))
+        snap["payments_weeks"] = tuple(PaymentWeekMinute(*r) for r in rows(query, **params))
     if newest["portal_health"]:
         snap["portal"] = tuple(PortalMinute(*r) for r in rows(
             PORTAL, since=_minute(newest["portal_health"]) - timedelta(minutes=TREND_MINUTES)))

@@ -24,7 +24,7 @@ from typing import Literal
 from ioc.calendar import WorkCalendar
 from ioc.province import Province
 from ioc.rhythms import Rhythms, payment_mix
-from ioc_dashboard.data import DossierWeekHour, Snapshot
+from ioc_dashboard.data import DossierWeekHour, PaymentWeekMinute, Snapshot
 
 BIN_MINUTES = 5
 
@@ -49,6 +49,9 @@ class Typical:
     series: tuple[Series, ...]
     source: Literal["history", "model"]
     weeks: int
+    # the share of payments that succeeded in those minutes of the weeks before, or the
+    # province's calibrated share (the payments page's success tile)
+    success_ratio: float | None = None
 
     def newest_bin(self) -> int | None:
         """The newest bin with a complete minute (the same for every series), if any."""
@@ -94,22 +97,27 @@ def _band(centre: float, others: Iterable[float], minutes: int) -> tuple[float, 
 
 
 def typical(now_counts: Iterable[tuple[datetime, str, int]],
-            weeks_counts: Iterable[tuple[int, datetime, str, int]], newest: datetime,
+            weeks_counts: Iterable[PaymentWeekMinute], newest: datetime,
             province: Province, rhythms: Rhythms, calendar: WorkCalendar,
             width: int = BIN_MINUTES) -> Typical:
     """The payments page's series. `now_counts`: (minute, category, payments) of the last
-    hour; `weeks_counts`: (weeks back, minute moved forward by those weeks, category,
-    payments) of the same hour on earlier weeks; `newest`: the newest payment's time."""
+    hour; `weeks_counts`: the same hour on earlier weeks, moved forward to this one;
+    `newest`: the newest payment's time."""
     bins = bins_before(newest, width=width)
     current = newest.replace(second=0, microsecond=0)  # still filling: left out
     now = _binned(((b, c, n) for b, c, n in now_counts if b < current), bins, width)
     by_week: dict[int, list[tuple[datetime, str, int]]] = defaultdict(list)
-    for k, bucket, category, n in weeks_counts:
-        if bucket < current:  # the same minutes as this hour's
-            by_week[k].append((bucket, category, n))
+    succeeded: dict[int, int] = defaultdict(int)
+    for k, bucket, category, ok, failed in weeks_counts:
+        if bins[0] <= bucket < current:  # the same minutes as this hour's
+            by_week[k].append((bucket, category, ok + failed))
+            succeeded[k] += ok
     # a week with no payment at all in that hour: the system was not running then
     weeks = {k: _binned(rows, bins, width) for k, rows in sorted(by_week.items())
              if any(n for _, _, n in rows)}
+    paid = sum(n for k in weeks for _, _, n in by_week[k])
+    success = (sum(succeeded[k] for k in weeks) / paid if weeks
+               else province.simulation.payment_success_ratio)
     mix = payment_mix(province)
     categories = list(mix) + sorted(set(now) - set(mix))
     # complete minutes per bin (the last one may have fewer, or none yet)
@@ -135,7 +143,7 @@ def typical(now_counts: Iterable[tuple[datetime, str, int]],
         rates = tuple(round(n / minutes, 3) if minutes else None
                       for n, minutes in zip(counted, complete, strict=True))
         series.append(Series(category, rates, tuple(low), tuple(high), tuple(centres)))
-    return Typical(bins, tuple(series), "history" if weeks else "model", len(weeks))
+    return Typical(bins, tuple(series), "history" if weeks else "model", len(weeks), success)
 
 
 def _model_rate(province: Province, rhythms: Rhythms, calendar: WorkCalendar, share: float,

@@ -294,12 +294,19 @@ def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) 
               for c in shown]
     note = "" if typ is None else t(f"typical.{typ.source}", lang, minutes=BIN_MINUTES,
                                     weeks=typ.weeks)
+    target = t("target", lang, target="≥ " + format_percent(
+        ctx.province.targets.payment_success_ratio, lang, 0))
+    usual_rate = typ.usual_per_minute() if typ else None
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         format_float(p.per_minute, lang) if p.per_minute is not None else "—",
+        "" if typ is None else with_usual(
+            "", typ.source, typ.weeks, None if usual_rate is None
+            else t("pay.per_minute", lang, value=format_float(usual_rate, lang)), lang),
         format_percent(p.success_ratio, lang) if p.success_ratio is not None else "—",
-        t("target", lang, target="≥ " + format_percent(ctx.province.targets.payment_success_ratio,
-                                                       lang, 0)),
+        target if typ is None else with_usual(
+            target, typ.source, typ.weeks, None if typ.success_ratio is None
+            else format_percent(typ.success_ratio, lang), lang),
         tile_class(fresh), spark_patch(p.trend), body, figures, values, note,
         updated_line(snap.read_at, lang)]
 
@@ -324,7 +331,8 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
         ("telemedicine-updated", "children")]),
     "payments": ("/payments", payments_layout, render_payments, [
         ("payments-fresh", "children"), ("payments-panel", "className"),
-        ("pay-rate-value", "children"), ("pay-success-value", "children"),
+        ("pay-rate-value", "children"), ("pay-rate-target", "children"),
+        ("pay-success-value", "children"),
         ("pay-success-target", "children"), ("pay-rate-card", "className"),
         ("pay-rate-graph", "figure"), ("payments-table", "children"),
         ({"type": "pay-typical", "category": ALL}, "figure"),

@@ -76,7 +76,8 @@ def test_the_typical_band_reads_the_same_hour_of_earlier_weeks(filled):
     with connect(filled.database_url, filled.db_schema) as conn:
         expected = conn.execute(
             "SELECT w.k, date_trunc('minute', p.occurred_at) + make_interval(days => 7 * w.k),"
-            "       p.category, count(*)"
+            "       p.category, count(*) FILTER (WHERE p.status = 'succeeded'),"
+            "       count(*) FILTER (WHERE p.status = 'failed')"
             "  FROM generate_series(1, 3) AS w(k) JOIN payments p"
             "    ON p.occurred_at >= %s - make_interval(days => 7 * w.k)"
             "   AND date_trunc('minute', p.occurred_at) <= %s - make_interval(days => 7 * w.k)"

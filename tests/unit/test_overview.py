@@ -20,11 +20,12 @@ from ioc_dashboard.data import (
     DossierWeekHour,
     LinkMinute,
     PaymentMinute,
+    PaymentWeekMinute,
     Snapshot,
     WallData,
 )
 from ioc_dashboard.i18n import format_percent
-from ioc_dashboard.pages.feeds import PAGES, render_portal
+from ioc_dashboard.pages.feeds import PAGES, render_payments, render_portal
 from ioc_dashboard.pages.overview import layout, render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
@@ -138,6 +139,24 @@ def test_tiles_set_today_beside_the_same_weekday_of_earlier_weeks(ctx):
     assert usual.className == "tile-usual" and "1 tuần trước" in usual.title
     # payments: the rhythm model's usual rate beside the success target
     assert "/phút" in _text(out["kpi-pay"][2]) and "mô hình" in _text(out["kpi-pay"][2])
+
+
+def test_the_payments_tiles_set_the_last_hour_beside_the_same_hour_of_earlier_weeks(ctx):
+    outputs = [str(o) for o, _ in PAGES["payments"][3]]  # some are patterns (dicts)
+    model = dict(zip(outputs, render_payments(_snapshot(ctx), NOW, "vi", ctx), strict=True))
+    assert _text(model["pay-success-target"]) == "Mục tiêu ≥ 98% · mô hình " + format_percent(
+        ctx.province.simulation.payment_success_ratio)
+    assert _text(model["pay-rate-target"]).startswith("mô hình ")
+    # one week before: 40 tuition payments a minute over the same minutes, 2 of them failed
+    minute = (NOW - timedelta(seconds=5)).replace(second=0)
+    weeks = tuple(PaymentWeekMinute(1, minute - timedelta(minutes=m), "tuition", 38, 2)
+                  for m in range(1, 50))
+    out = dict(zip(outputs, render_payments(replace(_snapshot(ctx), payments_weeks=weeks),
+                                            NOW, "vi", ctx), strict=True))
+    assert (out["pay-rate-value"], out["pay-success-value"]) == ("100,0", "99,00%")
+    assert _text(out["pay-rate-target"]) == "thường lệ 40,0/phút"
+    assert _text(out["pay-success-target"]) == "Mục tiêu ≥ 98% · thường lệ 95,00%"
+    assert "1 tuần trước" in out["pay-success-target"][-1].title
 
 
 def test_a_late_feed_turns_grey_and_says_so(ctx):

@@ -53,11 +53,13 @@ def test_the_band_holds_every_earlier_week_and_a_silent_week_does_not_count(worl
     start = bins_before(NEWEST)[0]
     minutes = _minutes(start, CURRENT + timedelta(minutes=1))
     # week 1: 6 tuition payments a minute, week 2: 10, week 3: stored but all zero (down)
-    weeks = [(1, m, "tuition", 6) for m in minutes] + [(2, m, "tuition", 10) for m in minutes]
-    weeks += [(3, m, "tuition", 0) for m in minutes]
+    weeks = [(1, m, "tuition", 6, 0) for m in minutes] + [(2, m, "tuition", 9, 1) for m in minutes]
+    weeks += [(3, m, "tuition", 0, 0) for m in minutes]
     now = [(m, "tuition", 3) for m in minutes]
     got = typical(now, weeks, NEWEST, province, rhythms, calendar)
     assert (got.source, got.weeks) == ("history", 2)
+    # the usual success: 1 of the 16 a minute failed (week 2); the silent week is not counted
+    assert got.success_ratio == pytest.approx(15 / 16)
     tuition = next(s for s in got.series if s.category == "tuition")
     for low, high in zip(tuition.low, tuition.high, strict=True):
         assert low <= 6 and high >= 10  # both weeks inside, around their mean of 8
@@ -88,6 +90,7 @@ def test_without_earlier_weeks_the_rhythm_model_gives_the_band(world):
     province, rhythms, calendar = world
     got = typical((), (), NEWEST, province, rhythms, calendar)
     assert (got.source, got.weeks) == ("model", 0)
+    assert got.success_ratio == province.simulation.payment_success_ratio
     for s in got.series:
         for b, start in enumerate(got.bins):
             rate = _model_rate(province, rhythms, calendar, payment_mix(province)[s.category],
@@ -196,7 +199,7 @@ def test_usual_payments_per_minute_adds_the_categories_in_the_newest_complete_bi
     province, rhythms, calendar = world
     start = bins_before(NEWEST)[0]
     minutes = _minutes(start, CURRENT + timedelta(minutes=1))
-    weeks = [(1, m, c, 2) for m in minutes for c in ("tuition", "water")]
+    weeks = [(1, m, c, 2, 0) for m in minutes for c in ("tuition", "water")]
     got = typical((), weeks, NEWEST, province, rhythms, calendar)
     assert got.usual_per_minute() == pytest.approx(4.0)  # 2 + 2 a minute, the weeks' mean
     # 10:05:20: the newest bin has no complete minute; the one before it speaks
