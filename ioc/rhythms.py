@@ -4,7 +4,8 @@ draws from them; the wall's typical band falls back on them until history is sto
 
 from __future__ import annotations
 
-from datetime import date, time
+import math
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -66,7 +67,24 @@ class Rhythms(_Model):
     off_day_volume: OffDay
     holiday_volume: Factor = 1.0
     clinic_hours: list[Annotated[list[time], Field(min_length=2, max_length=2)]]
+    # a remote consultation lasts between these many minutes (evenly drawn)
+    consultation_minutes: Annotated[list[Annotated[float, Field(gt=0)]],
+                                    Field(min_length=2, max_length=2)]
     monthly: dict[PaymentCategory, Monthly] = {}  # type: ignore[valid-type]
+
+    @field_validator("consultation_minutes")
+    @classmethod
+    def _shortest_first(cls, minutes: list[float]) -> list[float]:
+        if minutes[0] > minutes[1]:
+            raise ValueError("the shortest consultation comes first")
+        return minutes
+
+    @field_validator("clinic_hours")
+    @classmethod
+    def _opens_before_closing(cls, hours: list[list[time]]) -> list[list[time]]:
+        if any(start >= end for start, end in hours):
+            raise ValueError("each clinic session opens before it closes")
+        return hours
 
     def month_factor(self, category: str, day: date) -> float:
         cycle = self.monthly.get(category)
@@ -100,6 +118,29 @@ class Rhythms(_Model):
 
     def in_clinic_hours(self, at: time) -> bool:
         return any(start <= at < end for start, end in self.clinic_hours)
+
+    @property
+    def clinic_seconds(self) -> float:
+        """How long the clinics hold remote consultations on a working day."""
+        return sum((datetime.combine(date.min, end) - datetime.combine(date.min, start))
+                   .total_seconds() for start, end in self.clinic_hours)
+
+    def consultations_running(self, per_day: float, at: datetime, working_day: bool) -> float:
+        """Consultations expected to be running at local time `at` of a province starting
+        `per_day` of them on a working day, evenly over clinic hours: those started in the
+        longest consultation's minutes before, each weighed by its chance to last so far."""
+        if not working_day:
+            return 0.0
+        per_minute = per_day * 60 / self.clinic_seconds
+        shortest, longest = self.consultation_minutes
+        running = 0.0
+        # minute by minute at the midpoints: exact for the piecewise-linear chance to last
+        for age in (a + 0.5 for a in range(math.ceil(longest))):
+            lasts = (1.0 if age < shortest else (longest - age) / (longest - shortest)
+                     if age < longest else 0.0)
+            if lasts and self.in_clinic_hours((at - timedelta(minutes=age)).time()):
+                running += per_minute * lasts
+        return running
 
 
 def payment_mix(province: Province) -> dict[str, float]:

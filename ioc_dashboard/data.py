@@ -81,6 +81,17 @@ SELECT {k}, bucket + interval '{k} weeks', sum(received)::bigint, sum(received_o
        sum(resolved)::bigint, sum(resolved_on_time)::bigint
   FROM dossiers_1h WHERE bucket >= %(from{k})s AND bucket < %(to{k})s GROUP BY 2
 """
+# The same weekday of one week before, from midnight to this time of day: consultations
+# started minus ended (running then), and how many events that whole day held (none: no
+# clinic was open, or the system was not running). One part per week, as for the payments;
+# the raw table is read (no aggregate), a few hundred rows a day through its time index.
+CONSULTATIONS_WEEK = """
+SELECT {k}, count(*) FILTER (WHERE event_type = 'started' AND occurred_at < %(to{k})s)
+            - count(*) FILTER (WHERE event_type = 'ended' AND occurred_at < %(to{k})s),
+       count(*)
+  FROM consultations
+ WHERE occurred_at >= %(from{k})s AND occurred_at < %(from{k})s + interval '1 day'
+"""
 PORTAL = """
 SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
   FROM portal_health_1m WHERE bucket >= %(since)s ORDER BY 1, 2
@@ -162,6 +173,12 @@ class PaymentWeekMinute(NamedTuple):
     category: str
     succeeded: int
     failed: int
+
+
+class ConsultationWeek(NamedTuple):
+    weeks: int  # back
+    running: int  # at this time of day
+    events: int  # that whole day
 
 
 class DossierWeekHour(NamedTuple):
@@ -292,10 +309,11 @@ class Snapshot:
     # (weeks back, hour moved forward by them, received, received online, resolved, resolved
     # on time) of the same weekday: the usual day
     dossiers_weeks: tuple[DossierWeekHour, ...] = ()
-    # (weeks back, minute moved forward by them, category, payments): the typical band
+    # the same hour of the same weekday, minute by minute and category: the typical band
     payments_weeks: tuple[PaymentWeekMinute, ...] = ()
     portal: tuple[PortalMinute, ...] = ()
     consultations_active: int = 0
+    consultations_weeks: tuple[ConsultationWeek, ...] = ()  # the same weekday, this time
     ingest_delay_s: float | None = None
     dead_letters: int = 0
     dead_letters_hour: int = 0
@@ -360,8 +378,13 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
             LINKS, since=_minute(at) - timedelta(minutes=TREND_MINUTES)))
         snap["ingest_delay_s"] = rows(INGEST_DELAY, since=at - timedelta(minutes=1))[0][0]
     if newest["consultations"]:
-        snap["consultations_active"] = max(0, rows(
-            CONSULTATIONS, since=local_day_start(newest["consultations"]))[0][0] or 0)
+        # the telemedicine feed's time (heartbeats come every few seconds, consultations
+        # a few an hour): today's running consultations and the weeks' at that time of day
+        at = max(newest["consultations"], newest["link_heartbeats"] or newest["consultations"])
+        day = local_day_start(at)
+        snap["consultations_active"] = max(0, rows(CONSULTATIONS, since=day)[0][0] or 0)
+        query, params = weeks_before(CONSULTATIONS_WEEK, day, at, "1")
+        snap["consultations_weeks"] = tuple(ConsultationWeek(*r) for r in rows(query, **params))
     if newest["payments"]:
         since = _minute(newest["payments"]) - timedelta(minutes=TREND_MINUTES)
         snap["payments"] = tuple(PaymentMinute(*r) for r in rows(PAYMENTS, since=since))

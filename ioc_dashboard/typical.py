@@ -10,6 +10,8 @@ a leader reads "inside the band" as "a normal day", whichever source it came fro
 
 For the dossiers (the portal page's tiles, the overview's usual shares): the same weekday's
 hours of the weeks before (`dossiers_1h`), or the model's day until such history is stored.
+For the consultations running (the telemedicine page): the same weekday at this time of day,
+or the model's clinic hours and consultation lengths.
 """
 
 from __future__ import annotations
@@ -187,6 +189,35 @@ def usual_dossiers(weeks: Iterable[DossierWeekHour], until: datetime | None,
     received, online, resolved, on_time = (sum(s[i] for s in kept) for i in range(4))
     return UsualDossiers(on_time / resolved if resolved else None,
                          online / received if received else None, "history", len(kept))
+
+
+@dataclass(frozen=True)
+class UsualCount:
+    """A count a usual day shows at this time: the mean of the same weekday's in earlier
+    `weeks`, or the rhythm model's (`weeks` 0) until such history is stored."""
+
+    value: float
+    source: Literal["history", "model"]
+    weeks: int
+
+
+def usual_consultations(snap: Snapshot, province: Province, rhythms: Rhythms,
+                        calendar: WorkCalendar) -> UsualCount | None:
+    """Consultations running on a usual day at the time of day of the telemedicine feed's
+    newest event; a week with no consultation that whole day had no clinic or no system
+    running, and is not counted. None before any telemedicine event is stored."""
+    times = [snap.newest.get(t) for t in ("consultations", "link_heartbeats")]
+    at = max((t for t in times if t is not None), default=None)
+    if at is None:
+        return None
+    weeks = snap.consultations_weeks
+    kept = [max(0, w.running) for w in weeks if w.events]
+    if kept:
+        return UsualCount(sum(kept) / len(kept), "history", len(kept))
+    local = at.astimezone(calendar.tz)
+    per_day = province.simulation.consultations_per_hospital_per_day * len(province.hospitals)
+    return UsualCount(rhythms.consultations_running(
+        per_day, local, calendar.is_working_day(local.date())), "model", 0)
 
 
 @dataclass(frozen=True)

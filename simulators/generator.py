@@ -425,10 +425,9 @@ class ProvinceSimulator:
         if not working_day or not self.rhythms.in_clinic_hours(local.time()):
             return
         rng = self.rng
-        clinic_seconds = sum((datetime.combine(local.date(), b) - datetime.combine(local.date(), a))
-                             .total_seconds() for a, b in self.rhythms.clinic_hours)
         lam = (self.sim.consultations_per_hospital_per_day * len(self.links) * self.multiplier
-               * SLOT_SECONDS / clinic_seconds)
+               * SLOT_SECONDS / self.rhythms.clinic_seconds)
+        shortest, longest = self.rhythms.consultation_minutes
         down = self._active(LinkDown, s, s + SLOT_SECONDS)
         for _ in range(poisson(rng, lam)):
             t = s + rng.random() * SLOT_SECONDS
@@ -441,7 +440,7 @@ class ProvinceSimulator:
                     f'"hospital_code":"{link["hospital"]}","hub_code":"{link["hub"]}",'
                     f'"specialty":"{specialty}"}}')
             out.append(self._consultation(t, "consultation.started", link, data))
-            self._schedule(t + rng.uniform(10, 40) * 60, "end_session", (link, data))
+            self._schedule(t + rng.uniform(shortest, longest) * 60, "end_session", (link, data))
 
     def _consultation(self, t: float, event_type: str, link: dict, data: str) -> Record:
         value = (f'{{"feed":"telemedicine","event_type":"{event_type}","schema_version":'

@@ -47,6 +47,7 @@ from ioc_dashboard.typical import (
     Series,
     dossier_day,
     payments_typical,
+    usual_consultations,
     usual_dossiers,
 )
 
@@ -233,16 +234,20 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
                    style={"--link-columns": str(columns)})
     if not ctx.province.hospitals:  # nothing configured: say so, not 0/0
         return ["", "feed-panel", "—", t("links_none", lang),
-                format_int(snap.consultations_active, lang), tile_class(None), spark_patch(()),
+                format_int(snap.consultations_active, lang), "", tile_class(None),
+                spark_patch(()),
                 html.Div(t("links_none", lang), className="text-secondary mt-3 no-links"),
                 updated_line(snap.read_at, lang)]
+    usual = usual_consultations(snap, ctx.province, ctx.rhythms, ctx.calendar)
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         f"{links.up}/{links.total}",
         t("target", lang, target=format_percent(ctx.province.targets.telemedicine_links_up_ratio,
                                                 lang, 0)),
-        format_int(snap.consultations_active, lang), tile_class(fresh),
-        spark_patch(links.trend), body, updated_line(snap.read_at, lang)]
+        format_int(snap.consultations_active, lang),
+        "" if usual is None else with_usual("", usual.source, usual.weeks,
+                                            format_float(usual.value, lang, 1), lang),
+        tile_class(fresh), spark_patch(links.trend), body, updated_line(snap.read_at, lang)]
 
 
 def payments_layout(ctx: WallContext, lang: str) -> html.Div:
@@ -326,7 +331,8 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
     "telemedicine": ("/telemedicine", telemedicine_layout, render_telemedicine, [
         ("telemedicine-fresh", "children"), ("telemedicine-panel", "className"),
         ("tele-links-value", "children"), ("tele-links-target", "children"),
-        ("tele-sessions-value", "children"), ("tele-links-card", "className"),
+        ("tele-sessions-value", "children"), ("tele-sessions-target", "children"),
+        ("tele-links-card", "className"),
         ("tele-links-graph", "figure"), ("telemedicine-body", "children"),
         ("telemedicine-updated", "children")]),
     "payments": ("/payments", payments_layout, render_payments, [

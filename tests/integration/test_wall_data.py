@@ -15,7 +15,7 @@ from ioc.db import OPERATOR_ROLE, READER_ROLE, connect, role_url
 from ioc.province import load_province
 from ioc_dashboard.actions import ActionError, HeartbeatBook, Operator
 from ioc_dashboard.auth import hash_password, verify_password
-from ioc_dashboard.data import WallData, read_snapshot
+from ioc_dashboard.data import WallData, local_day_start, read_snapshot
 from ioc_dashboard.figures import dossier_kpis, payment_kpis
 from proof.bench.wall import generate
 from tests.conftest import free_port
@@ -100,6 +100,29 @@ def test_the_typical_band_reads_the_same_hour_of_earlier_weeks(filled):
     assert [tuple(w) for w in snap.dossiers_weeks] == [tuple(r) for r in dossiers]
     assert {w.weeks for w in snap.dossiers_weeks} == {1, 2}
     assert all(day <= w.bucket < day + timedelta(days=1) for w in snap.dossiers_weeks)
+
+
+def test_the_usual_consultations_read_the_same_weekday_up_to_this_time(filled):
+    """Consultations running at this time of day one week back (started minus ended before
+    it), and how many events that whole day held; weeks without any: zero, zero."""
+    with connect(filled.database_url, filled.db_schema, autocommit=True) as conn:
+        at = conn.execute("SELECT max(occurred_at) FROM link_heartbeats").fetchone()[0]
+        # a week back, placed between that midnight and that time of day whatever the hour:
+        # 3 started before this time, 1 of them ended, 1 more started later that day
+        midnight, back = local_day_start(at) - timedelta(weeks=1), at - timedelta(weeks=1)
+        before = [midnight + (back - midnight) * f for f in (0.2, 0.4, 0.6, 0.8)]
+        later = back + (midnight + timedelta(days=1) - back) / 2
+        events = [(at, "started"), *zip(before, ("started", "started", "ended", "started"),
+                                         strict=True), (later, "started")]
+        for n, (when, kind) in enumerate(events):
+            conn.execute(
+                "INSERT INTO consultations (event_id, occurred_at, unit_code, unit_codes,"
+                " event_type, session_id, link_id, hospital_code, hub_code, specialty)"
+                " VALUES (%s, %s, 'u', '{u}', %s, %s, 'l', 'h', 'hub', 'nội')",
+                (f"test-c{n}", when, kind, f"test-s{n}"))
+    snap = _reader(filled).snapshot()
+    assert [tuple(w) for w in snap.consultations_weeks] == [(1, 2, 5), (2, 0, 0), (3, 0, 0),
+                                                             (4, 0, 0)]
 
 
 def test_twenty_walls_cost_one_read(filled):

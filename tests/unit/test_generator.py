@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from ioc.units import UnitsDataset
 from simulators.generator import SLOT_SECONDS, ProvinceSimulator, poisson
 
 MONDAY_9AM = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)     # 09:00 in Vietnam
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 THANH_HOA = load_province(PROVINCES_DIR / "thanh-hoa.yaml")
 
 
@@ -111,6 +113,20 @@ def test_a_working_day_matches_the_calibration():
     assert kinds["payment.completed"] == pytest.approx(expected, rel=0.05)
     assert kinds["consultation.started"] == pytest.approx(
         sim.consultations_per_hospital_per_day * 27, rel=0.35)
+    # the wall's model of consultations running (its usual value until history is stored)
+    # agrees with the simulator's, minute by minute over the day (consultation-minutes)
+    sessions: dict[str, list[datetime]] = {}
+    for e in day:
+        if e.event_type.startswith("consultation."):
+            sessions.setdefault(e.data.session_id, []).append(e.occurred_at)
+    minutes = [datetime(2026, 3, 11, 17, 0, tzinfo=UTC) + timedelta(minutes=m)
+               for m in range(24 * 60)]
+    simulated = sum(start <= m < end for m in minutes for start, end in sessions.values())
+    modelled = sum(rhythms.consultations_running(
+        sim.consultations_per_hospital_per_day * 27, m.astimezone(VN), True) for m in minutes)
+    assert simulated == pytest.approx(modelled, rel=0.35)
+    at_ten = rhythms.consultations_running(81, datetime(2026, 3, 12, 10, 0), True)
+    assert at_ten == pytest.approx(81 / rhythms.clinic_seconds * 60 * 25)  # rate × mean length
     received = [e for e in day if e.event_type == "dossier.received"]
     online = sum(e.data.channel == "online" for e in received) / len(received)
     assert online == pytest.approx(sim.online_share, abs=0.03)

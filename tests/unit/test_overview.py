@@ -16,6 +16,7 @@ from ioc_dashboard.config import load_wall_config, pipeline_rules
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import (
     Alert,
+    ConsultationWeek,
     DossierHour,
     DossierWeekHour,
     LinkMinute,
@@ -25,7 +26,7 @@ from ioc_dashboard.data import (
     WallData,
 )
 from ioc_dashboard.i18n import format_percent
-from ioc_dashboard.pages.feeds import PAGES, render_payments, render_portal
+from ioc_dashboard.pages.feeds import PAGES, render_payments, render_portal, render_telemedicine
 from ioc_dashboard.pages.overview import layout, render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
@@ -159,6 +160,21 @@ def test_the_payments_tiles_set_the_last_hour_beside_the_same_hour_of_earlier_we
     assert "1 tuần trước" in out["pay-success-target"][-1].title
 
 
+def test_the_consultations_tile_sets_those_running_beside_a_usual_day(ctx):
+    outputs = [o for o, _ in PAGES["telemedicine"][3]]
+    snap = replace(_snapshot(ctx), consultations_active=4)
+    # NOW is a Sunday: no clinic in the model, no earlier week stored
+    model = dict(zip(outputs, render_telemedicine(snap, NOW, "vi", ctx), strict=True))
+    assert model["tele-sessions-value"] == "4"
+    assert _text(model["tele-sessions-target"]) == "mô hình 0,0"
+    # two weeks with consultations that day (6 and 3 running at this time), one without
+    weeks = (ConsultationWeek(1, 6, 120), ConsultationWeek(2, 3, 80), ConsultationWeek(3, 0, 0))
+    out = dict(zip(outputs, render_telemedicine(replace(snap, consultations_weeks=weeks), NOW,
+                                                "vi", ctx), strict=True))
+    assert _text(out["tele-sessions-target"]) == "thường lệ 4,5"
+    assert "2 tuần trước" in out["tele-sessions-target"][-1].title
+
+
 def test_a_late_feed_turns_grey_and_says_so(ctx):
     out = render(_snapshot(ctx, newest_age=400), NOW, "vi", ctx)
     for key in ("kpi-links", "kpi-pay"):
@@ -286,15 +302,13 @@ def test_the_alerts_page_lists_alerts_about_the_ioc_after_the_services(ctx):
 
 
 def test_a_province_without_hospitals_says_no_links_are_configured(ctx):
-    from ioc_dashboard.pages.feeds import render_telemedicine
-
     bare = replace(ctx, province=ctx.province.model_copy(update={"hospitals": []}), cache={})
     snap = replace(_snapshot(ctx), links=())
     tile = render(snap, NOW, "vi", bare)["kpi-links"]
     assert tile[:2] == ("—", "Chưa cấu hình kết nối khám chữa bệnh từ xa")
     assert "stale" not in tile[4] and "0/0" not in str(tile)
     page = render_telemedicine(snap, NOW, "en", bare)
-    assert page[2] == "—" and "No telemedicine links configured" in str(page[7])
+    assert page[2] == "—" and "No telemedicine links configured" in str(page[8])
     assert "0/0" not in str(page)
 
 

@@ -13,12 +13,14 @@ from ioc.calendar import load_calendar
 from ioc.province import load_province
 from ioc.rhythms import load_rhythms, payment_mix
 from ioc.settings import PROVINCES_DIR
-from ioc_dashboard.data import DossierHour, DossierWeekHour, Snapshot
+from ioc_dashboard.data import ConsultationWeek, DossierHour, DossierWeekHour, Snapshot
 from ioc_dashboard.typical import (
+    UsualCount,
     _model_rate,
     bins_before,
     dossier_day,
     typical,
+    usual_consultations,
     usual_dossiers,
 )
 
@@ -206,3 +208,24 @@ def test_usual_payments_per_minute_adds_the_categories_in_the_newest_complete_bi
     early = typical((), weeks, datetime(2026, 3, 2, 3, 5, 20, tzinfo=UTC), province, rhythms,
                     calendar)
     assert early.usual_per_minute() == pytest.approx(4.0)
+
+
+def test_usual_consultations_come_from_the_same_weekday_or_the_clinic_hours(world):
+    province, rhythms, calendar = world
+    assert usual_consultations(Snapshot(), province, rhythms, calendar) is None
+    # Monday 10:07 (a working day), nothing stored from earlier weeks: the model, which is the
+    # rate of a clinic day times a consultation's mean length (steady since 07:30)
+    snap = Snapshot(newest={"consultations": NEWEST - timedelta(minutes=20),
+                            "link_heartbeats": NEWEST})
+    got = usual_consultations(snap, province, rhythms, calendar)
+    per_day = province.simulation.consultations_per_hospital_per_day * len(province.hospitals)
+    mean = sum(rhythms.consultation_minutes) / 2
+    assert (got.source, got.weeks) == ("model", 0)
+    assert got.value == pytest.approx(per_day * 60 / rhythms.clinic_seconds * mean)
+    # at lunch (12:30) the clinics are closed; a week that held consultations that day counts
+    lunch = Snapshot(newest={"link_heartbeats": datetime(2026, 3, 2, 5, 30, tzinfo=UTC)})
+    assert usual_consultations(lunch, province, rhythms, calendar).value == 0
+    weeks = replace(snap, consultations_weeks=(ConsultationWeek(1, 2, 50),
+                                               ConsultationWeek(2, 0, 0)))
+    assert usual_consultations(weeks, province, rhythms, calendar) == UsualCount(
+        2.0, "history", 1)
