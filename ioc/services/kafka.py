@@ -105,7 +105,9 @@ class ApacheKafka:
 
     def __init__(self, data_dir: Path, ports: list[int], controller_ports: list[int],
                  jars: Path = DEFAULT_JARS, heap: str = "384m",
-                 port_setting: str = "IOC_EMBEDDED_KAFKA_PORT"):
+                 port_setting: str = "IOC_EMBEDDED_KAFKA_PORT",
+                 controller_setting: str = "IOC_EMBEDDED_KAFKA_CONTROLLER_PORT",
+                 keep: bool = False):
         if len(ports) != len(controller_ports) or not ports:
             raise ValueError("one broker port and one controller port per node")
         self.data_dir = data_dir.resolve() / "apache-kafka"
@@ -113,8 +115,14 @@ class ApacheKafka:
             zip(ports, controller_ports, strict=True))]
         self.jars = jars
         self.heap = heap
-        self.port_setting = port_setting
+        self.port_setting, self.controller_setting = port_setting, controller_setting
+        self.keep = keep  # `ioc up`: topics and offsets outlive a restart, as the database's rows
         self.processes: dict[int, ManagedProcess] = {}
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The first node's process (a single node's: what `ioc up` watches)."""
+        return self.processes.get(self.nodes[0].node_id)
 
     @property
     def bootstrap(self) -> str:
@@ -157,20 +165,41 @@ class ApacheKafka:
     def _config(self, node: Node) -> Path:
         return self.data_dir / f"node-{node.node_id}" / "server.properties"
 
+    def _formatted(self) -> bool:
+        return all((self._config(n).parent / "data" / "meta.properties").is_file()
+                   for n in self.nodes)
+
     def start(self, timeout: float = 90.0) -> ApacheKafka:
-        """Format every node's storage under a new cluster id and start them all."""
+        """Format every node's storage under a new cluster id (`keep`: only when not yet
+        formatted) and start them all."""
         for node in self.nodes:
             check_port_free(HOST, node.port, self.port_setting)
-            check_port_free(HOST, node.controller_port, self.port_setting)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-        self.data_dir.mkdir(parents=True)
+            check_port_free(HOST, node.controller_port, self.controller_setting)
+        reuse = self.keep and self._formatted()
+        if not reuse:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "log4j.properties").write_text(LOG4J)
+        for node in self.nodes:  # written each start: the ports may have changed
+            config = self._config(node)
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(self._properties(node))
+        if not reuse:
+            self._format(timeout)
+        for node in self.nodes:
+            self.start_node(node.node_id)
+        for node in self.nodes:
+            wait_for_tcp(HOST, node.port, timeout, self.processes[node.node_id])
+        wait_for_kafka(self.bootstrap, timeout, self.processes[self.nodes[0].node_id])
+        log.info("Apache Kafka %s ready on %s%s", KAFKA_VERSION, self.bootstrap,
+                 " (its earlier topics kept)" if reuse else "")
+        return self
+
+    def _format(self, timeout: float) -> None:
         cid = cluster_id()
         formats = []
         for node in self.nodes:
             config = self._config(node)
-            config.parent.mkdir(parents=True)
-            config.write_text(self._properties(node))
             formats.append(subprocess.Popen(
                 self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(config)),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
@@ -179,13 +208,6 @@ class ApacheKafka:
             if fmt.returncode != 0:
                 raise ServiceError(f"formatting Apache Kafka node {node.node_id}'s storage "
                                    f"failed (exit {fmt.returncode}): {output.strip()[-800:]}")
-        for node in self.nodes:
-            self.start_node(node.node_id)
-        for node in self.nodes:
-            wait_for_tcp(HOST, node.port, timeout, self.processes[node.node_id])
-        wait_for_kafka(self.bootstrap, timeout, self.processes[self.nodes[0].node_id])
-        log.info("Apache Kafka %s ready on %s", KAFKA_VERSION, self.bootstrap)
-        return self
 
     def start_node(self, node_id: int) -> ManagedProcess:
         """Start one node on its formatted storage (again, after `stop_node`)."""

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from kafka import KafkaAdminClient
 
 from ioc.db import connect
+from ioc.services.kafka import DEFAULT_JARS
 from ioc.services.postgres import embedded_url
+from ioc.settings import Settings
 from ioc.units import UnitsDataset
 from tests.conftest import REPO, free_port, up_ports, wait_until
 
@@ -57,7 +60,8 @@ def _alive(procs: list[psutil.Process]) -> list[str]:
     return left
 
 
-def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Process]:
+def _running_tree(proc: subprocess.Popen, env: dict[str, str], broker: str = "tansu"
+                  ) -> list[psutil.Process]:
     def up() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"ioc up exited ({proc.returncode}):\n{proc.stderr.read()[-3000:]}")
@@ -73,7 +77,7 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str]) -> list[psutil.Pr
     wait_until(up, 120, what="ioc up's dashboard and worker to answer")
     tree = _tree(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in tree)
-    for part in ("postgres", "tansu", "ioc_command.cli worker", "ioc_command.cli simulate",
+    for part in ("postgres", broker, "ioc_command.cli worker", "ioc_command.cli simulate",
                  "ioc_command.cli dashboard"):
         assert part in names, f"{part} not running under ioc up: {names}"
     return tree
@@ -101,6 +105,53 @@ def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
     assert proc.returncode == 0, err
     assert "IOC is up" in out and "Stopped." in out
     assert _alive(tree) == []
+
+
+def _committed(bootstrap: str, above: int) -> int:
+    """The live worker group's committed offsets on the portal topic, when above `above`
+    (else 0)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-test")
+    try:
+        offsets = admin.list_group_offsets("ioc-worker").get("ioc-worker", {})
+    finally:
+        admin.close()
+    total = sum(max(0, o.offset) for tp, o in offsets.items() if tp.topic == "ioc.portal")
+    return total if total > above else 0
+
+
+def test_up_on_an_embedded_apache_kafka_keeps_its_topics_across_a_restart(tmp_path):
+    """Issue 17, item 5: IOC_EMBEDDED_BROKER=kafka runs one Apache Kafka node instead of
+    Tansu; its storage outlives `ioc up` (formatted once), so the worker's group resumes
+    where it stopped, as the embedded database's rows outlive it."""
+    env = _env(tmp_path, IOC_EMBEDDED_BROKER="kafka",
+               IOC_EMBEDDED_KAFKA_CONTROLLER_PORT=str(free_port()),
+               IOC_KAFKA_JARS=str(Settings.from_env().kafka_jars or DEFAULT_JARS))
+    meta = Path(env["IOC_DATA_DIR"]) / "apache-kafka" / "node-1" / "data" / "meta.properties"
+    bootstrap = f"127.0.0.1:{env['IOC_EMBEDDED_KAFKA_PORT']}"
+    committed = []
+    for run in (1, 2):
+        proc = _up(env, "--for", "120")
+        tree = _running_tree(proc, env, broker="kafka.Kafka")
+        # the passwords are made on the first start
+        url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
+        with connect(url, "ioc", autocommit=True) as conn:
+            stored = conn.execute("SELECT count(*) FROM portal_health").fetchone()[0]
+            wait_until(lambda stored=stored: conn.execute(
+                "SELECT count(*) FROM portal_health").fetchone()[0] > stored, 60,
+                what=f"portal health stored through Apache Kafka (start {run})")
+        before = committed[-1] if committed else 0
+        committed.append(wait_until(lambda before=before: _committed(bootstrap, before), 30,
+                                    what="the worker group's offsets to move on"))
+        if run == 1:
+            cluster = meta.read_text()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        assert "Stopped." in out and "Traceback" not in err
+        assert _alive(tree) == []
+    # the same cluster (not formatted again), and the group's offsets went on from the first
+    assert meta.read_text() == cluster
+    assert 0 < committed[0] < committed[1]
 
 
 def test_a_first_start_backfills_the_last_hours_and_evaluates_them(tmp_path):
