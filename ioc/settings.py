@@ -332,6 +332,13 @@ class Settings:
     log_level: str = _setting(
         "IOC_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO",
         "Log level of every part.")
+    log_max_mb: float = _setting(
+        "IOC_LOG_MAX_MB", _positive, 20.0,
+        "ioc up rotates a part's log in IOC_DATA_DIR/logs once it grows past this many MB "
+        "(checked every minute; NAME.log.1 is the newest old one).")
+    log_files_kept: int = _setting(
+        "IOC_LOG_FILES_KEPT", lambda n, r: _at_least(n, r, 1), 3,
+        "How many rotated logs ioc up keeps per part (NAME.log.1 ... NAME.log.N).")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

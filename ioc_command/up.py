@@ -1,7 +1,8 @@
 """`ioc up`: the whole IOC on one machine, supervised.
 
 Starts the embedded services unless external ones are configured, applies migrations,
-then runs the worker, the live simulator and the wall as child processes.
+then runs the worker, the live simulator and the wall as child processes; keeps their logs
+rotated and, on plain PostgreSQL, deletes raw events past their age every hour.
 Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0). A part that exits is
 started again after a back-off and reported (log, `part_restarts` table, the
 `part_restarted` alert) while the rest goes on; a crash loop (`IOC_RESTART_LIMIT` restarts
@@ -17,20 +18,25 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 
 from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
 from ioc.migrate import migrate_database
-from ioc.services.broker import EmbeddedBroker, wait_for_kafka
-from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
+from ioc.retention import apply_retention
+from ioc.services.broker import wait_for_kafka
+from ioc.services.embedded import embedded_broker
 from ioc.services.postgres import EmbeddedPostgres, owner_url
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
 from ioc.supervision import RestartPolicy
 
 log = logging.getLogger(__name__)
+
+LOG_CHECK_SECONDS = 60.0  # how often the logs' sizes are checked
+RETENTION_SECONDS = 3600.0  # how often old raw events are deleted (plain PostgreSQL)
 
 
 def check_database(database_url: str) -> None:
@@ -40,16 +46,6 @@ def check_database(database_url: str) -> None:
             conn.execute("SELECT 1")
         except psycopg.Error as exc:
             raise ServiceError(f"the database answered with an error: {exc}") from None
-
-
-def embedded_broker(s: Settings) -> EmbeddedBroker | ApacheKafka:
-    """The broker `ioc up` embeds (IOC_EMBEDDED_BROKER): Tansu, or a single Apache Kafka
-    node keeping its topics under the data folder (its jars fetched with Maven once)."""
-    if s.embedded_broker == "kafka":
-        return ApacheKafka(s.data_dir, [s.embedded_kafka_port],
-                           [s.embedded_kafka_controller_port],
-                           fetch_jars(s.kafka_jars or DEFAULT_JARS), keep=True)
-    return EmbeddedBroker(s.data_dir, s.embedded_kafka_port, s.tansu_bin)
 
 
 @dataclass
@@ -66,6 +62,7 @@ class Stack:
     restart_at: dict[str, float] = field(default_factory=dict)  # part -> monotonic time
     child_settings: Settings | None = None  # what the parts are given (start_services)
     embedded_db: bool = False  # the database is ours (start_services): a backfill may fill it
+    retention: threading.Thread | None = None  # the running retention pass, if any
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
@@ -81,7 +78,8 @@ class Stack:
         else:
             check_database(s.database_url)
         if s.embedded_kafka:
-            broker = embedded_broker(s)
+            broker = embedded_broker(s, s.data_dir, s.embedded_kafka_port,
+                                     s.embedded_kafka_controller_port, keep=True)
             self.services.append(broker)
             broker.start()
             s = s.with_(kafka_bootstrap=broker.bootstrap)
@@ -130,7 +128,15 @@ class Stack:
         """Return when `stop` is set or time is up; restart a part that exits; raise
         `PartDiedError` on a crash loop or when a service exits."""
         deadline = None if for_seconds is None else time.monotonic() + for_seconds
+        rotated_at = time.monotonic()
+        retained_at = None
         while not stop.wait(0.5):
+            if time.monotonic() - rotated_at >= LOG_CHECK_SECONDS:
+                rotated_at = time.monotonic()
+                self.rotate_logs()
+            if retained_at is None or time.monotonic() - retained_at >= RETENTION_SECONDS:
+                retained_at = time.monotonic()
+                self.start_retention()
             for svc in self.services:
                 code = svc.process.exit_code()
                 if code is not None:
@@ -141,6 +147,31 @@ class Stack:
                 self._look_after(part, time.monotonic())
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+    def start_retention(self) -> None:
+        """Delete raw events past their age on plain PostgreSQL (`ioc.retention`), in the
+        background: a first pass over a long history must not hold up the supervision."""
+        if self.retention is not None and self.retention.is_alive():
+            return
+        self.retention = threading.Thread(target=self._retain, name="retention", daemon=True)
+        self.retention.start()
+
+    def _retain(self) -> None:
+        s = self.settings
+        for namespace in (s, s.for_replay()):
+            try:
+                with connect(s.database_url, namespace.db_schema, autocommit=True,
+                             timeout=5) as conn:
+                    apply_retention(conn, datetime.now(UTC))
+            except (psycopg.Error, ServiceError) as exc:  # tried again in an hour
+                log.warning("retention in schema %s failed: %s", namespace.db_schema, exc)
+
+    def rotate_logs(self) -> None:
+        """Keep every log under IOC_LOG_MAX_MB (the services' and the parts')."""
+        s = self.settings
+        for process in [svc.process for svc in self.services] + self.parts:
+            if process is not None:
+                process.rotate_log(int(s.log_max_mb * 1024 * 1024), s.log_files_kept)
 
     def _look_after(self, part: ManagedProcess, now: float) -> None:
         """Restart `part` when it has exited and its back-off is over."""
@@ -201,6 +232,7 @@ def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout,
     try:
         s = stack.start_services()
         stack.start_parts()
+        stack.rotate_logs()  # an earlier run's log may be past the size already
         print(f"IOC is up in {time.monotonic() - started:.1f} s: wall at "
               f"http://{s.dashboard_host}:{s.dashboard_port}  ·  worker metrics at "
               f"http://{s.worker_host}:{s.worker_port}/metrics  ·  logs in "

@@ -234,7 +234,7 @@ class Producer:
 def services(settings: Settings, data_dir: Path, database: bool = True) -> Iterator[Settings]:
     """The configured database and broker, else embedded ones on free loopback ports
     (`database` False: the broker only)."""
-    from ioc.services.broker import EmbeddedBroker
+    from ioc.services.embedded import embedded_broker
     from ioc.services.postgres import EmbeddedPostgres
 
     started = []
@@ -244,7 +244,11 @@ def services(settings: Settings, data_dir: Path, database: bool = True) -> Itera
             started.append(pg)
             settings = pg.configure(settings)
         if settings.kafka_bootstrap is None:
-            broker = EmbeddedBroker(data_dir, free_port(), settings.tansu_bin).start()
+            # IOC_EMBEDDED_BROKER: Tansu, or one Apache Kafka node
+            port, controller = free_port(), free_port()
+            while controller == port:
+                controller = free_port()
+            broker = embedded_broker(settings, data_dir, port, controller).start()
             started.append(broker)
             settings = settings.with_(kafka_bootstrap=broker.bootstrap)
         yield settings

@@ -12,6 +12,7 @@ import ctypes
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -106,6 +107,27 @@ class ManagedProcess:
         self.cwd = cwd
         self.stop_signal = stop_signal
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def rotate_log(self, max_bytes: int, keep: int) -> bool:
+        """When the log is past `max_bytes`: NAME.log.1 ... NAME.log.`keep` shift by one (the
+        oldest goes), the log is copied to NAME.log.1 and emptied in place. The child keeps
+        writing to it (its file is open for appending, so it writes at the new end); lines
+        written between the copy and the emptying are lost, as with logrotate's copytruncate.
+        """
+        try:
+            if self.log_file.stat().st_size <= max_bytes:
+                return False
+        except FileNotFoundError:
+            return False
+        old = [self.log_file.with_name(f"{self.log_file.name}.{n}") for n in range(1, keep + 1)]
+        old[-1].unlink(missing_ok=True)
+        for newer, older in zip(reversed(old[:-1]), reversed(old[1:]), strict=True):
+            if newer.exists():
+                newer.rename(older)
+        shutil.copyfile(self.log_file, old[0])
+        os.truncate(self.log_file, 0)
+        log.info("rotated %s's log (%s.1 is the newest old one)", self.name, self.log_file.name)
+        return True
 
     def start(self) -> ManagedProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """`ioc bench --suite pipeline`: how fast the stream processors store events, on loopback.
 
-One command, one process tree: it starts its own embedded PostgreSQL and Tansu broker (in a
-temporary folder, on free ports) unless IOC_DATABASE_URL / IOC_KAFKA_BOOTSTRAP are set,
+One command, one process tree: it starts its own embedded PostgreSQL and broker (Tansu or one
+Apache Kafka node: `--broker`, or IOC_EMBEDDED_BROKER; `--broker both` measures on each, side
+by side; in a temporary folder, on free ports) unless IOC_DATABASE_URL / IOC_KAFKA_BOOTSTRAP
+are set,
 produces N synthetic events across the feeds, then measures:
 (a) the project's Faust worker (`ioc worker`, a child process) from its first stored row to
     its last batch durable (offsets then committable);
@@ -221,10 +223,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="R",
                         help="pipeline: alternate Faust and plain-consumer runs R times "
                              f"(default {DEFAULT_ROUNDS})")
+    parser.add_argument("--broker", choices=("tansu", "kafka", "both"), default=None,
+                        help="pipeline: the embedded broker to measure on (default: "
+                             "IOC_EMBEDDED_BROKER); both: Tansu, then Apache Kafka, side by "
+                             "side in one run. Not with IOC_KAFKA_BOOTSTRAP")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> dict:
-    """Run the whole pipeline bench; return the figures."""
+    """Run the whole pipeline bench (on each broker of `--broker both`); return the figures."""
     n = getattr(args, "events", DEFAULT_EVENTS)
     rate = getattr(args, "latency_rate", DEFAULT_LATENCY_RATE)
     latency_seconds = getattr(args, "latency_seconds", DEFAULT_LATENCY_SECONDS)
@@ -232,11 +238,40 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     if n <= 0 or rate <= 0 or latency_seconds <= 0 or rounds <= 0:
         raise ServiceError("bench: --events, --latency-rate, --latency-seconds and --rounds "
                            "must be > 0")
+    broker = getattr(args, "broker", None)
+    if broker is not None and settings.kafka_bootstrap is not None:
+        raise ServiceError("bench: --broker chooses an embedded broker; unset "
+                           "IOC_KAFKA_BOOTSTRAP to use it")
     import logging
-
 
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
+    if broker != "both":
+        chosen = settings.with_(embedded_broker=broker) if broker else settings
+        return _run(chosen, n, rate, latency_seconds, rounds)
+    # the same load on each, one after the other, in one process on this machine: compare
+    # the ratios and the latencies, not one run's figures with another day's
+    runs = {b: _run(settings.with_(embedded_broker=b), n, rate, latency_seconds, rounds)
+            for b in ("tansu", "kafka")}
+    return {
+        "suite": "pipeline",
+        "events": n,
+        "brokers": runs,
+        "side_by_side": {
+            key: {b: f(r) for b, r in runs.items()} for key, f in (
+                ("faust_events_per_s", lambda r: r["faust"]["events_per_s"]),
+                ("plain_events_per_s", lambda r: r["plain_aiokafka"]["events_per_s"]),
+                ("produce_events_per_s", lambda r: r["produce_events_per_s"]),
+                ("latency_p99_s", lambda r: r["latency"]["p99_s"]),
+                ("worker_peak_rss_mb", lambda r: r["worker_peak_rss_mb"]))},
+        "targets": {f"{b}_{k}": v for b, r in runs.items() for k, v in r["targets"].items()},
+        "cpus": os.cpu_count(),
+    }
+
+
+def _run(settings: Settings, n: int, rate: float, latency_seconds: float, rounds: int
+         ) -> dict:
+    """The bench on one broker: the configured one, else the embedded one of the settings."""
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp, \
             services(settings, Path(tmp)) as s, \
             Namespaces(s.with_(data_dir=Path(tmp), log_level="WARNING"), "bench") as spaces:
@@ -285,4 +320,5 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         "cpus": os.cpu_count(),
         "embedded": {"database": settings.database_url is None,
                      "broker": settings.kafka_bootstrap is None},
+        "broker": settings.embedded_broker if settings.kafka_bootstrap is None else "external",
     }

@@ -49,3 +49,30 @@ def test_short_pipeline_bench_prints_sane_figures(settings):
         left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench%'"
                             ).fetchone()[0]
     assert left == 0
+
+
+def test_the_pipeline_bench_runs_on_tansu_and_apache_kafka_side_by_side(settings):
+    """Issue 17, item 6: `--broker both` starts each embedded broker in turn (the database
+    stays the session's) and prints their figures side by side."""
+    env = {k: v for k, v in child_env(settings).items() if k != "IOC_KAFKA_BOOTSTRAP"}
+    run = subprocess.run(
+        [sys.executable, "-m", "ioc_command.cli", "bench", "--suite", "pipeline", "--json",
+         "--events", "1000", "--latency-rate", "200", "--latency-seconds", "1",
+         "--rounds", "1", "--broker", "both"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout)
+    assert set(figures["brokers"]) == {"tansu", "kafka"}
+    for broker, one in figures["brokers"].items():
+        assert one["broker"] == broker and one["embedded"]["broker"]
+        assert one["faust"]["stored"] == one["plain_aiokafka"]["stored"] == 1000, broker
+        assert one["latency"]["events"] == 200
+        assert figures["side_by_side"]["latency_p99_s"][broker] == one["latency"]["p99_s"]
+        assert figures["targets"][f"{broker}_latency_met"] == one["targets"]["latency_met"]
+    # a broker chosen while an external one is configured is refused, plainly
+    refused = subprocess.run(
+        [sys.executable, "-m", "ioc_command.cli", "bench", "--suite", "pipeline", "--broker",
+         "kafka"], env=child_env(settings), cwd=REPO, capture_output=True, text=True,
+        timeout=60)
+    assert refused.returncode != 0 and "IOC_KAFKA_BOOTSTRAP" in refused.stderr
+    assert "Traceback" not in refused.stderr
