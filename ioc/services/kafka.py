@@ -148,6 +148,11 @@ class ApacheKafka:
             f"default.replication.factor={replicas}",
             f"min.insync.replicas={in_sync}",
             "offsets.topic.num.partitions=10",
+            # bounded by age and size (per partition): a week, or 256 MB, whichever first;
+            # segments of 64 MB so that the oldest can go before a gigabyte accumulates
+            "log.retention.hours=168",
+            "log.retention.bytes=268435456",
+            "log.segment.bytes=67108864",
             # a test's consumer group starts at once instead of waiting 3 s for more members
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",

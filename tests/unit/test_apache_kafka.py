@@ -37,6 +37,9 @@ def test_a_single_node_replicates_once(tmp_path: Path):
     assert only["default.replication.factor"] == "1"
     assert only["min.insync.replicas"] == "1"
     assert only["controller.quorum.voters"] == "1@127.0.0.1:9101"
+    # bounded on disk by age and by size (issue 17, item 8): a week or 256 MB a partition
+    assert (only["log.retention.hours"], only["log.retention.bytes"]) == ("168", str(256 << 20))
+    assert int(only["log.segment.bytes"]) < int(only["log.retention.bytes"])
 
 
 def test_ports_come_in_pairs(tmp_path: Path):
