@@ -11,7 +11,8 @@ import dash_bootstrap_components as dbc
 from dash import Patch, dcc, html
 
 from ioc_dashboard.figures import Freshness
-from ioc_dashboard.i18n import format_age, format_clock, format_time, t
+from ioc_dashboard.i18n import format_age, format_clock, format_float, format_time, t
+from ioc_dashboard.typical import UsualCount
 
 SEVERITY_COLOR = {"critical": "danger", "warning": "warning", "info": "info"}
 
@@ -104,6 +105,16 @@ def with_usual(target: str, source: str, weeks: int, usual: str | None, lang: st
     return [target, " · " if target else "", html.Span(
         t(f"usual.{source}", lang, value=usual), className="tile-usual",
         title=t(f"usual.{source}_title", lang, weeks=weeks))]
+
+
+def with_usual_count(target: str, usual: UsualCount | None, lang: str,
+                     whole: int | None = None) -> Any:
+    """`with_usual` for a count a usual day shows ("4,5"; with its `whole`: "27/27")."""
+    if usual is None:
+        return target
+    value = format_float(usual.value, lang, 0 if usual.value == round(usual.value) else 1)
+    return with_usual(target, usual.source, usual.weeks,
+                      value if whole is None else f"{value}/{whole}", lang)
 
 
 def tile_card(key: str, label: str, graph: bool = True, hourly: bool = False) -> dbc.Card:

@@ -92,6 +92,12 @@ SELECT {k}, count(*) FILTER (WHERE event_type = 'started' AND occurred_at < %(to
   FROM consultations
  WHERE occurred_at >= %(from{k})s AND occurred_at < %(from{k})s + interval '1 day'
 """
+# The newest complete minute of heartbeats on the same weekday of one week before: links up
+# (beats, none down) of those heard then. One part per week, as for the payments.
+LINKS_WEEK = """
+SELECT {k}, count(*) FILTER (WHERE beats > 0 AND down_beats = 0), count(*)
+  FROM link_heartbeats_1m WHERE bucket >= %(from{k})s AND bucket < %(to{k})s
+"""
 PORTAL = """
 SELECT bucket, portal_code, requests, errors, max_p95_latency_ms
   FROM portal_health_1m WHERE bucket >= %(since)s ORDER BY 1, 2
@@ -173,6 +179,12 @@ class PaymentWeekMinute(NamedTuple):
     category: str
     succeeded: int
     failed: int
+
+
+class LinkWeekMinute(NamedTuple):
+    weeks: int  # back
+    up: int  # links up in that minute
+    heard: int  # links heard from in that minute
 
 
 class ConsultationWeek(NamedTuple):
@@ -305,6 +317,7 @@ class Snapshot:
     dossier_scopes: tuple[Scope, ...] = ()
     dossiers_day_start: datetime | None = None
     links: tuple[LinkMinute, ...] = ()
+    links_weeks: tuple[LinkWeekMinute, ...] = ()  # the same minute of the same weekday
     payments: tuple[PaymentMinute, ...] = ()
     # (weeks back, hour moved forward by them, received, received online, resolved, resolved
     # on time) of the same weekday: the usual day
@@ -377,6 +390,9 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
         snap["links"] = tuple(LinkMinute(*r) for r in rows(
             LINKS, since=_minute(at) - timedelta(minutes=TREND_MINUTES)))
         snap["ingest_delay_s"] = rows(INGEST_DELAY, since=at - timedelta(minutes=1))[0][0]
+        complete = _minute(at) - timedelta(minutes=1)  # the newest one is still filling
+        query, params = weeks_before(LINKS_WEEK, complete, complete + timedelta(minutes=1), "1")
+        snap["links_weeks"] = tuple(LinkWeekMinute(*r) for r in rows(query, **params))
     if newest["consultations"]:
         # the telemedicine feed's time (heartbeats come every few seconds, consultations
         # a few an hour): today's running consultations and the weeks' at that time of day

@@ -11,7 +11,8 @@ a leader reads "inside the band" as "a normal day", whichever source it came fro
 For the dossiers (the portal page's tiles, the overview's usual shares): the same weekday's
 hours of the weeks before (`dossiers_1h`), or the model's day until such history is stored.
 For the consultations running (the telemedicine page): the same weekday at this time of day,
-or the model's clinic hours and consultation lengths.
+or the model's clinic hours and consultation lengths; for the links up, the same minute of the
+same weekday, or every link.
 """
 
 from __future__ import annotations
@@ -199,6 +200,18 @@ class UsualCount:
     value: float
     source: Literal["history", "model"]
     weeks: int
+
+
+def usual_links(snap: Snapshot, province: Province) -> UsualCount | None:
+    """Links up in the same minute of the same weekday (the newest complete minute of
+    heartbeats), over the earlier weeks that heard from any link then; or, until such history
+    is stored, the model's: every link up. None before any heartbeat is stored."""
+    if snap.newest.get("link_heartbeats") is None:
+        return None
+    kept = [w.up for w in snap.links_weeks if w.heard]
+    if kept:
+        return UsualCount(sum(kept) / len(kept), "history", len(kept))
+    return UsualCount(float(len(province.hospitals)), "model", 0)
 
 
 def usual_consultations(snap: Snapshot, province: Province, rhythms: Rhythms,

@@ -30,6 +30,7 @@ from ioc_dashboard.components import (
     tile_class,
     updated_line,
     with_usual,
+    with_usual_count,
 )
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
@@ -49,6 +50,7 @@ from ioc_dashboard.typical import (
     payments_typical,
     usual_consultations,
     usual_dossiers,
+    usual_links,
 )
 
 
@@ -238,15 +240,15 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
                 spark_patch(()),
                 html.Div(t("links_none", lang), className="text-secondary mt-3 no-links"),
                 updated_line(snap.read_at, lang)]
-    usual = usual_consultations(snap, ctx.province, ctx.rhythms, ctx.calendar)
     return [
         fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
         f"{links.up}/{links.total}",
-        t("target", lang, target=format_percent(ctx.province.targets.telemedicine_links_up_ratio,
-                                                lang, 0)),
+        with_usual_count(t("target", lang, target=format_percent(
+            ctx.province.targets.telemedicine_links_up_ratio, lang, 0)),
+            usual_links(snap, ctx.province), lang, links.total),
         format_int(snap.consultations_active, lang),
-        "" if usual is None else with_usual("", usual.source, usual.weeks,
-                                            format_float(usual.value, lang, 1), lang),
+        with_usual_count("", usual_consultations(snap, ctx.province, ctx.rhythms,
+                                                 ctx.calendar), lang),
         tile_class(fresh), spark_patch(links.trend), body, updated_line(snap.read_at, lang)]
 
 

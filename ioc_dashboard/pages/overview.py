@@ -22,6 +22,7 @@ from ioc_dashboard.components import (
     tile_class,
     updated_line,
     with_usual,
+    with_usual_count,
 )
 from ioc_dashboard.context import WallContext
 from ioc_dashboard.data import Snapshot
@@ -38,7 +39,7 @@ from ioc_dashboard.figures import (
     unit_severity,
 )
 from ioc_dashboard.i18n import format_age, format_float, format_int, format_percent, t
-from ioc_dashboard.typical import payments_typical, usual_dossiers
+from ioc_dashboard.typical import payments_typical, usual_dossiers, usual_links
 
 PATH = "/"
 NAME = "overview"
@@ -189,7 +190,9 @@ def render(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> dict[s
         out["kpi-links"] = (
             f"{links.up}/{links.total}",
             t("consultations_active", lang, n=format_int(snap.consultations_active, lang)),
-            t("target", lang, target=format_percent(targets.telemedicine_links_up_ratio, lang, 0)),
+            with_usual_count(t("target", lang, target=format_percent(
+                targets.telemedicine_links_up_ratio, lang, 0)),
+                usual_links(snap, ctx.province), lang, links.total),
             fresh_text(fresh["telemedicine"], lang),
             tile_class(fresh["telemedicine"], None if links_ratio is None
                        else links_ratio >= targets.telemedicine_links_up_ratio),

@@ -20,6 +20,7 @@ from ioc_dashboard.data import (
     DossierHour,
     DossierWeekHour,
     LinkMinute,
+    LinkWeekMinute,
     PaymentMinute,
     PaymentWeekMinute,
     Snapshot,
@@ -166,13 +167,19 @@ def test_the_consultations_tile_sets_those_running_beside_a_usual_day(ctx):
     # NOW is a Sunday: no clinic in the model, no earlier week stored
     model = dict(zip(outputs, render_telemedicine(snap, NOW, "vi", ctx), strict=True))
     assert model["tele-sessions-value"] == "4"
-    assert _text(model["tele-sessions-target"]) == "mô hình 0,0"
+    assert _text(model["tele-sessions-target"]) == "mô hình 0"
+    # the links: every link up in the model, the same minute's share when weeks are stored
+    assert _text(model["tele-links-target"]) == "Mục tiêu 100% · mô hình 27/27"
     # two weeks with consultations that day (6 and 3 running at this time), one without
     weeks = (ConsultationWeek(1, 6, 120), ConsultationWeek(2, 3, 80), ConsultationWeek(3, 0, 0))
     out = dict(zip(outputs, render_telemedicine(replace(snap, consultations_weeks=weeks), NOW,
                                                 "vi", ctx), strict=True))
     assert _text(out["tele-sessions-target"]) == "thường lệ 4,5"
     assert "2 tuần trước" in out["tele-sessions-target"][-1].title
+    links = replace(snap, links_weeks=(LinkWeekMinute(1, 27, 27), LinkWeekMinute(2, 25, 27),
+                                       LinkWeekMinute(3, 0, 0)))
+    overview = render(links, NOW, "vi", ctx)["kpi-links"]
+    assert _text(overview[2]) == "Mục tiêu 100% · thường lệ 26/27"
 
 
 def test_a_late_feed_turns_grey_and_says_so(ctx):

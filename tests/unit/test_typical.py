@@ -13,7 +13,13 @@ from ioc.calendar import load_calendar
 from ioc.province import load_province
 from ioc.rhythms import load_rhythms, payment_mix
 from ioc.settings import PROVINCES_DIR
-from ioc_dashboard.data import ConsultationWeek, DossierHour, DossierWeekHour, Snapshot
+from ioc_dashboard.data import (
+    ConsultationWeek,
+    DossierHour,
+    DossierWeekHour,
+    LinkWeekMinute,
+    Snapshot,
+)
 from ioc_dashboard.typical import (
     UsualCount,
     _model_rate,
@@ -22,6 +28,7 @@ from ioc_dashboard.typical import (
     typical,
     usual_consultations,
     usual_dossiers,
+    usual_links,
 )
 
 # Monday 2/3/2026 10:07:30 in Vietnam (a working day)
@@ -229,3 +236,14 @@ def test_usual_consultations_come_from_the_same_weekday_or_the_clinic_hours(worl
                                                ConsultationWeek(2, 0, 0)))
     assert usual_consultations(weeks, province, rhythms, calendar) == UsualCount(
         2.0, "history", 1)
+
+
+def test_usual_links_come_from_the_same_minute_or_every_link(world):
+    province, rhythms, calendar = world
+    assert usual_links(Snapshot(), province) is None
+    snap = Snapshot(newest={"link_heartbeats": NEWEST})
+    assert usual_links(snap, province) == UsualCount(float(len(province.hospitals)), "model", 0)
+    # a week that heard from no link then is not counted
+    weeks = replace(snap, links_weeks=(LinkWeekMinute(1, 26, 27), LinkWeekMinute(2, 0, 0),
+                                       LinkWeekMinute(3, 21, 25)))
+    assert usual_links(weeks, province) == UsualCount(23.5, "history", 2)
