@@ -24,8 +24,20 @@ def topic_plan(settings: Settings) -> dict[str, int]:
     return plan
 
 
-def ensure_topics(settings: Settings, bootstrap: str) -> None:
-    """Create any missing topic of `topic_plan`."""
+def replication_factor(admin: KafkaAdminClient) -> int:
+    """Copies of each topic: three on a cluster of three brokers or more (where a write needs
+    two in sync, the brokers' `min.insync.replicas`), else one per broker."""
+    try:
+        brokers = len(admin.describe_cluster()["brokers"])
+    except KafkaError as exc:  # a broker that cannot say: one copy, as before
+        log.warning("could not count the brokers (%s): one copy of each topic", exc)
+        return 1
+    return max(1, min(3, brokers))
+
+
+def ensure_topics(settings: Settings, bootstrap: str) -> int:
+    """Create any missing topic of `topic_plan`; return the replication factor of the
+    cluster (what the worker gives its own internal topics too)."""
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-topics",
                                  request_timeout_ms=10000)
@@ -33,7 +45,8 @@ def ensure_topics(settings: Settings, bootstrap: str) -> None:
         raise ServiceError(f"cannot reach the Kafka broker at {bootstrap}: {exc}") from None
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, partitions, 1)
+        copies = replication_factor(admin)
+        missing = [NewTopic(name, partitions, copies)
                    for name, partitions in topic_plan(settings).items() if name not in existing]
         for topic in missing:
             try:
@@ -43,3 +56,4 @@ def ensure_topics(settings: Settings, bootstrap: str) -> None:
                 pass
     finally:
         admin.close()
+    return copies

@@ -37,8 +37,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.replay:
         settings = settings.for_replay()
     _, bootstrap = embedded_urls(settings)
-    ensure_topics(settings, bootstrap)  # real producers may come before any simulator
-    app = create_app(settings.with_(kafka_bootstrap=bootstrap), live=not args.replay)
+    # real producers may come before any simulator
+    copies = ensure_topics(settings, bootstrap)
+    app = create_app(settings.with_(kafka_bootstrap=bootstrap), live=not args.replay,
+                     replication=copies)
     worker = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()  # returns via SystemExit when stopped

@@ -1,8 +1,8 @@
 """`ioc chaos`: fault runs proving that the stream processors and the notifier lose nothing,
 double nothing and do not get stuck, whatever breaks.
 
-One process tree on loopback: its own embedded PostgreSQL and Tansu broker (in a temporary
-folder, on free ports), real `ioc worker` / `ioc alerter` / `ioc notifier` child processes,
+One process tree on loopback: its own embedded PostgreSQL and broker (in a temporary folder,
+on free ports), real `ioc worker` / `ioc alerter` / `ioc notifier` child processes,
 each scenario in its own schema, topics and consumer group. The scenarios:
 
 - worker_kill: a worker SIGKILLed every few seconds while events arrive, restarted each time;
@@ -13,6 +13,13 @@ each scenario in its own schema, topics and consumer group. The scenarios:
   delivers (alerts are written to the alerts table as the alerter would);
 - stalled_agent: one feed's writes blocked (a table lock) while its backlog grows: the
   worker's /healthz and the `backlog_stalled` alert must both say so within a minute.
+
+`--broker kafka` runs them on three Apache Kafka brokers instead of Tansu (every topic in
+three copies, two in sync to take a write, idempotent producers with acks=all), and adds:
+
+- leader_kill: the broker leading a partition being written SIGKILLed under load, back later;
+- rolling_restart: every broker stopped and started again in turn;
+- broker_down: one broker SIGKILLed and away for two minutes, then back.
 
 Each prints one JSON object with its figures and `ok` (its bar met); `ioc chaos` exits 1
 when any scenario fails its bar. Bars: stored distinct = valid events produced, no
@@ -40,13 +47,16 @@ from typing import Any
 
 import psycopg
 import yaml
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.services.broker import EmbeddedBroker
+from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
 from ioc.services.postgres import EmbeddedPostgres
-from ioc.services.process import ManagedProcess
+from ioc.services.process import ManagedProcess, wait_for_tcp
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
 from proof.harness import (
@@ -87,12 +97,15 @@ class ChaosOptions:
     stall_alert_seconds: float = 25.0
     stall_alert_for: float = 10.0
     settle_seconds: float = 180.0    # the most a scenario waits for everything to be stored
+    leader_down_seconds: float = 10.0   # leader_kill: the killed leader's broker stays down
+    broker_down_seconds: float = 120.0  # broker_down: one broker away this long
     seed: int = 1
 
 
 QUICK = ChaosOptions(events=3_000, rate=300.0, kills=2, kill_every=2.5, outage_seconds=5.0,
                      receiver_down_seconds=10.0, alerts=6, stall_seconds=5.0,
-                     stall_alert_seconds=5.0, stall_alert_for=2.0, settle_seconds=90.0)
+                     stall_alert_seconds=5.0, stall_alert_for=2.0, settle_seconds=90.0,
+                     leader_down_seconds=5.0, broker_down_seconds=10.0)
 
 
 # --- what every scenario shares -----------------------------------------------------------
@@ -126,6 +139,8 @@ class Run:
     data_dir: Path
     postgres: EmbeddedPostgres
     bootstrap: str
+    # the three Apache Kafka brokers the broker scenarios stop and kill (None: Tansu)
+    cluster: ApacheKafka | None = None
     spaces: Namespaces = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +150,7 @@ class Run:
     def base(self) -> Settings:
         return self.postgres.configure(Settings(
             kafka_bootstrap=self.bootstrap, data_dir=self.data_dir,
+            embedded_broker="tansu" if self.cluster is None else "kafka",
             log_level="INFO"))  # the parts' logs
 
     def namespace(self, name: str, **changes: Any) -> Settings:
@@ -511,6 +527,98 @@ def stalled_agent(run: Run) -> dict[str, Any]:
             and healthy_after is not None and cleared_after is not None}
 
 
+def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, Any]]
+                ) -> dict[str, Any]:
+    """A worker storing a steady feed while `fault` breaks the brokers (returning its own
+    figures); then every event must be stored once, by the same worker process."""
+    opts = run.options
+    s = run.namespace(name)
+    tally = Tally(s)
+    worker = start_worker(s, run.data_dir, f"{name}-worker")
+    _ready(worker, s.worker_port)
+    feed = PacedFeed(s, opts.events, opts.rate, opts.seed + 7)
+    feed.start()
+    try:
+        _until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
+        began = time.monotonic()
+        figures = fault(run, s)
+        feed.wait(feed.seconds + 120)
+        counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
+        recovery = time.monotonic() - began
+        crashed = worker.exit_code() is not None  # recovered without a restart, or not
+    finally:
+        worker.stop()
+    if feed.error is not None:
+        figures["producer_error"] = str(feed.error)
+    stored = _stored_figures(feed, counts)
+    return {**stored, **figures, "worker_crashed": crashed,
+            "recovery_seconds": round(recovery, 1),
+            "ok": _exact(stored) and not crashed and feed.error is None}
+
+
+def _leader_of(s: Settings, feed: str = "payments", partition: int = 0) -> int:
+    """The node leading one partition of a feed's topic (-1: none now, or no answer)."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="ioc-chaos",
+                                 request_timeout_ms=5000)
+        try:
+            topic = admin.describe_topics([s.topic(feed)])[0]
+        finally:
+            admin.close()
+    except KafkaError:
+        return -1
+    # the keys of kafka-python's answer: the Metadata response's field names
+    return next(p["leader_id"] for p in topic["partitions"]
+                if p["partition_index"] == partition)
+
+
+def _back(cluster: ApacheKafka, node_id: int) -> float:
+    """Start a stopped node again; seconds until it answers."""
+    began = time.monotonic()
+    process = cluster.start_node(node_id)
+    wait_for_tcp("127.0.0.1", cluster.nodes[node_id - 1].port, 90, process)
+    return round(time.monotonic() - began, 1)
+
+
+def leader_kill(run: Run) -> dict[str, Any]:
+    """The broker leading a partition being written, SIGKILLed under load, back later."""
+    def fault(run: Run, s: Settings) -> dict[str, Any]:
+        leader = _leader_of(s)
+        run.cluster.stop_node(leader, kill=True)
+        log.info("chaos leader_kill: SIGKILL broker %d (leader of payments[0])", leader)
+        time.sleep(run.options.leader_down_seconds)
+        new_leader = _until(lambda: (n := _leader_of(s)) != leader and n >= 0 and n, 30)
+        return {"killed_broker": leader, "new_leader": new_leader,
+                "restart_seconds": _back(run.cluster, leader)}
+    return _under_load(run, "leader_kill", fault)
+
+
+def rolling_restart(run: Run) -> dict[str, Any]:
+    """Every broker stopped and started again in turn, as an upgrade does."""
+    def fault(run: Run, s: Settings) -> dict[str, Any]:
+        took = []
+        for node in run.cluster.nodes:
+            run.cluster.stop_node(node.node_id)
+            took.append(_back(run.cluster, node.node_id))
+            time.sleep(3)  # its replicas catch up before the next one goes
+            log.info("chaos rolling_restart: broker %d restarted", node.node_id)
+        return {"restarted": len(took), "restart_seconds": took}
+    return _under_load(run, "rolling_restart", fault)
+
+
+def broker_down(run: Run) -> dict[str, Any]:
+    """One broker away for `broker_down_seconds` (two still in sync take every write)."""
+    def fault(run: Run, s: Settings) -> dict[str, Any]:
+        node = run.cluster.nodes[-1].node_id
+        run.cluster.stop_node(node, kill=True)
+        log.info("chaos broker_down: broker %d down for %.0f s", node,
+                 run.options.broker_down_seconds)
+        time.sleep(run.options.broker_down_seconds)
+        return {"down_broker": node, "down_seconds": run.options.broker_down_seconds,
+                "restart_seconds": _back(run.cluster, node)}
+    return _under_load(run, "broker_down", fault)
+
+
 SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "worker_kill": worker_kill,
     "rebalance": rebalance,
@@ -519,22 +627,45 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "notifier": notifier,
     "stalled_agent": stalled_agent,
 }
+# on the three Apache Kafka brokers only (`--broker kafka`)
+BROKER_SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
+    "leader_kill": leader_kill,
+    "rolling_restart": rolling_restart,
+    "broker_down": broker_down,
+}
 
 
 # --- the command ---------------------------------------------------------------------------
 
 
 @contextmanager
-def _services(data_dir: Path, tansu_bin: Path | None) -> Iterator[tuple[EmbeddedPostgres, str]]:
+def _services(data_dir: Path, settings: Settings, broker: str
+              ) -> Iterator[tuple[EmbeddedPostgres, str, ApacheKafka | None]]:
+    """The database and the broker: Tansu, or three Apache Kafka brokers (replication 3,
+    two in sync to take a write)."""
     pg = EmbeddedPostgres(data_dir, free_port()).start()
     try:
-        broker = EmbeddedBroker(data_dir, free_port(), tansu_bin).start()
+        if broker == "kafka":
+            ports = _distinct_ports(6)
+            service = ApacheKafka(data_dir, ports[:3], ports[3:],
+                                  fetch_jars(settings.kafka_jars or DEFAULT_JARS)).start()
+        else:
+            service = EmbeddedBroker(data_dir, free_port(), settings.tansu_bin).start()
         try:
-            yield pg, broker.bootstrap
+            yield pg, service.bootstrap, service if broker == "kafka" else None
         finally:
-            broker.stop()
+            service.stop()
     finally:
         pg.stop()
+
+
+def _distinct_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -545,9 +676,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the short run of the test suite ({QUICK.events} events, "
                              f"{QUICK.outage_seconds:.0f} s outage, "
                              f"{QUICK.receiver_down_seconds:.0f} s receiver down)")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+    parser.add_argument("--scenario", action="append",
+                        choices=sorted({**SCENARIOS, **BROKER_SCENARIOS}),
                         metavar="NAME", help="run only these (repeatable): "
-                        + ", ".join(SCENARIOS))
+                        + ", ".join(SCENARIOS) + "; with --broker kafka also "
+                        + ", ".join(BROKER_SCENARIOS))
+    parser.add_argument("--broker", choices=("tansu", "kafka"), default=None,
+                        help="tansu: the embedded Tansu broker; kafka: three Apache Kafka "
+                             "brokers (replication 3, min.insync.replicas 2, idempotent "
+                             "producers) and the broker scenarios (default: "
+                             "IOC_EMBEDDED_BROKER)")
     parser.add_argument("--events", type=int, metavar="N",
                         help=f"events per stream scenario (default {d.events})")
     parser.add_argument("--rate", type=float, metavar="EPS",
@@ -579,23 +717,29 @@ def options_from(args: argparse.Namespace) -> ChaosOptions:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the scenarios; print one JSON object each; 0 when all met their bars, else 1."""
     opts = options_from(args)
-    names = args.scenario or list(SCENARIOS)
+    broker = args.broker or settings.embedded_broker
+    everything = {**SCENARIOS, **(BROKER_SCENARIOS if broker == "kafka" else {})}
+    names = args.scenario or list(everything)
+    wrong = [n for n in names if n not in everything]
+    if wrong:
+        raise ServiceError(f"chaos: {', '.join(wrong)} needs the Apache Kafka brokers "
+                           "(--broker kafka)")
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "kafka", "aiokafka"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     failed: list[str] = []
     # under the data dir, not /tmp: the parts' logs stay there when a scenario fails
     work = settings.data_dir.resolve() / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     work.mkdir(parents=True, exist_ok=True)
-    with _services(work, settings.tansu_bin) as (pg, bootstrap):
-        chaos = Run(opts, work, pg, bootstrap)
+    with _services(work, settings, broker) as (pg, bootstrap, cluster):
+        chaos = Run(opts, work, pg, bootstrap, cluster)
         for name in names:
             print(f"chaos: {name} ...", file=sys.stderr, flush=True)
             began = time.monotonic()
             try:
-                result = SCENARIOS[name](chaos)
-            except (ServiceError, psycopg.Error, OSError) as exc:
+                result = everything[name](chaos)
+            except (ServiceError, psycopg.Error, OSError, KafkaError) as exc:
                 result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            result = {"scenario": name, **result,
+            result = {"scenario": name, "broker": broker, **result,
                       "seconds": round(time.monotonic() - began, 1)}
             if not result["ok"]:
                 failed.append(name)

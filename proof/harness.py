@@ -195,12 +195,15 @@ def poison_event(kind: str, rng: random.Random, occurred_at: datetime, event_id:
 class Producer:
     """A fast confluent-kafka producer (lz4, large batches), as the simulator uses."""
 
-    def __init__(self, bootstrap: str):
+    def __init__(self, bootstrap: str, idempotent: bool = False):
         from confluent_kafka import Producer as _Producer
 
+        # idempotent (`idempotent`: the fault runs on Apache Kafka): a retry after a broker
+        # died never writes a record twice
         self._p = _Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
                              "compression.type": "lz4", "batch.num.messages": 10000,
-                             "queue.buffering.max.messages": 1_000_000, "acks": "all"})
+                             "queue.buffering.max.messages": 1_000_000, "acks": "all",
+                             "enable.idempotence": idempotent})
         self.errors: list[str] = []
 
     def _done(self, err, msg) -> None:  # noqa: ANN001 - librdkafka callback
@@ -388,7 +391,8 @@ class PacedFeed(threading.Thread):
 
     def _produce(self) -> None:
         rng = random.Random(self.seed)
-        producer = Producer(self.settings.kafka_bootstrap)
+        producer = Producer(self.settings.kafka_bootstrap,
+                            idempotent=self.settings.embedded_broker == "kafka")
         kinds = list(POISON_KINDS)
         started = time.monotonic()
         for i in range(self.n):

@@ -95,9 +95,11 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     live: bool = True,
     codes: KnownCodes | None = None,
+    replication: int = 1,
 ) -> faust.App:
     """Build the worker's Faust app from settings; `registry`, `clock` and `codes` (the
-    province's codes, default: those of `IOC_PROVINCE`) are injectable."""
+    province's codes, default: those of `IOC_PROVINCE`) are injectable; `replication`: the
+    copies of Faust's own topics (`ensure_topics` says how many the cluster takes)."""
     assert settings.kafka_bootstrap, "the worker needs IOC_KAFKA_BOOTSTRAP (ioc up sets it)"
     codes = codes or KnownCodes(load_province(settings.province_file), UnitsDataset())
     # live data has a past limit; a replay namespace takes recordings of any age
@@ -124,6 +126,9 @@ def create_app(
         web_host=settings.worker_host,
         datadir=str(settings.data_dir / "worker"),
         producer_linger_ms=5,
+        # Faust's own topics (its partition assignor's) as many copies as the feeds' topics:
+        # with one copy on a three-broker cluster, the broker holding it stops rebalances
+        topic_replication_factor=replication,
     )
     app.batch_handlers = {}
     dlq_topic = settings.topic("deadletter")
