@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from ioc import contract
 from ioc.db import WRITER_ROLE, connect_async, role_url
-from ioc.errors import ContractError
+from ioc.errors import ContractError, ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
 from ioc.settings import Settings
@@ -87,6 +87,26 @@ def decode_records(records: Sequence[Any], feed: str, now: datetime,
         except ContractError as exc:
             dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw))
     return good, dead
+
+
+async def sweep_once(sweeper: EventSink, held: Sequence[tuple[str, int]],
+                     publish: Callable[[str, list[DeadLetter], EventSink], Any]) -> int:
+    """One pass of the dead-letter sweep over the (topic, partition)s this worker holds:
+    the letters the broker refused before, published again by feed; how many. A database
+    that cannot be reached, or fails, is tried again at the next pass: a timer that raised
+    would stop the whole worker (it did, in a fault run on Apache Kafka: the database was
+    down at two passes in a row and the second could not even connect)."""
+    try:
+        letters = await sweeper.unpublished(held, older_than=DLQ_SWEEP_SECONDS)
+    except (psycopg.Error, ServiceError) as exc:
+        log.warning("dead-letter sweep: %s", exc)
+        return 0
+    for feed in contract.FEEDS:
+        mine = [d for d in letters if d.feed == feed]
+        if mine:
+            log.info("%s: publishing %d dead letters the broker refused before", feed, len(mine))
+            await publish(feed, mine, sweeper)
+    return len(letters)
 
 
 def create_app(
@@ -161,7 +181,7 @@ def create_app(
         sent = await asyncio.gather(*(publish_dead_letter(feed, d) for d in letters))
         try:
             await sink.mark_published([d for d, ok in zip(letters, sent, strict=True) if ok])
-        except psycopg.Error as exc:  # published twice at worst, by the sweep
+        except (psycopg.Error, ServiceError) as exc:  # published twice at worst, by the sweep
             log.warning("%s: could not note published dead letters: %s", feed, exc)
 
     # dead letters the broker refused at the time: published again by this worker for the
@@ -173,17 +193,7 @@ def create_app(
     async def sweep_dead_letters() -> None:
         held = [(tp.topic, tp.partition) for tp in app.consumer.assignment()
                 if tp.topic != dlq_topic]
-        try:
-            letters = await sweeper.unpublished(held, older_than=DLQ_SWEEP_SECONDS)
-        except psycopg.Error as exc:
-            log.warning("dead-letter sweep: %s", exc)
-            return
-        for feed in contract.FEEDS:
-            mine = [d for d in letters if d.feed == feed]
-            if mine:
-                log.info("%s: publishing %d dead letters the broker refused before",
-                         feed, len(mine))
-                await publish_dead_letters(feed, mine, sweeper)
+        await sweep_once(sweeper, held, publish_dead_letters)
 
     def account(feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
                 outcome: StoreOutcome, seconds: float) -> None:
