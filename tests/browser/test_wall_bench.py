@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 def test_wall_bench_records_the_long_tasks_of_each_page_in_chromium(settings):
     figures = bench(settings.with_(refresh_seconds=1), "--suite", "wall", "--days", "0.05",
-                    "--refreshes", "2", "--walls", "2", "--browser", "--browser-seconds", "3")
+                    "--refreshes", "2", "--walls", "2", "--browser", "--browser-seconds", "5")
     browser = figures["browser"]
     pages = browser["pages"]
     assert set(pages) == {"overview", "portal", "telemedicine", "payments"}
