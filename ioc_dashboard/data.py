@@ -347,6 +347,13 @@ class Snapshot:
 TABLES = ("dossier_events", "portal_health", "link_heartbeats", "consultations", "payments")
 
 
+def telemedicine_at(newest: dict[str, datetime | None]) -> datetime | None:
+    """The telemedicine feed's time: its newest consultation or heartbeat, whichever is later
+    (heartbeats come every few seconds, consultations a few an hour)."""
+    return max((t for t in (newest.get("consultations"), newest.get("link_heartbeats"))
+                if t is not None), default=None)
+
+
 def local_day_start(at: datetime) -> datetime:
     """Midnight (Asia/Ho_Chi_Minh) of the day `at` falls in, as an aware UTC time."""
     local = at.astimezone(TZ)
@@ -396,7 +403,7 @@ def read_snapshot(conn: psycopg.Connection, replay_schema: str,
     if newest["consultations"]:
         # the telemedicine feed's time (heartbeats come every few seconds, consultations
         # a few an hour): today's running consultations and the weeks' at that time of day
-        at = max(newest["consultations"], newest["link_heartbeats"] or newest["consultations"])
+        at = telemedicine_at(newest)
         day = local_day_start(at)
         snap["consultations_active"] = max(0, rows(CONSULTATIONS, since=day)[0][0] or 0)
         query, params = weeks_before(CONSULTATIONS_WEEK, day, at, "1")

@@ -27,7 +27,7 @@ from typing import Literal
 from ioc.calendar import WorkCalendar
 from ioc.province import Province
 from ioc.rhythms import Rhythms, payment_mix
-from ioc_dashboard.data import DossierWeekHour, PaymentWeekMinute, Snapshot
+from ioc_dashboard.data import DossierWeekHour, PaymentWeekMinute, Snapshot, telemedicine_at
 
 BIN_MINUTES = 5
 
@@ -219,8 +219,7 @@ def usual_consultations(snap: Snapshot, province: Province, rhythms: Rhythms,
     """Consultations running on a usual day at the time of day of the telemedicine feed's
     newest event; a week with no consultation that whole day had no clinic or no system
     running, and is not counted. None before any telemedicine event is stored."""
-    times = [snap.newest.get(t) for t in ("consultations", "link_heartbeats")]
-    at = max((t for t in times if t is not None), default=None)
+    at = telemedicine_at(snap.newest)
     if at is None:
         return None
     weeks = snap.consultations_weeks

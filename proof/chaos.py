@@ -53,7 +53,7 @@ from kafka.errors import KafkaError
 from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.errors import ServiceError
-from ioc.services.broker import EmbeddedBroker
+from ioc.services.broker import HOST, EmbeddedBroker
 from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
 from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess, wait_for_tcp
@@ -576,7 +576,7 @@ def _back(cluster: ApacheKafka, node_id: int) -> float:
     """Start a stopped node again; seconds until it answers."""
     began = time.monotonic()
     process = cluster.start_node(node_id)
-    wait_for_tcp("127.0.0.1", cluster.nodes[node_id - 1].port, 90, process)
+    wait_for_tcp(HOST, cluster.nodes[node_id - 1].port, 90, process)
     return round(time.monotonic() - began, 1)
 
 
