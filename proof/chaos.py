@@ -18,6 +18,7 @@ each scenario in its own schema, topics and consumer group. The scenarios:
 three copies, two in sync to take a write, idempotent producers with acks=all), and adds:
 
 - leader_kill: the broker leading a partition being written SIGKILLed under load, back later;
+- controller_kill: the active controller (the KRaft quorum's leader) SIGKILLed under load;
 - rolling_restart: every broker stopped and started again in turn;
 - broker_down: one broker SIGKILLed and away for two minutes, then back.
 
@@ -593,6 +594,30 @@ def leader_kill(run: Run) -> dict[str, Any]:
     return _under_load(run, "leader_kill", fault)
 
 
+def controller_kill(run: Run) -> dict[str, Any]:
+    """The active controller (the KRaft quorum's leader) SIGKILLed under load: the other two
+    elect a new one; the killed node starts again `leader_down_seconds` later."""
+    def fault(run: Run, s: Settings) -> dict[str, Any]:
+        controller = run.cluster.quorum_leader()
+        run.cluster.stop_node(controller, kill=True)
+        killed = time.monotonic()
+        log.info("chaos controller_kill: SIGKILL node %d (the active controller)", controller)
+        def elected_other() -> int | None:
+            try:
+                node = run.cluster.quorum_leader()
+            except ServiceError:  # no quorum for a moment, or the tool timed out
+                return None
+            return node if node not in (controller, -1) else None
+
+        new_controller = _until(elected_other, 30, interval=0.5)
+        elected = time.monotonic() - killed
+        time.sleep(max(0.0, run.options.leader_down_seconds - elected))
+        return {"killed_controller": controller, "new_controller": new_controller,
+                "new_controller_within_seconds": round(elected, 1),
+                "restart_seconds": _back(run.cluster, controller)}
+    return _under_load(run, "controller_kill", fault)
+
+
 def rolling_restart(run: Run) -> dict[str, Any]:
     """Every broker stopped and started again in turn, as an upgrade does."""
     def fault(run: Run, s: Settings) -> dict[str, Any]:
@@ -630,6 +655,7 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
 # on the three Apache Kafka brokers only (`--broker kafka`)
 BROKER_SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "leader_kill": leader_kill,
+    "controller_kill": controller_kill,
     "rolling_restart": rolling_restart,
     "broker_down": broker_down,
 }

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 KAFKA_VERSION = "4.1.1"  # the version in ioc/kafka/pom.xml
 DEFAULT_JARS = Path("~/.cache/ioc").expanduser() / f"apache-kafka-{KAFKA_VERSION}"
 # a node's log (its standard output, kept by ManagedProcess): warnings, and the lines that say
-# when a node started, stopped, and which node leads the quorum
+# when a node started, stopped, and which node leads the quorum. Kafka logs through slf4j,
+# bound to reload4j (log4j 1) by our POM; log4j 2, which Kafka 4 also loads to manage log
+# levels, gets a file of its own, or it complains "No configuration found" at every start.
 LOG4J = """log4j.rootLogger=WARN, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
@@ -41,6 +43,14 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 log4j.logger.kafka.server.BrokerServer=INFO
 log4j.logger.kafka.server.ControllerServer=INFO
 log4j.logger.org.apache.kafka.raft.QuorumState=INFO
+"""
+LOG4J2 = """status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
 """
 _COMPLETE = ".complete"  # written last: a folder without it is an interrupted fetch
 
@@ -165,6 +175,7 @@ class ApacheKafka:
         return [java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
                 "-Djava.awt.headless=true",
                 f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+                f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
                 "-cp", str(self.jars / "libs" / "*"), *args]
 
     def _config(self, node: Node) -> Path:
@@ -185,6 +196,7 @@ class ApacheKafka:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "log4j.properties").write_text(LOG4J)
+        (self.data_dir / "log4j2.properties").write_text(LOG4J2)
         for node in self.nodes:  # written each start: the ports may have changed
             config = self._config(node)
             config.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +237,26 @@ class ApacheKafka:
         ).start()
         self.processes[node_id] = process
         return process
+
+    def quorum_leader(self, timeout: float = 30.0) -> int:
+        """The node id of the active controller (the KRaft quorum's leader), asked of the
+        controllers with Kafka's own `kafka-metadata-quorum describe --status`: the
+        Metadata answer's controller id is any broker in KRaft mode."""
+        controllers = ",".join(f"{HOST}:{n.controller_port}" for n in self.nodes
+                               if n.node_id in self.processes)
+        try:
+            done = subprocess.run(
+                self._java("org.apache.kafka.tools.MetadataQuorumCommand",
+                           "--bootstrap-controller", controllers, "describe", "--status"),
+                capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"kafka-metadata-quorum did not answer in {timeout:g} s") from None
+        for line in done.stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "LeaderId" and value.strip().lstrip("-").isdigit():
+                return int(value)
+        raise ServiceError(f"kafka-metadata-quorum named no leader (exit {done.returncode}): "
+                           f"{(done.stdout + done.stderr).strip()[-400:]}")
 
     def stop_node(self, node_id: int, kill: bool = False) -> None:
         """Stop one node: cleanly, or with SIGKILL (`kill`) as a crash would."""

@@ -49,21 +49,24 @@ def test_quick_chaos_loses_nothing_doubles_nothing_and_notices_the_stall(setting
 
 
 def test_quick_broker_faults_on_three_apache_kafka_brokers_lose_and_double_nothing(settings):
-    """Issue 17, item 3, the short run: the partition leader's broker SIGKILLed under load
-    and one broker away for a while, on three brokers (replication 3, two in sync); the
-    worker recovers without a restart. The full run (`ioc chaos --broker kafka`) also
-    restarts every broker in turn and runs every scenario above (docs/reliability.md)."""
+    """Issue 17, item 3, the short run: the partition leader's broker SIGKILLed under load,
+    the active controller SIGKILLed, and one broker away for a while, on three brokers
+    (replication 3, two in sync); the worker recovers without a restart. The full run
+    (`ioc chaos --broker kafka`) also restarts every broker in turn and runs every scenario
+    above (docs/reliability.md)."""
     out = _ioc(settings.with_(database_url=None, kafka_bootstrap=None), "chaos", "--quick",
                "--json", "--broker", "kafka", "--scenario", "leader_kill", "--scenario",
-               "broker_down", timeout=600)
+               "controller_kill", "--scenario", "broker_down", timeout=600)
     results = {r["scenario"]: r for r in map(json.loads, out.stdout.splitlines())}
-    assert set(results) == {"leader_kill", "broker_down"}, out.stderr[-3000:]
+    assert set(results) == {"leader_kill", "controller_kill", "broker_down"}, out.stderr[-3000:]
     assert out.returncode == 0, (results, out.stderr[-3000:])
     for r in results.values():
         assert r["broker"] == "kafka" and r["ok"] and not r["worker_crashed"]
         assert r["lost"] == 0 and r["duplicates"] == 0 and r["produced"] > 0
     kill = results["leader_kill"]
     assert kill["new_leader"] not in (None, kill["killed_broker"])
+    controller = results["controller_kill"]
+    assert controller["new_controller"] not in (None, controller["killed_controller"])
     # a broker scenario needs the brokers it breaks
     refused = _ioc(settings.with_(database_url=None, kafka_bootstrap=None), "chaos",
                    "--quick", "--broker", "tansu", "--scenario", "leader_kill", timeout=60)
