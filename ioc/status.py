@@ -46,14 +46,17 @@ class PartitionPositions:
         self.bootstrap = bootstrap
         self._clients: tuple[KafkaAdminClient, KafkaConsumer] | None = None
 
-    def read(self) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+    def _open(self) -> tuple[KafkaAdminClient, KafkaConsumer]:
         if self._clients is None:
             self._clients = (
                 KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="ioc-status",
                                  request_timeout_ms=5000),
                 KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="ioc-status",
                               request_timeout_ms=5000, enable_auto_commit=False))
-        admin, consumer = self._clients
+        return self._clients
+
+    def read(self) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
+        admin, consumer = self._open()
         settings = self.settings
         try:
             group = settings.consumer_group
@@ -70,12 +73,37 @@ class PartitionPositions:
             ends[tp], committed[tp].offset if tp in committed and committed[tp].offset >= 0
             else 0) for tp in tps} for feed, tps in by_feed.items()}
 
+    def replicas_out_of_sync(self) -> dict[int, int]:
+        """Per broker holding a copy of a feed's partition: how many of those copies are
+        out of sync (`out_of_sync`), from one metadata request."""
+        admin = self._open()[0]
+        try:
+            topics = admin.describe_topics([self.settings.topic(feed) for feed in FEEDS])
+        except Exception:
+            self.close()
+            raise
+        return out_of_sync(topics)
+
     def close(self) -> None:
         if self._clients is not None:
             admin, consumer = self._clients
             self._clients = None
             consumer.close()
             admin.close()
+
+
+def out_of_sync(topics: list[dict[str, Any]]) -> dict[int, int]:
+    """Per broker named as a replica in a Metadata answer's `topics`: how many of its copies
+    are not in the in-sync set (0: all in sync). A broker killed or stopped drops out of
+    every in-sync set once the controller fences it (about 9 s); one catching up after a
+    restart stays out until it has copied what it missed: what the wall says about brokers."""
+    counts: dict[int, int] = {}
+    for topic in topics:
+        for partition in topic["partitions"]:
+            in_sync = set(partition["isr_nodes"])
+            for broker in partition["replica_nodes"]:
+                counts[broker] = counts.get(broker, 0) + (broker not in in_sync)
+    return counts
 
 
 def partition_positions(settings: Settings, bootstrap: str

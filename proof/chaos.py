@@ -78,6 +78,7 @@ from streams.sink import TABLE_COLUMNS
 log = logging.getLogger(__name__)
 
 RESUME_BAR_SECONDS = 10.0      # database back -> the worker stores again
+BROKER_RULE = "broker_out_of_sync"  # the shipped rule the broker scenarios must see fire
 DETECT_BAR_SECONDS = 60.0      # a stalled agent -> /healthz fails and the alert fires
 MAX_COPIES_PER_TRANSITION = 2  # a notification delivered at most twice
 
@@ -106,7 +107,7 @@ class ChaosOptions:
 QUICK = ChaosOptions(events=3_000, rate=300.0, kills=2, kill_every=2.5, outage_seconds=5.0,
                      receiver_down_seconds=10.0, alerts=6, stall_seconds=5.0,
                      stall_alert_seconds=5.0, stall_alert_for=2.0, settle_seconds=90.0,
-                     leader_down_seconds=5.0, broker_down_seconds=10.0)
+                     leader_down_seconds=15.0, broker_down_seconds=25.0)
 
 
 # --- what every scenario shares -----------------------------------------------------------
@@ -533,9 +534,14 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
     """A worker storing a steady feed while `fault` breaks the brokers (returning its own
     figures); then every event must be stored once, by the same worker process."""
     opts = run.options
-    s = run.namespace(name)
+    # the shipped broker rule alone, evaluated by a live alerter: what the wall shows
+    shipped = yaml.safe_load(run.base.alert_rules.read_text(encoding="utf-8"))["rules"]
+    rules = _rules_file(run.data_dir / f"{name}-rules.yaml", run.base.alert_rules,
+                        rules={BROKER_RULE: shipped[BROKER_RULE]}, inhibit=[])
+    s = run.namespace(name, alert_rules=rules)
     tally = Tally(s)
     worker = start_worker(s, run.data_dir, f"{name}-worker")
+    alerter = start_part(s, run.data_dir, f"{name}-alerter", "alerter")
     _ready(worker, s.worker_port)
     feed = PacedFeed(s, opts.events, opts.rate, opts.seed + 7)
     feed.start()
@@ -547,14 +553,33 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - began
         crashed = worker.exit_code() is not None  # recovered without a restart, or not
+        named = _brokers_named(s)
+        quiet = _until(lambda: not _brokers_named(s, now=True), 90)
+        quiet_after = time.monotonic() - began
+        crashed = crashed or alerter.exit_code() is not None
     finally:
+        alerter.stop()
         worker.stop()
     if feed.error is not None:
         figures["producer_error"] = str(feed.error)
     stored = _stored_figures(feed, counts)
+    broken = set(figures.get("broken_brokers", ()))
     return {**stored, **figures, "worker_crashed": crashed,
             "recovery_seconds": round(recovery, 1),
-            "ok": _exact(stored) and not crashed and feed.error is None}
+            # the wall's broker alert named every broker broken, and no other, and resolved
+            "alert_named_brokers": named,
+            "alert_resolved_after_seconds": round(quiet_after, 1) if quiet else None,
+            "ok": _exact(stored) and not crashed and feed.error is None
+            and set(named) == broken and bool(quiet) and figures.get("fault_done", True)}
+
+
+def _brokers_named(s: Settings, now: bool = False) -> list[int]:
+    """The brokers the broker alert has fired for in the run, or fires for `now`."""
+    query = ("SELECT labels->>'broker' FROM alerts WHERE rule = %s AND state = 'firing'"
+             if now else "SELECT DISTINCT labels->>'broker' FROM alert_transitions"
+             " WHERE rule = %s AND to_state = 'firing'")
+    with connect(s.database_url, s.db_schema) as conn:
+        return sorted(int(b) for (b,) in conn.execute(query, (BROKER_RULE,)))
 
 
 def _leader_of(s: Settings, feed: str = "payments", partition: int = 0) -> int:
@@ -589,31 +614,49 @@ def leader_kill(run: Run) -> dict[str, Any]:
         log.info("chaos leader_kill: SIGKILL broker %d (leader of payments[0])", leader)
         time.sleep(run.options.leader_down_seconds)
         new_leader = _until(lambda: (n := _leader_of(s)) != leader and n >= 0 and n, 30)
-        return {"killed_broker": leader, "new_leader": new_leader,
+        return {"killed_broker": leader, "new_leader": new_leader, "broken_brokers": [leader],
                 "restart_seconds": _back(run.cluster, leader)}
     return _under_load(run, "leader_kill", fault)
 
 
+def _quorum_leader(cluster: ApacheKafka) -> int | None:
+    """The active controller's node id; None while there is none or the tool cannot say (a
+    node just killed or started: the caller asks again)."""
+    try:
+        node = cluster.quorum_leader()
+    except ServiceError as exc:
+        log.warning("chaos: %s", exc)
+        return None
+    return node if node > 0 else None
+
+
 def controller_kill(run: Run) -> dict[str, Any]:
     """The active controller (the KRaft quorum's leader) SIGKILLed under load: the other two
-    elect a new one; the killed node starts again `leader_down_seconds` later."""
+    elect a new one; the killed node starts again once the wall names it."""
     def fault(run: Run, s: Settings) -> dict[str, Any]:
-        controller = run.cluster.quorum_leader()
+        controller = _until(lambda: _quorum_leader(run.cluster), 30, interval=0.5)
+        if controller is None:
+            return {"fault_done": False, "error": "no quorum leader found in 30 s"}
         run.cluster.stop_node(controller, kill=True)
         killed = time.monotonic()
         log.info("chaos controller_kill: SIGKILL node %d (the active controller)", controller)
+
         def elected_other() -> int | None:
-            try:
-                node = run.cluster.quorum_leader()
-            except ServiceError:  # no quorum for a moment, or the tool timed out
-                return None
-            return node if node not in (controller, -1) else None
+            node = _quorum_leader(run.cluster)
+            return node if node != controller else None
 
         new_controller = _until(elected_other, 30, interval=0.5)
         elected = time.monotonic() - killed
-        time.sleep(max(0.0, run.options.leader_down_seconds - elected))
+        # a new controller gives the brokers a fresh session: the dead node is fenced (out
+        # of sync, named by the wall) later than after a broker's death; it stays down until
+        # then (at most a minute), and for `leader_down_seconds` at least
+        named = _until(lambda: controller in _brokers_named(s, now=True), 60, interval=1.0)
+        shown = time.monotonic() - killed
+        time.sleep(max(0.0, run.options.leader_down_seconds - shown))
         return {"killed_controller": controller, "new_controller": new_controller,
+                "broken_brokers": [controller], "fault_done": new_controller is not None,
                 "new_controller_within_seconds": round(elected, 1),
+                "alert_fired_after_seconds": round(shown, 1) if named else None,
                 "restart_seconds": _back(run.cluster, controller)}
     return _under_load(run, "controller_kill", fault)
 
@@ -627,7 +670,8 @@ def rolling_restart(run: Run) -> dict[str, Any]:
             took.append(_back(run.cluster, node.node_id))
             time.sleep(3)  # its replicas catch up before the next one goes
             log.info("chaos rolling_restart: broker %d restarted", node.node_id)
-        return {"restarted": len(took), "restart_seconds": took}
+        return {"restarted": len(took), "restart_seconds": took,
+                "broken_brokers": [n.node_id for n in run.cluster.nodes]}
     return _under_load(run, "rolling_restart", fault)
 
 
@@ -639,7 +683,8 @@ def broker_down(run: Run) -> dict[str, Any]:
         log.info("chaos broker_down: broker %d down for %.0f s", node,
                  run.options.broker_down_seconds)
         time.sleep(run.options.broker_down_seconds)
-        return {"down_broker": node, "down_seconds": run.options.broker_down_seconds,
+        return {"down_broker": node, "broken_brokers": [node],
+                "down_seconds": run.options.broker_down_seconds,
                 "restart_seconds": _back(run.cluster, node)}
     return _under_load(run, "broker_down", fault)
 

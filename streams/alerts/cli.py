@@ -54,7 +54,8 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
         engine = Engine(conn, rules, province, settings_calendar(settings), replay=args.replay,
                         name="replay" if args.replay else "alerter",
                         lag=probe.value if probe else None,
-                        stalled=probe.stalled_seconds if probe else None)
+                        stalled=probe.stalled_seconds if probe else None,
+                        brokers=probe.brokers_out_of_sync if probe else None)
         engine.run(stop)
     return 0
 
@@ -62,8 +63,9 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
 class LagProbe:
     """The workers' consumer lag, measured in the background every few seconds (a
     measurement opens Kafka clients and takes about a second: not on the engine's path),
-    and per feed how long its backlog has waited with nothing committed (a stalled agent,
-    a frozen or dead worker: seen from the outside, whatever the worker says of itself)."""
+    per feed how long its backlog has waited with nothing committed (a stalled agent,
+    a frozen or dead worker: seen from the outside, whatever the worker says of itself),
+    and per broker its copies of the feeds' partitions out of sync."""
 
     def __init__(self, settings: Settings, stop: threading.Event, every: float = 5.0):
         from streams.health import StallDetector
@@ -72,6 +74,7 @@ class LagProbe:
         self.bootstrap = embedded_urls(settings)[1]
         self.latest: int | None = None
         self.stalled: dict[str, float] | None = None
+        self.brokers: dict[int, int] | None = None
         # stall_seconds is unused here: only the per-partition waiting times are read
         self._detector = StallDetector(stall_seconds=float("inf"), started_at=time.time())
         self.stop = stop
@@ -86,6 +89,12 @@ class LagProbe:
         positions = PartitionPositions(self.settings, self.bootstrap)
         try:
             while not self.stop.is_set():
+                # apart: a fetch failing while a broker is away must not hide the brokers
+                try:
+                    self.brokers = positions.replicas_out_of_sync()
+                except (KafkaError, OSError) as exc:
+                    log.warning("brokers' copies unknown: %s", exc)
+                    self.brokers = None
                 try:
                     self._look(positions.read(), time.time())
                 except (KafkaError, OSError) as exc:
@@ -111,6 +120,9 @@ class LagProbe:
 
     def stalled_seconds(self) -> dict[str, float] | None:
         return self.stalled
+
+    def brokers_out_of_sync(self) -> dict[int, int] | None:
+        return self.brokers
 
 
 def _wait_for_schema(conn, stop) -> bool:  # noqa: ANN001

@@ -92,7 +92,8 @@ class Engine:
                  calendar: WorkCalendar, *, replay: bool = False, name: str = "alerter",
                  wall_clock: Callable[[], float] = time.monotonic,
                  lag: Callable[[], int | None] | None = None,
-                 stalled: Callable[[], dict[str, float] | None] | None = None):
+                 stalled: Callable[[], dict[str, float] | None] | None = None,
+                 brokers: Callable[[], dict[int, int] | None] | None = None):
         self.conn = conn
         self.rules = rules
         self.replay = replay
@@ -102,7 +103,7 @@ class Engine:
         self.failing: dict[str, int] = {}
         self.failing_why: dict[str, str] = {}
         self.evaluator = Evaluator(conn, province, calendar, lag, stalled,
-                                   rule_errors=lambda: dict(self.failing))
+                                   rule_errors=lambda: dict(self.failing), brokers=brokers)
         self.wall_clock = wall_clock
         self._pipeline_due: dict[str, float] = {}
         self._persisted_at = float("-inf")

@@ -99,11 +99,13 @@ class Evaluator:
     def __init__(self, conn: psycopg.Connection, province: Province, calendar: WorkCalendar,
                  lag: Callable[[], int | None] | None = None,
                  stalled: Callable[[], dict[str, float] | None] | None = None,
-                 rule_errors: Callable[[], dict[str, int]] | None = None):
+                 rule_errors: Callable[[], dict[str, int]] | None = None,
+                 brokers: Callable[[], dict[int, int] | None] | None = None):
         self.conn = conn
         self.lag = lag  # the workers' consumer lag (messages), when a broker is known
         self.stalled = stalled  # per feed: seconds its backlog has waited with no progress
         self.rule_errors = rule_errors  # per failing rule: its failed evaluations in a row
+        self.brokers = brokers  # per broker: its copies of the feeds' partitions out of sync
         self.province = province
         self.calendar = calendar
         self.agencies = {a.code: a.name_vi for a in province.agencies}
@@ -518,6 +520,10 @@ class Evaluator:
             return [compare(rule, self.province, {"feed": feed},
                             None if stalled is None else stalled.get(feed, 0.0))
                     for feed in FEEDS]
+        elif rule.measure == "replicas_out_of_sync":  # one alert per broker
+            behind = self.brokers() if self.brokers else None
+            return [compare(rule, self.province, {"broker": str(broker)}, float(count))
+                    for broker, count in sorted((behind or {}).items())]
         elif rule.measure == "wall_silent_seconds":  # one alert per kiosk wall
             return [compare(rule, self.province, {"wall": wall, "page": page}, silent)
                     for wall, page, silent in self._rows(

@@ -170,20 +170,22 @@ class PipelineRule(_Compared):
     worker), per kiosk wall seen in the last `window_seconds` the seconds since its last
     heartbeat (a frozen wall), per alert rule the evaluations in a row that failed on the
     stored data (the rule is set aside, the others go on), per part of `ioc up` the times it
-    was restarted within `window_seconds`. Evaluated every `every_seconds` of wall time
-    (default 5)."""
+    was restarted within `window_seconds`, per Kafka broker its copies of the feeds'
+    partitions out of sync (a broker down, stopped or catching up). Evaluated every
+    `every_seconds` of wall time (default 5)."""
 
     kind: Literal["pipeline"]
     measure: Literal["dead_letters", "ingest_stalled_seconds", "consumer_lag",
                      "backlog_stalled_seconds", "wall_silent_seconds", "rule_errors",
-                     "part_restarts"]
+                     "part_restarts", "replicas_out_of_sync"]
     window_seconds: PositiveSeconds = 300
 
     def entity_labels(self) -> set[str]:
         return {"backlog_stalled_seconds": {"feed"},
                 "wall_silent_seconds": {"wall", "page"},
                 "rule_errors": {"rule"},
-                "part_restarts": {"part"}}.get(self.measure, set())
+                "part_restarts": {"part"},
+                "replicas_out_of_sync": {"broker"}}.get(self.measure, set())
 
 
 class WatchdogRule(_Rule):

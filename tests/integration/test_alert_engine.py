@@ -329,6 +329,32 @@ def test_pipeline_rules_on_wall_time_and_never_on_replays(migrated, owner, tmp_p
     conn2.close()
 
 
+def test_a_broker_out_of_sync_raises_its_own_alert_until_it_caught_up(migrated, owner,
+                                                                       tmp_path):
+    """The shipped rule: one alert per broker with copies out of sync, named in its summary;
+    resolved once the probe sees them all in sync again."""
+    shipped = yaml.safe_load((ALERT_RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
+    path = rules_file(tmp_path, {"broker_out_of_sync": shipped["rules"]["broker_out_of_sync"]})
+    behind: list[dict[int, int] | None] = [{1: 0, 2: 0, 3: 0}]
+    clock = [0.0]
+    engine, conn = engine_for(migrated, path, wall_clock=lambda: clock[0],
+                              brokers=lambda: behind[0])
+    engine.run_once()
+    assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
+    behind[0] = {1: 0, 2: 0, 3: 9}  # broker 3 fenced: its 9 copies out of the in-sync sets
+    clock[0] = 10.0
+    engine.run_once()
+    rows = conn.execute("SELECT labels, state, value, summary_vi FROM alerts").fetchall()
+    assert rows == [({"broker": "3"}, "firing", 9.0,
+                     "Máy chủ Kafka (broker) 3: 9 bản sao phân vùng dữ liệu không đồng bộ "
+                     "(máy chủ dừng, khởi động lại hoặc đang bắt kịp)")]
+    behind[0] = {1: 0, 2: 0, 3: 0}  # back and caught up
+    clock[0] = 30.0
+    engine.run_once()
+    assert conn.execute("SELECT state FROM alerts").fetchone()[0] == "resolved"
+    conn.close()
+
+
 def test_a_kiosk_wall_without_heartbeats_raises_its_own_alert(migrated, owner, tmp_path):
     path = rules_file(tmp_path, {
         "wall_frozen": {"kind": "pipeline", "severity": "warning",

@@ -51,7 +51,8 @@ def test_quick_chaos_loses_nothing_doubles_nothing_and_notices_the_stall(setting
 def test_quick_broker_faults_on_three_apache_kafka_brokers_lose_and_double_nothing(settings):
     """Issue 17, item 3, the short run: the partition leader's broker SIGKILLed under load,
     the active controller SIGKILLed, and one broker away for a while, on three brokers
-    (replication 3, two in sync); the worker recovers without a restart. The full run
+    (replication 3, two in sync); the worker recovers without a restart and the shipped
+    `broker_out_of_sync` alert, evaluated by a live alerter, says which broker. The full run
     (`ioc chaos --broker kafka`) also restarts every broker in turn and runs every scenario
     above (docs/reliability.md)."""
     out = _ioc(settings.with_(database_url=None, kafka_bootstrap=None), "chaos", "--quick",
@@ -63,6 +64,9 @@ def test_quick_broker_faults_on_three_apache_kafka_brokers_lose_and_double_nothi
     for r in results.values():
         assert r["broker"] == "kafka" and r["ok"] and not r["worker_crashed"]
         assert r["lost"] == 0 and r["duplicates"] == 0 and r["produced"] > 0
+        # the wall's broker alert named the broken broker, and only it, then resolved
+        assert r["alert_named_brokers"] == r["broken_brokers"]
+        assert r["alert_resolved_after_seconds"] is not None
     kill = results["leader_kill"]
     assert kill["new_leader"] not in (None, kill["killed_broker"])
     controller = results["controller_kill"]
