@@ -340,6 +340,14 @@ class Settings:
         "IOC_LOG_FILES_KEPT", lambda n, r: _at_least(n, r, 1), 3,
         "How many rotated logs ioc up keeps per part (NAME.log.1 ... NAME.log.N).")
 
+    tansu_max_events: int = _setting(
+        "IOC_TANSU_MAX_EVENTS", lambda n, r: _at_least(n, r, 100), 1_000_000,
+        "ioc up renews the embedded Tansu (which keeps every event in memory) once it holds "
+        "this many: the simulator paused, every event stored, then an empty broker.")
+    tansu_max_hours: float = _setting(
+        "IOC_TANSU_MAX_HOURS", _positive, 24.0,
+        "ioc up also renews the embedded Tansu once it has run this many hours.")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `IOC_*` variables; raise `SettingsError` naming a bad one."""

@@ -106,6 +106,22 @@ def out_of_sync(topics: list[dict[str, Any]]) -> dict[int, int]:
     return counts
 
 
+def records_held(bootstrap: str) -> int:
+    """How many records the broker at `bootstrap` holds, all topics together (end minus
+    beginning offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="ioc-up",
+                             request_timeout_ms=5000, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for topic in consumer.topics()
+               for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return 0
+        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+        return sum(max(0, ends[tp] - starts[tp]) for tp in tps)
+    finally:
+        consumer.close()
+
+
 def partition_positions(settings: Settings, bootstrap: str
                         ) -> dict[str, dict[tuple[str, int], tuple[int, int]]]:
     """`PartitionPositions.read` once."""

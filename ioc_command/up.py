@@ -3,6 +3,8 @@
 Starts the embedded services unless external ones are configured, applies migrations,
 then runs the worker, the live simulator and the wall as child processes; keeps their logs
 rotated and, on plain PostgreSQL, deletes raw events past their age every hour.
+The embedded Tansu, which keeps every event in memory, is renewed (emptied, losing nothing)
+once it holds IOC_TANSU_MAX_EVENTS or has run IOC_TANSU_MAX_HOURS.
 Ctrl-C, SIGTERM or the end of `--for` stop everything (exit 0). A part that exits is
 started again after a back-off and reported (log, `part_restarts` table, the
 `part_restarted` alert) while the rest goes on; a crash loop (`IOC_RESTART_LIMIT` restarts
@@ -21,22 +23,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from kafka.errors import KafkaError
 
 from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
 from ioc.migrate import migrate_database
 from ioc.retention import apply_retention
-from ioc.services.broker import wait_for_kafka
+from ioc.services.broker import EmbeddedBroker, wait_for_kafka
 from ioc.services.embedded import embedded_broker
 from ioc.services.postgres import EmbeddedPostgres, owner_url
 from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
+from ioc.status import consumer_lag, records_held
 from ioc.supervision import RestartPolicy
 
 log = logging.getLogger(__name__)
 
 LOG_CHECK_SECONDS = 60.0  # how often the logs' sizes are checked
 RETENTION_SECONDS = 3600.0  # how often old raw events are deleted (plain PostgreSQL)
+TANSU_CHECK_SECONDS = 15.0  # how often the embedded Tansu's size is looked at
+DRAIN_SECONDS = 120.0  # the most a renewal of Tansu waits for the workers to store everything
 
 
 def check_database(database_url: str) -> None:
@@ -56,13 +62,16 @@ class Stack:
     scenario: str | None = None
     services: list = field(default_factory=list)
     parts: list[ManagedProcess] = field(default_factory=list)
-    # where restarts are reported to the person running ioc up
+    # where restarts are reported to the person running ioc up, and renewals of Tansu
     err: object = field(default_factory=lambda: sys.stderr)
+    out: object = field(default_factory=lambda: sys.stdout)
     policies: dict[str, RestartPolicy] = field(default_factory=dict)
     restart_at: dict[str, float] = field(default_factory=dict)  # part -> monotonic time
     child_settings: Settings | None = None  # what the parts are given (start_services)
     embedded_db: bool = False  # the database is ours (start_services): a backfill may fill it
     retention: threading.Thread | None = None  # the running retention pass, if any
+    tansu: EmbeddedBroker | None = None  # the embedded Tansu, renewed when too full or old
+    tansu_since: float = 0.0  # monotonic time it started
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
@@ -82,6 +91,8 @@ class Stack:
                                      s.embedded_kafka_controller_port, keep=True)
             self.services.append(broker)
             broker.start()
+            if isinstance(broker, EmbeddedBroker):
+                self.tansu, self.tansu_since = broker, time.monotonic()
             s = s.with_(kafka_bootstrap=broker.bootstrap)
         else:
             wait_for_kafka(s.kafka_bootstrap, timeout=15)
@@ -128,9 +139,14 @@ class Stack:
         """Return when `stop` is set or time is up; restart a part that exits; raise
         `PartDiedError` on a crash loop or when a service exits."""
         deadline = None if for_seconds is None else time.monotonic() + for_seconds
-        rotated_at = time.monotonic()
+        rotated_at = looked_at = time.monotonic()
         retained_at = None
         while not stop.wait(0.5):
+            if self.tansu is not None and time.monotonic() - looked_at >= TANSU_CHECK_SECONDS:
+                why = self.tansu_due()
+                if why:
+                    self.renew_tansu(why)
+                looked_at = time.monotonic()
             if time.monotonic() - rotated_at >= LOG_CHECK_SECONDS:
                 rotated_at = time.monotonic()
                 self.rotate_logs()
@@ -147,6 +163,67 @@ class Stack:
                 self._look_after(part, time.monotonic())
             if deadline is not None and time.monotonic() >= deadline:
                 return
+
+    def tansu_due(self) -> str | None:
+        """Why the embedded Tansu should be renewed now (None: not yet). Tansu keeps every
+        event in memory and has no retention of its own: without this it grows for ever."""
+        s = self.settings
+        hours = (time.monotonic() - self.tansu_since) / 3600
+        if hours >= s.tansu_max_hours:
+            return f"it had run {hours:.1f} h (IOC_TANSU_MAX_HOURS={s.tansu_max_hours:g})"
+        try:
+            held = records_held(s.kafka_bootstrap)
+        except KafkaError as exc:
+            log.warning("could not count the events Tansu holds: %s", exc)
+            return None
+        if held >= s.tansu_max_events:
+            return f"it held {held} events (IOC_TANSU_MAX_EVENTS={s.tansu_max_events})"
+        return None
+
+    def renew_tansu(self, why: str) -> bool:
+        """Replace the embedded Tansu by an empty one, losing nothing: the simulator stops
+        (flushing what it sent), the workers store every event the broker holds, then stop;
+        the broker is restarted empty and everything starts again. Not done (False) when the
+        workers do not catch up within DRAIN_SECONDS or someone else wrote meanwhile."""
+        began = time.monotonic()
+        parts = {p.name: p for p in self.parts}
+        simulator, workers = parts["simulator"], [parts["worker"], parts["replay-worker"]]
+        simulator.stop()
+        done = self._drained(DRAIN_SECONDS)
+        if done:
+            for worker in workers:
+                worker.stop()
+            done = self._drained(0.0)  # a producer outside ioc up wrote meanwhile: not now
+            if done:
+                self.tansu.stop()
+                self.tansu.start()
+                self.tansu_since = time.monotonic()
+            for worker in workers:
+                worker.start()
+        simulator.start()
+        if done:
+            print(f"Renewed the embedded Tansu broker: {why}; every event was stored first, "
+                  f"the simulator paused {time.monotonic() - began:.1f} s.",
+                  file=self.out, flush=True)
+        else:
+            log.warning("the embedded Tansu was not renewed (%s): the workers had not stored "
+                        "everything; trying again later", why)
+        return done
+
+    def _drained(self, timeout: float) -> bool:
+        """True once the live and replay workers have committed every event on the broker."""
+        deadline = time.monotonic() + timeout
+        s = self.settings
+        while True:
+            try:
+                if all(not lag for namespace in (s, s.for_replay())
+                       for lag in consumer_lag(namespace, s.kafka_bootstrap).values()):
+                    return True
+            except KafkaError as exc:
+                log.warning("consumer lag unknown while renewing Tansu: %s", exc)
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
 
     def start_retention(self) -> None:
         """Delete raw events past their age on plain PostgreSQL (`ioc.retention`), in the
@@ -227,7 +304,7 @@ def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout,
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    stack = Stack(settings, scenario, err=err)
+    stack = Stack(settings, scenario, err=err, out=out)
     started = time.monotonic()
     try:
         s = stack.start_services()
