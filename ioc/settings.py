@@ -340,6 +340,10 @@ class Settings:
         "IOC_LOG_FILES_KEPT", lambda n, r: _at_least(n, r, 1), 3,
         "How many rotated logs ioc up keeps per part (NAME.log.1 ... NAME.log.N).")
 
+    simulator_rate: float = _setting(
+        "IOC_SIMULATOR_RATE", _positive, 1.0,
+        "ioc up's simulator sends this many times the province's rates (a busier "
+        "demonstration, a soak of the embedded services).")
     tansu_max_events: int = _setting(
         "IOC_TANSU_MAX_EVENTS", lambda n, r: _at_least(n, r, 100), 1_000_000,
         "ioc up renews the embedded Tansu (which keeps every event in memory) once it holds "

@@ -106,8 +106,10 @@ class Stack:
         return s
 
     def start_part(self, name: str, *args: str) -> ManagedProcess:
+        # -P: the folder ioc up runs in is not put first on the parts' import path (a data
+        # folder named "ioc" there shadowed the package: "sql is missing from ... 'ioc'")
         part = ManagedProcess(
-            name, [sys.executable, "-m", "ioc_command.cli", *args],
+            name, [sys.executable, "-P", "-m", "ioc_command.cli", *args],
             self.settings.data_dir.resolve() / "logs" / f"{name}.log",
             env=self.child_settings.child_env(),
         ).start()
@@ -127,7 +129,9 @@ class Stack:
         # is alive at once (the simulator stores them only into an empty database)
         backfill = (("--backfill-hours", f"{s.backfill_hours:g}")
                     if self.embedded_db and s.backfill_hours > 0 else ())
-        self.start_part("simulator", "simulate", *backfill,
+        rate = (("--rate-multiplier", f"{s.simulator_rate:g}")
+                if s.simulator_rate != 1 else ())
+        self.start_part("simulator", "simulate", *backfill, *rate,
                         *(("--scenario", self.scenario) if self.scenario else ()))
         self.start_part("dashboard", "dashboard")
         # alert rules on event time (live, and the replay namespace: that one never notifies)

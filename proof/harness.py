@@ -351,7 +351,7 @@ def peak_rss_mb(pid: int) -> float:
 def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
     environment; its log is `data_dir/logs/<name>.log`."""
-    return ManagedProcess(name, [sys.executable, "-m", "ioc_command.cli", *args],
+    return ManagedProcess(name, [sys.executable, "-P", "-m", "ioc_command.cli", *args],
                           data_dir / "logs" / f"{name}.log", env=settings.child_env(),
                           cwd=None).start()
 

@@ -30,6 +30,7 @@ from tests.browser.conftest import SCREENS, console_errors, serving, set_screen,
 pytestmark = pytest.mark.browser
 
 ALERTS = 20  # more than the overview lists (wall.yaml overview_alerts)
+LISTED = ALERTS + 1  # on the alerts page, after them: one about the pipeline (a broker)
 SILENCES = 8  # more than the alerts page has room for under its alerts
 
 FIT_PROBLEMS = (Path(__file__).parent / "fit_problems.js").read_text()
@@ -124,6 +125,16 @@ def crowded(migrated):
                 (f"fp-{i}", name, json.dumps(labels), ("critical", "warning")[i % 2],
                  ("firing", "flapping", "pending")[i % 3], summary["vi"], summary["en"], i + 1,
                  "nguyen.thi.minh.khai.truc.ban" if i % 3 == 0 else None))
+        # one about the pipeline: the overview's strip and the end of the alerts page show it
+        broker = rules["broker_out_of_sync"]
+        conn.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, severity, state, summary_vi,"
+            " summary_en, starts_at, updated_at) VALUES ('fp-broker', 'broker_out_of_sync',"
+            " %s, 'warning', 'firing', %s, %s, now() - interval '3 minutes', now())",
+            (json.dumps({"broker": "3"}), *(render(getattr(broker, f"summary_{lang}"),
+                                                   {"broker": "3"}, 12.0, 0.0,
+                                                   province.province.name_vi, lang)
+                                            for lang in ("vi", "en"))))
         # silences on the longest names, more than the page has room for under the alerts
         for i, h in enumerate(hospitals[:SILENCES]):
             matchers = [{"name": "alertname", "op": "=", "value": "link_heartbeat_missing"},
@@ -191,6 +202,11 @@ def test_overview_fits_the_screen_whatever_it_holds(crowded, browser, lang, requ
         # the header is re-rendered at every refresh: read the marker afresh until it is drawn
         wait.until(lambda d: d.find_element(By.ID, "backfill-marker").text.startswith(
             ("Mô phỏng: 24 giờ trước ", "Simulated: the 24 h before ")))
+        # the broker's alert is the pipeline's, not the operators': the strip's badge counts
+        # it and names the broker in its title
+        broker = "Máy chủ Kafka (broker) 3:" if lang == "vi" else "Kafka broker 3:"
+        wait.until(lambda d: (b := d.find_element(By.ID, "self-checks")).text.endswith("⚠ 1")
+                   and broker in b.get_attribute("title"))
         for width, height in SCREENS:
             set_screen(browser, width, height)
             # settled: the list shows the alerts that fit and counts the others
@@ -234,7 +250,7 @@ def test_a_province_by_code_alone_shows_its_communes(migrated, browser):
 
 # each page once it has drawn its data: (path, CSS selector, how many it must show)
 PAGES = {
-    "alerts": ("/alerts", "#alerts-list tbody tr", ALERTS),  # a page of those that fit
+    "alerts": ("/alerts", "#alerts-list tbody tr", LISTED),  # a page of those that fit
     "replay": ("/replay", "#backtest-table tbody tr", 13),  # every event-time rule fired
     "telemedicine": ("/telemedicine", ".link-cell", 27),
     "portal": ("/portal", "#portal-indicators tbody tr", 13),  # the province, 12 agencies
@@ -319,11 +335,11 @@ def test_the_alerts_page_shows_a_page_of_alerts_and_turns_to_the_others(crowded,
             set_screen(browser, width, height)
             shown, line = wait.until(lambda d: d.execute_script(PAGE_SHOWN)
                                      if len(d.find_elements(By.CSS_SELECTOR, "#alerts-list tr"))
-                                     > ALERTS else None)
+                                     > LISTED else None)
             n = sum(shown)
-            assert 4 <= n < ALERTS and shown == [True] * n + [False] * (ALERTS - n)
+            assert 4 <= n < ALERTS and shown == [True] * n + [False] * (LISTED - n)
             assert line == json.dumps(t("pager.shown", lang, **{"from": 1, "to": n,
-                                                                "total": ALERTS}),
+                                                                "total": LISTED}),
                                       ensure_ascii=False)
             # the next page starts where this one ended, and the previous one comes back
             wait.until(lambda d: _clicked(d, ".alerts-box .pager-next"))

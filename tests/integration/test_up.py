@@ -42,9 +42,11 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _up(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ioc_command.cli", "up", *args], env=env,
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _up(env: dict[str, str], *args: str, cwd: Path = REPO) -> subprocess.Popen:
+    # -P: as the `ioc` script, whose folder (not the working one) leads the import path
+    return subprocess.Popen([sys.executable, "-P", "-m", "ioc_command.cli", "up", *args],
+                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -88,7 +90,9 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str], broker: str = "ta
 def test_up_for_seconds_runs_everything_then_stops_it_all(tmp_path):
     # a province by its national code alone (01 Hà Nội: no file ships for it)
     env = _env(tmp_path, IOC_PROVINCE="01")
-    proc = _up(env, "--for", "40")
+    # run from the folder holding the data folder, named "ioc" like the package: the parts
+    # must still import the package, not that folder
+    proc = _up(env, "--for", "40", cwd=tmp_path)
     tree = _running_tree(proc, env)
     url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
     communes = {c.code for c in UnitsDataset().communes("01")}
