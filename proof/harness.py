@@ -267,6 +267,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A free port P with P + 1 free too: the replay worker listens on worker_port + 1."""
+    while True:
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+
+
 def stored_count(settings: Settings) -> int:
     with connect(settings.database_url, settings.db_schema) as conn:
         return int(conn.execute("SELECT sum(rows_stored) FROM feed_stats").fetchone()[0])

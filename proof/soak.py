@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 from kafka.errors import KafkaError
 
 from ioc.errors import ServiceError
@@ -45,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-seconds", type=float, default=5.0, metavar="S",
                         help="how often RSS and lag are sampled (default 5)")
     parser.add_argument("--json", action="store_true", help="one line of JSON")
+    parser.add_argument("--up", action="store_true",
+                        help="soak `ioc up` itself on its embedded services instead: the "
+                        "embedded Tansu's memory and the events it holds, renewed at "
+                        "--max-events (the simulator at --multiplier times the province)")
+    parser.add_argument("--max-events", type=int, default=40_000, metavar="N",
+                        help="with --up: IOC_TANSU_MAX_EVENTS of the run (default 40000)")
 
 
 def _rss_mb(pid: int) -> float:
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.minutes <= 0 or args.multiplier <= 0 or args.sample_seconds <= 0:
         raise ServiceError("soak: --minutes, --multiplier and --sample-seconds must be > 0")
+    if args.up:
+        return run_up(args, settings)
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "kafka"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     seconds = args.minutes * 60
@@ -114,5 +123,112 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     figures = {"suite": "soak", "minutes": args.minutes, "multiplier": args.multiplier,
                "simulated_start": SOAK_START, **verdict(samples, seconds),
                "samples": samples}
+    print(json.dumps(figures, ensure_ascii=False, indent=None if args.json else 2))
+    return 0 if figures["ok"] else 1
+
+
+def up_verdict(samples: list[dict[str, Any]], max_events: int, renewals: int,
+               rate: float) -> dict[str, Any]:
+    """The bars of `ioc soak --up` (pure): Tansu renewed at least once, never holding much
+    more than its bound (it is looked at every 15 s: up to two looks' worth of events over),
+    and its memory no higher in the last cycle than in the first (it does not grow)."""
+    held = [s["held"] for s in samples if s["held"] is not None]
+    over = max_events + round(rate * 2 * TANSU_LOOK_SECONDS) + 1000
+    cycles: list[list[float]] = [[]]
+    for before, after in zip(samples, samples[1:], strict=False):
+        cycles[-1].append(before["tansu_rss_mb"])
+        if after["renewals"] > before["renewals"]:
+            cycles.append([])
+    first, last = max(cycles[0], default=0.0), max(cycles[-1], default=0.0)
+    # after the last renewal, events went on being stored (through the new broker)
+    renewed = [s for s in samples if s["renewals"] == renewals and s["stored"] is not None]
+    stored_after = renewed[-1]["stored"] - renewed[0]["stored"] if len(renewed) > 1 else 0
+    return {"renewals": renewals, "held_max": max(held, default=None), "held_bound": over,
+            "tansu_rss_first_cycle_max_mb": first, "tansu_rss_last_cycle_max_mb": last,
+            "stored_after_last_renewal": stored_after,
+            "ok": renewals >= 1 and bool(held) and max(held) <= over and stored_after > 0
+            and (len(cycles) < 3 or last <= first * 1.25)}
+
+
+TANSU_LOOK_SECONDS = 15.0  # ioc up looks at the embedded Tansu this often (ioc_command/up.py)
+
+
+def run_up(args: argparse.Namespace, settings: Settings) -> int:
+    """`ioc soak --up`: `ioc up` on its embedded services for --minutes, its simulator at
+    --multiplier times the province, IOC_TANSU_MAX_EVENTS at --max-events; samples the
+    Tansu process's memory and the events it holds. 0 when the bars hold."""
+    import json
+    import os
+    import subprocess
+
+    from ioc.services.postgres import embedded_url
+    from ioc.status import records_held
+    from proof.harness import free_port, free_port_pair
+
+    seconds = args.minutes * 60
+    with tempfile.TemporaryDirectory(prefix="ioc-soak-up-") as tmp:
+        ports = {name: str(free_port()) for name in (
+            "IOC_EMBEDDED_DB_PORT", "IOC_EMBEDDED_KAFKA_PORT", "IOC_DASHBOARD_PORT")}
+        worker = free_port_pair()
+        while {str(worker), str(worker + 1)} & set(ports.values()):
+            worker = free_port_pair()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        env.update(ports, IOC_WORKER_PORT=str(worker), IOC_DATA_DIR=str(Path(tmp) / "data"),
+                   IOC_BACKFILL_HOURS="0", IOC_TANSU_MAX_EVENTS=str(args.max_events),
+                   IOC_SIMULATOR_RATE=f"{args.multiplier:g}", PYTHONUNBUFFERED="1")
+        out = Path(tmp) / "up.out"
+        with out.open("w") as sink:
+            up = subprocess.Popen([sys.executable, "-P", "-m", "ioc_command.cli", "up", "--for",
+                                   f"{seconds:g}"], env=env, cwd=tmp, stdout=sink,
+                                  stderr=subprocess.DEVNULL)
+            bootstrap = f"127.0.0.1:{ports['IOC_EMBEDDED_KAFKA_PORT']}"
+            samples: list[dict[str, Any]] = []
+            began = time.monotonic()
+            try:
+                while up.poll() is None:
+                    time.sleep(args.sample_seconds)
+                    t = time.monotonic() - began
+                    try:
+                        tansu = [p for p in psutil.Process(up.pid).children(recursive=True)
+                                 if p.name() == "tansu"]
+                        rss = tansu[0].memory_info().rss / 2**20 if tansu else None
+                    except psutil.NoSuchProcess:  # renewed under our look
+                        rss = None
+                    if rss is None:
+                        continue  # starting, being renewed, or stopping
+                    try:
+                        held = records_held(bootstrap)
+                    except KafkaError:
+                        held = None
+                    renewals = out.read_text().count("Renewed the embedded Tansu")
+                    db = settings.with_(db_schema="ioc", database_url=embedded_url(
+                        Path(tmp) / "data", int(ports["IOC_EMBEDDED_DB_PORT"])))
+                    try:
+                        stored = stored_count(db)
+                    except (psycopg.Error, ServiceError):
+                        stored = None
+                    samples.append({"t": round(t, 1), "held": held, "renewals": renewals,
+                                    "tansu_rss_mb": round(rss, 1), "stored": stored})
+                    print(f"soak --up: {t:5.0f} s  Tansu {samples[-1]['tansu_rss_mb']:6.1f} MB"
+                          f"  holds {held}  renewed {renewals}  stored {stored}",
+                          file=sys.stderr, flush=True)
+            finally:
+                if up.poll() is None:
+                    up.terminate()
+                up.wait(120)
+        said = out.read_text()
+    renewals = said.count("Renewed the embedded Tansu")
+    # the fastest the broker filled between two looks (its bound's margin)
+    rate = max(((b["held"] - a["held"]) / (b["t"] - a["t"])
+                for a, b in zip(samples, samples[1:], strict=False)
+                if a["held"] is not None and b["held"] is not None
+                and b["renewals"] == a["renewals"] and b["t"] > a["t"]), default=0.0)
+    figures = {"suite": "soak-up", "minutes": args.minutes, "multiplier": args.multiplier,
+               "max_events": args.max_events, "ioc_up_exit": up.returncode,
+               "events_per_s_max": round(rate, 1),
+               **up_verdict(samples, args.max_events, renewals, rate),
+               "renewed": [line for line in said.splitlines() if "Renewed" in line],
+               "samples": samples}
+    figures["ok"] = figures["ok"] and up.returncode == 0
     print(json.dumps(figures, ensure_ascii=False, indent=None if args.json else 2))
     return 0 if figures["ok"] else 1

@@ -25,6 +25,7 @@ from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
+from proof.harness import free_port_pair
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,19 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def free_port_pair() -> int:
-    """A free port P with P + 1 free too: the replay worker listens on worker_port + 1."""
-    while True:
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
 
 
 def up_ports() -> dict[str, str]:

@@ -86,3 +86,18 @@ def test_one_minute_soak_keeps_memory_flat_and_lag_bounded(settings):
     assert figures["ok"] and figures["rss_growth"] <= 0.10
     assert figures["lag_max"] <= figures["lag_bound"]
     assert len(figures["samples"]) >= 15 and figures["samples"][-1]["stored"] > 1000
+
+
+def test_a_short_soak_of_ioc_up_renews_tansu_and_storing_goes_on(settings):
+    """Issue 17, item 8, the short run of `ioc soak --up`: ioc up on its embedded services,
+    the simulator at 40 times the province, IOC_TANSU_MAX_EVENTS 8,000: Tansu (every event
+    in memory, no retention of its own) is renewed once every event it holds is stored, never
+    holds much more than its bound, and storing goes on through the new broker."""
+    out = _ioc(settings, "soak", "--up", "--minutes", "1.5", "--multiplier", "40",
+               "--max-events", "8000", "--sample-seconds", "5", "--json", timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    figures = json.loads(out.stdout)
+    assert figures["ok"] and figures["ioc_up_exit"] == 0 and figures["renewals"] >= 1
+    assert figures["held_max"] <= figures["held_bound"]
+    assert figures["stored_after_last_renewal"] > 0
+    assert all("every event was stored first" in line for line in figures["renewed"])

@@ -15,13 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
 
 from ioc.db import connect
 from ioc.services.kafka import DEFAULT_JARS
 from ioc.services.postgres import embedded_url
 from ioc.settings import Settings
-from ioc.status import records_held
 from ioc.units import UnitsDataset
 from tests.conftest import REPO, free_port, up_ports, wait_until
 
@@ -158,39 +156,6 @@ def test_up_on_an_embedded_apache_kafka_keeps_its_topics_across_a_restart(tmp_pa
     # the same cluster (not formatted again), and the group's offsets went on from the first
     assert meta.read_text() == cluster
     assert 0 < committed[0] < committed[1]
-
-
-def test_a_full_tansu_is_renewed_once_everything_it_holds_is_stored(tmp_path):
-    """Issue 17, item 8: Tansu keeps every event in memory and has no retention; ioc up
-    renews it once it holds IOC_TANSU_MAX_EVENTS (here 150, a few seconds of the live
-    simulator): the simulator paused, the workers' backlog stored, an empty broker, then
-    storing goes on."""
-    env = _env(tmp_path, IOC_TANSU_MAX_EVENTS="150")
-    proc = _up(env, "--for", "70")
-    _running_tree(proc, env)
-    bootstrap = f"127.0.0.1:{env['IOC_EMBEDDED_KAFKA_PORT']}"
-    url = embedded_url(Path(env["IOC_DATA_DIR"]), int(env["IOC_EMBEDDED_DB_PORT"]))
-    seen = [0]
-
-    def renewed() -> bool:
-        try:
-            held = records_held(bootstrap)
-        except KafkaError:  # the broker being replaced
-            return False
-        seen[0] = max(seen[0], held)
-        return seen[0] >= 150 and held < seen[0]
-
-    wait_until(renewed, 60, what="Tansu to fill up and be renewed")
-    with connect(url, "ioc", autocommit=True) as conn:
-        after = conn.execute("SELECT now()").fetchone()[0]
-        wait_until(lambda: conn.execute("SELECT count(*) FROM portal_health WHERE stored_at"
-                                        " > %s", (after,)).fetchone()[0] > 0,
-                   30, what="events stored through the new broker")
-        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "Renewed the embedded Tansu broker: it held" in out, (out, err[-2000:])
-    assert "IOC_TANSU_MAX_EVENTS=150" in out
 
 
 def test_a_first_start_backfills_the_last_hours_and_evaluates_them(tmp_path):

@@ -13,7 +13,7 @@ from ioc.errors import ContractError
 from ioc.known_codes import KnownCodes
 from ioc.units import UnitsDataset
 from proof.harness import POISON_KINDS, THANH_HOA, make_events, poison_event
-from proof.soak import verdict
+from proof.soak import up_verdict, verdict
 from streams.metrics import dead_letter_reason_label
 
 CODES = KnownCodes(THANH_HOA, UnitsDataset())
@@ -63,3 +63,28 @@ def test_soak_fails_on_memory_growth_or_unbounded_lag():
                                             2400, 2700, 3000]), 60)
     assert not lagging["ok"] and lagging["lag_max"] > lagging["lag_bound"]
     assert not verdict(_samples([190, 190], [0, 0]), 60)["ok"]  # too short to judge
+
+
+def _up_samples(cycles: list[list[tuple[int, float]]]) -> list[dict]:
+    """Samples every 5 s of `ioc soak --up`: per renewal cycle, (events held, Tansu MB)."""
+    out, t, stored = [], 0, 0
+    for renewals, cycle in enumerate(cycles):
+        for held, rss in cycle:
+            t += 5
+            stored += 500
+            out.append({"t": t, "held": held, "renewals": renewals, "tansu_rss_mb": rss,
+                        "stored": stored})
+    return out
+
+
+def test_soak_up_bars_want_renewals_a_bounded_broker_and_storing_after():
+    flat = [[(1000 * k, 18 + k) for k in range(1, 9)]] * 3  # filled, renewed, filled ...
+    figures = up_verdict(_up_samples(flat), 8000, 2, 200.0)
+    assert figures["ok"] and figures["held_max"] == 8000 and figures["renewals"] == 2
+    assert figures["held_bound"] == 8000 + 6000 + 1000  # two looks (15 s) at 200/s, 1000
+    assert figures["stored_after_last_renewal"] == 3500
+    # never renewed; held past the bound; memory growing from cycle to cycle
+    assert not up_verdict(_up_samples(flat[:1]), 8000, 0, 200.0)["ok"]
+    assert not up_verdict(_up_samples([[(20000, 20)]] * 2), 8000, 1, 200.0)["ok"]
+    growing = [[(1000, 20 * (c + 1))] * 3 for c in range(3)]
+    assert not up_verdict(_up_samples(growing), 8000, 2, 200.0)["ok"]
