@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 LOG_CHECK_SECONDS = 60.0  # how often the logs' sizes are checked
 RETENTION_SECONDS = 3600.0  # how often old raw events are deleted (plain PostgreSQL)
 TANSU_CHECK_SECONDS = 15.0  # how often the embedded Tansu's size is looked at
+TANSU_RETRY_SECONDS = 600.0  # after a renewal that could not be done, the next try
 DRAIN_SECONDS = 120.0  # the most a renewal of Tansu waits for the workers to store everything
 
 
@@ -72,6 +73,7 @@ class Stack:
     retention: threading.Thread | None = None  # the running retention pass, if any
     tansu: EmbeddedBroker | None = None  # the embedded Tansu, renewed when too full or old
     tansu_since: float = 0.0  # monotonic time it started
+    tansu_retry_at: float = 0.0  # no renewal before (monotonic): the last one was not done
 
     def start_services(self) -> Settings:
         """Start or check the database and broker; return settings pointing at them."""
@@ -172,6 +174,8 @@ class Stack:
         """Why the embedded Tansu should be renewed now (None: not yet). Tansu keeps every
         event in memory and has no retention of its own: without this it grows for ever."""
         s = self.settings
+        if time.monotonic() < self.tansu_retry_at:
+            return None
         hours = (time.monotonic() - self.tansu_since) / 3600
         if hours >= s.tansu_max_hours:
             return f"it had run {hours:.1f} h (IOC_TANSU_MAX_HOURS={s.tansu_max_hours:g})"
@@ -205,13 +209,16 @@ class Stack:
             for worker in workers:
                 worker.start()
         simulator.start()
+        for part in (simulator, *workers):  # a back-off pending for one is moot now
+            self.restart_at.pop(part.name, None)
         if done:
             print(f"Renewed the embedded Tansu broker: {why}; every event was stored first, "
                   f"the simulator paused {time.monotonic() - began:.1f} s.",
                   file=self.out, flush=True)
         else:
+            self.tansu_retry_at = time.monotonic() + TANSU_RETRY_SECONDS
             log.warning("the embedded Tansu was not renewed (%s): the workers had not stored "
-                        "everything; trying again later", why)
+                        "everything; trying again in %.0f s", why, TANSU_RETRY_SECONDS)
         return done
 
     def _drained(self, timeout: float) -> bool:
