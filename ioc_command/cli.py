@@ -597,8 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
         "soak", help="steady load at 10x the province for a while: worker RSS and lag",
         description="A real worker under the simulator at --multiplier times the province's "
                     "rates, in real time; samples RSS and consumer lag; exit code 1 when RSS "
-                    "grows over 10 %% after the warm-up or the lag is unbounded "
-                    "(docs/reliability.md).")
+                    "grows over 10 percent after the warm-up or the lag is unbounded. --up: "
+                    "`ioc up` itself instead, its embedded Tansu renewed at --max-events; exit "
+                    "code 1 when it is not renewed, holds far more, grows from one renewal to "
+                    "the next or stops storing (docs/reliability.md).")
     from proof.soak import add_arguments as add_soak_arguments
 
     add_soak_arguments(p)
