@@ -28,6 +28,7 @@ from kafka.errors import KafkaError
 from ioc.errors import ServiceError
 from ioc.settings import Settings
 from ioc.status import consumer_lag
+from ioc_command.up import TANSU_CHECK_SECONDS
 from proof.harness import Namespaces, services, start_part, start_worker, stored_count
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def up_verdict(samples: list[dict[str, Any]], max_events: int, renewals: int,
     more than its bound (it is looked at every 15 s: up to two looks' worth of events over),
     and its memory no higher in the last cycle than in the first (it does not grow)."""
     held = [s["held"] for s in samples if s["held"] is not None]
-    over = max_events + round(rate * 2 * TANSU_LOOK_SECONDS) + 1000
+    over = max_events + round(rate * 2 * TANSU_CHECK_SECONDS) + 1000
     cycles: list[list[float]] = [[]]
     for before, after in zip(samples, samples[1:], strict=False):
         cycles[-1].append(before["tansu_rss_mb"])
@@ -148,9 +149,6 @@ def up_verdict(samples: list[dict[str, Any]], max_events: int, renewals: int,
             "stored_after_last_renewal": stored_after,
             "ok": renewals >= 1 and bool(held) and max(held) <= over and stored_after > 0
             and (len(cycles) < 3 or last <= first * 1.25)}
-
-
-TANSU_LOOK_SECONDS = 15.0  # ioc up looks at the embedded Tansu this often (ioc_command/up.py)
 
 
 def run_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -176,11 +174,11 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         env.update(ports, IOC_WORKER_PORT=str(worker), IOC_DATA_DIR=str(Path(tmp) / "data"),
                    IOC_BACKFILL_HOURS="0", IOC_TANSU_MAX_EVENTS=str(args.max_events),
                    IOC_SIMULATOR_RATE=f"{args.multiplier:g}", PYTHONUNBUFFERED="1")
-        out = Path(tmp) / "up.out"
-        with out.open("w") as sink:
+        out, err = Path(tmp) / "up.out", Path(tmp) / "up.err"
+        with out.open("w") as sink, err.open("w") as errors:
             up = subprocess.Popen([sys.executable, "-P", "-m", "ioc_command.cli", "up", "--for",
                                    f"{seconds:g}"], env=env, cwd=tmp, stdout=sink,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=errors)
             bootstrap = f"127.0.0.1:{ports['IOC_EMBEDDED_KAFKA_PORT']}"
             samples: list[dict[str, Any]] = []
             began = time.monotonic()
@@ -217,6 +215,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                     up.terminate()
                 up.wait(120)
         said = out.read_text()
+        why = err.read_text()[-2000:] if up.returncode else None
     renewals = said.count("Renewed the embedded Tansu")
     # the fastest the broker filled between two looks (its bound's margin)
     rate = max(((b["held"] - a["held"]) / (b["t"] - a["t"])
@@ -229,6 +228,8 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
                **up_verdict(samples, args.max_events, renewals, rate),
                "renewed": [line for line in said.splitlines() if "Renewed" in line],
                "samples": samples}
+    if why:
+        figures["ioc_up_error"] = why
     figures["ok"] = figures["ok"] and up.returncode == 0
     print(json.dumps(figures, ensure_ascii=False, indent=None if args.json else 2))
     return 0 if figures["ok"] else 1

@@ -60,6 +60,9 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+BROKERS_KEPT_SECONDS = 30.0  # the last answer about the brokers, kept while none comes
+
+
 class LagProbe:
     """The workers' consumer lag, measured in the background every few seconds (a
     measurement opens Kafka clients and takes about a second: not on the engine's path),
@@ -75,6 +78,7 @@ class LagProbe:
         self.latest: int | None = None
         self.stalled: dict[str, float] | None = None
         self.brokers: dict[int, int] | None = None
+        self.brokers_at = 0.0  # when `brokers` was read (time.time())
         # stall_seconds is unused here: only the per-partition waiting times are read
         self._detector = StallDetector(stall_seconds=float("inf"), started_at=time.time())
         self.stop = stop
@@ -90,11 +94,7 @@ class LagProbe:
         try:
             while not self.stop.is_set():
                 # apart: a fetch failing while a broker is away must not hide the brokers
-                try:
-                    self.brokers = positions.replicas_out_of_sync()
-                except (KafkaError, OSError) as exc:
-                    log.warning("brokers' copies unknown: %s", exc)
-                    self.brokers = None
+                self._look_at_brokers(positions)
                 try:
                     self._look(positions.read(), time.time())
                 except (KafkaError, OSError) as exc:
@@ -103,6 +103,23 @@ class LagProbe:
                 self.stop.wait(self.every)
         finally:
             positions.close()
+
+    def _look_at_brokers(self, positions) -> None:  # noqa: ANN001 - ioc.status.PartitionPositions
+        """Which brokers hold copies out of sync. The clients fail now and then while a
+        broker is away (the very moment to tell): asked again at once, on fresh clients;
+        when still unknown, the last answer holds for BROKERS_KEPT_SECONDS, so one failed
+        look does not resolve the broker's alert."""
+        from kafka.errors import KafkaError
+
+        for attempt in range(3):
+            try:
+                self.brokers, self.brokers_at = positions.replicas_out_of_sync(), time.time()
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("brokers' copies unknown (try %d of 3): %s", attempt + 1, exc)
+                self.stop.wait(0.5)
+        if time.time() - self.brokers_at > BROKERS_KEPT_SECONDS:
+            self.brokers = None
 
     def _look(self, positions: dict[str, dict[tuple[str, int], tuple[int, int]]],
               now: float) -> None:
