@@ -60,6 +60,7 @@ from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess, wait_for_tcp
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
+from proof.crashes import crash_reports
 from proof.harness import (
     POISON_KINDS,
     Namespaces,
@@ -229,13 +230,13 @@ def worker_kill(run: Run) -> dict[str, Any]:
         feed.wait(feed.seconds + 120)
         counts = _settle(Tally(s), feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - last_start
-        crashed = worker.exit_code() is not None  # the last one was never killed
+        crashes = crash_reports(worker)  # the last one was never killed
     finally:
         worker.stop()
     figures = _stored_figures(feed, counts)
     return {**figures, "kills": kills, "recovery_seconds": round(recovery, 1),
-            "worker_crashed": crashed,
-            "ok": _exact(figures) and kills == opts.kills and not crashed}
+            "worker_crashed": bool(crashes), "crashes": crashes,
+            "ok": _exact(figures) and kills == opts.kills and not crashes}
 
 
 def rebalance(run: Run) -> dict[str, Any]:
@@ -257,7 +258,7 @@ def rebalance(run: Run) -> dict[str, Any]:
                         and assigned_partitions(first) > 0, 60)
         join_seconds = time.monotonic() - joined
         log.info("chaos rebalance: second worker joined (%.1f s)", join_seconds)
-        crashed = workers[0].exit_code() is not None  # it must live through the rebalance
+        crashes = crash_reports(workers[0])  # it must live through the rebalance
         workers[0].stop()   # leaves the group cleanly: its partitions move to the second
         left = time.monotonic()
         took_over = _until(lambda: assigned_partitions(second) == all_partitions, 60)
@@ -266,17 +267,17 @@ def rebalance(run: Run) -> dict[str, Any]:
         feed.wait(feed.seconds + 120)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - left
-        crashed = crashed or workers[1].exit_code() is not None
+        crashes += crash_reports(workers[1])
     finally:
         for w in workers:
             w.stop()
     figures = _stored_figures(feed, counts)
-    return {**figures, "rebalances": 2, "worker_crashed": crashed,
+    return {**figures, "rebalances": 2, "worker_crashed": bool(crashes), "crashes": crashes,
             "partitions_shared": bool(shared),
             "join_seconds": round(join_seconds, 1),
             "handover_seconds": round(handover_seconds, 1) if took_over else None,
             "recovery_seconds": round(recovery, 1),
-            "ok": _exact(figures) and not crashed and bool(shared) and bool(took_over)}
+            "ok": _exact(figures) and not crashes and bool(shared) and bool(took_over)}
 
 
 def database_outage(run: Run) -> dict[str, Any]:
@@ -313,15 +314,16 @@ def database_outage(run: Run) -> dict[str, Any]:
         feed.wait(feed.seconds + 120)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - back
-        crashed = worker.exit_code() is not None
+        crashes = crash_reports(worker)
     finally:
         worker.stop()
     figures = _stored_figures(feed, counts)
     return {**figures, "outage_seconds": opts.outage_seconds,
             "resume_seconds": None if resumed is None else round(resumed, 2),
-            "recovery_seconds": round(recovery, 1), "worker_exited": crashed,
+            "recovery_seconds": round(recovery, 1), "worker_exited": bool(crashes),
+            "crashes": crashes,
             "stall_reported_during_outage": stall_seen,
-            "ok": _exact(figures) and not crashed and resumed is not None
+            "ok": _exact(figures) and not crashes and resumed is not None
             and resumed <= RESUME_BAR_SECONDS}
 
 
@@ -510,7 +512,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
         feed.halt.set()
         feed.wait(60)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
-        crashed = worker.exit_code() is not None or alerter.exit_code() is not None
+        crashes = crash_reports(worker, alerter)
     finally:
         feed.halt.set()
         alerter.stop()
@@ -524,8 +526,9 @@ def stalled_agent(run: Run) -> dict[str, Any]:
     return {**figures, "health_failed_after_seconds": r(health_after),
             "alert_fired_after_seconds": r(alert_after), "false_alarms": false_alarms,
             "healthy_again_after_seconds": r(healthy_after),
-            "alert_resolved_after_seconds": r(cleared_after), "part_crashed": crashed,
-            "ok": _exact(figures) and detected and not false_alarms and not crashed
+            "alert_resolved_after_seconds": r(cleared_after), "part_crashed": bool(crashes),
+            "crashes": crashes,
+            "ok": _exact(figures) and detected and not false_alarms and not crashes
             and healthy_after is not None and cleared_after is not None}
 
 
@@ -552,11 +555,11 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
         feed.wait(feed.seconds + 120)
         counts = _settle(tally, feed.valid, 0, opts.settle_seconds)
         recovery = time.monotonic() - began
-        crashed = worker.exit_code() is not None  # recovered without a restart, or not
+        crashes = crash_reports(worker)  # recovered without a restart, or not
         named = _brokers_named(s)
         quiet = _until(lambda: not _brokers_named(s, now=True), 90)
         quiet_after = time.monotonic() - began
-        crashed = crashed or alerter.exit_code() is not None
+        crashes += crash_reports(alerter)
     finally:
         alerter.stop()
         worker.stop()
@@ -564,12 +567,12 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
         figures["producer_error"] = str(feed.error)
     stored = _stored_figures(feed, counts)
     broken = set(figures.get("broken_brokers", ()))
-    return {**stored, **figures, "worker_crashed": crashed,
+    return {**stored, **figures, "worker_crashed": bool(crashes), "crashes": crashes,
             "recovery_seconds": round(recovery, 1),
             # the wall's broker alert named every broker broken, and no other, and resolved
             "alert_named_brokers": named,
             "alert_resolved_after_seconds": round(quiet_after, 1) if quiet else None,
-            "ok": _exact(stored) and not crashed and feed.error is None
+            "ok": _exact(stored) and not crashes and feed.error is None
             and set(named) == broken and bool(quiet) and figures.get("fault_done", True)}
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
+from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ack_lock
 
@@ -42,7 +43,8 @@ MAX_BATCH = 10_000
 
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Faust's consumer thread with a short fetch wait (`FETCH_MAX_WAIT_MS`) for a little
-    data (`FETCH_MIN_BYTES`)."""
+    data (`FETCH_MIN_BYTES`), whose livelock check passes over partitions without a
+    position (`verify_event_path`)."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -50,6 +52,35 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
+
+    def has_position(self, tp: TP) -> bool:
+        """Whether aiokafka holds `tp` with a position (the next offset to fetch) now."""
+        subscription = self._consumer and self._consumer._subscription.subscription
+        assignment = subscription and subscription.assignment
+        state = assignment and assignment.state_value(TopicPartition(tp.topic, tp.partition))
+        return bool(state and state.has_valid_position)
+
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        """Faust's livelock check of one partition, for partitions that have a position.
+
+        Why: a partition aiokafka holds without a position yet (just assigned, or sent back
+        to its beginning by `BatchConsumer.perform_seek`, until the fetcher has resolved the
+        offset) is not livelocked, but Faust's check reads its position and aiokafka asserts
+        there is one: the AssertionError crashed the consumer, so the worker that took over
+        partitions in a rebalance died 0.4 s after it was ready (issue 39). Such a partition
+        gets only the check of its fetch path, which needs no position. The fetcher runs in
+        the consumer thread and can clear a position between our look and Faust's, so an
+        AssertionError is also excused when the position is gone by then.
+        """
+        if not self.has_position(tp):
+            self._verify_aiokafka_event_path(now, tp)
+            return None
+        try:
+            return super().verify_event_path(now, tp)
+        except AssertionError:
+            if self.has_position(tp):
+                raise
+            return None
 
 
 @dataclass(frozen=True)
@@ -205,7 +236,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     if acks_enabled_for(tp.topic):
                         await self._note_gaps(tp, last_read, recs)
                     read_offset[tp] = recs[-1].offset
-                    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                    self._track_end_offset(tp)
                     if tp.topic in handlers:
                         queue = pending[tp.topic]
                         if queue and len(queue[-1]) < MAX_BATCH:  # merge small batches
@@ -224,6 +255,18 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 self.log.info("Broker stopped consumer, shutting down...")
                 return
             raise
+
+    def _track_end_offset(self, tp: TP) -> None:
+        """Give the monitor `tp`'s high watermark, as Faust's loop does. The partition can be
+        revoked in the consumer thread since this loop read its records, and aiokafka then
+        asserts it is not assigned: such a partition's end is no longer ours to track."""
+        try:
+            end = self.highwater(tp)
+        except AssertionError:
+            if tp in self.assignment():
+                raise
+            return
+        self.app.monitor.track_tp_end_offset(tp, end)
 
     async def _note_gaps(self, tp: TP, last_read: int | None, recs: Sequence[Any]) -> None:
         """Tell Faust's offset bookkeeping about offsets that will never arrive (compaction,

@@ -11,7 +11,9 @@ import pytest
 from ioc import contract
 from ioc.errors import ContractError
 from ioc.known_codes import KnownCodes
+from ioc.services.process import ManagedProcess
 from ioc.units import UnitsDataset
+from proof.crashes import crash_in_log, crash_reports
 from proof.harness import POISON_KINDS, THANH_HOA, make_events, poison_event
 from proof.soak import up_verdict, verdict
 from streams.metrics import dead_letter_reason_label
@@ -88,3 +90,47 @@ def test_soak_up_bars_want_renewals_a_bounded_broker_and_storing_after():
     assert not up_verdict(_up_samples([[(20000, 20)]] * 2), 8000, 1, 200.0)["ok"]
     growing = [[(1000, 20 * (c + 1))] * 3 for c in range(3)]
     assert not up_verdict(_up_samples(growing), 8000, 2, 200.0)["ok"]
+
+
+# the worker's log of the handover crash of issue 39, as Faust wrote it
+HANDOVER_CRASH = """\
+[2026-12-06 10:01:02,115] [4242] [INFO] [^Worker]: Ready
+[2026-12-06 10:01:02,530] [4242] [ERROR] [^--BatchConsumer]: Crashed reason=AssertionError()
+Traceback (most recent call last):
+  File "mode/services.py", line 843, in _execute_task
+    await task
+  File "faust/transport/consumer.py", line 923, in _commit_livelock_detector
+    await self.verify_all_partitions_active()
+  File "aiokafka/consumer/subscription_state.py", line 492, in position
+    assert self._position is not None
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^
+AssertionError
+[2026-12-06 10:01:02,601] [4242] [INFO] [^Worker]: Stopping...
+"""
+
+
+def test_a_crash_is_named_by_the_last_line_of_its_traceback():
+    assert crash_in_log(HANDOVER_CRASH) == "AssertionError"
+    with_message = HANDOVER_CRASH.replace(
+        "\nAssertionError\n",
+        "\naiokafka.errors.IllegalStateError: Partition portal-3 is not assigned\n")
+    assert crash_in_log(with_message) == \
+        "aiokafka.errors.IllegalStateError: Partition portal-3 is not assigned"
+    # no traceback after the crash line: its own reason
+    assert crash_in_log("[ERROR] [^--Fetcher]: Crashed reason=KafkaError('gone')\n") == \
+        "KafkaError('gone')"
+    assert crash_in_log("[INFO] [^Worker]: Ready\nTraceback (most recent call last):\n"
+                        "  File \"x.py\"\nValueError: logged, not a crash\n") is None
+
+
+def test_a_crash_report_names_the_part_and_why(tmp_path):
+    log = tmp_path / "rebalance-worker-b.log"
+    log.write_text(HANDOVER_CRASH)
+    part = ManagedProcess("rebalance-worker-b", ["true"], log)
+    assert crash_reports(part) == [
+        {"part": "rebalance-worker-b", "exit_code": None, "reason": "AssertionError"}]
+    log.write_text("[INFO] [^Worker]: Ready\n")
+    assert crash_reports(part) == []  # runs, no crash
+    part.start().proc.wait(10)  # `true` exits on its own: a crash without a crash line
+    assert crash_reports(part) == [
+        {"part": "rebalance-worker-b", "exit_code": 0, "reason": "[INFO] [^Worker]: Ready"}]
