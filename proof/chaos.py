@@ -773,6 +773,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"notifier: seconds the webhook receiver is down "
                              f"(default {d.receiver_down_seconds:.0f})")
     parser.add_argument("--seed", type=int, help="seed of the kill times and the events")
+    parser.add_argument("--times", type=int, default=1, metavar="N",
+                        help="run each scenario N times in a row, on the same services, each "
+                             "time in fresh namespaces (default 1)")
 
 
 def options_from(args: argparse.Namespace) -> ChaosOptions:
@@ -795,6 +798,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     everything = {**SCENARIOS, **(BROKER_SCENARIOS if broker == "kafka" else {})}
     names = args.scenario or list(everything)
     wrong = [n for n in names if n not in everything]
+    if args.times < 1:
+        raise ServiceError(f"chaos: --times must be at least 1 (got {args.times})")
     if wrong:
         raise ServiceError(f"chaos: {', '.join(wrong)} needs the Apache Kafka brokers "
                            "(--broker kafka)")
@@ -806,20 +811,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     work.mkdir(parents=True, exist_ok=True)
     with _services(work, settings, broker) as (pg, bootstrap, cluster):
         chaos = Run(opts, work, pg, bootstrap, cluster)
-        for name in names:
-            print(f"chaos: {name} ...", file=sys.stderr, flush=True)
+        for name, time_ in ((n, t) for n in names for t in range(1, args.times + 1)):
+            title = name if args.times == 1 else f"{name} ({time_} of {args.times})"
+            print(f"chaos: {title} ...", file=sys.stderr, flush=True)
             began = time.monotonic()
             try:
                 result = everything[name](chaos)
             except (ServiceError, psycopg.Error, OSError, KafkaError) as exc:
                 result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            result = {"scenario": name, "broker": broker, **result,
+            result = {"scenario": name, "broker": broker,
+                      **({"time": time_} if args.times > 1 else {}), **result,
                       "seconds": round(time.monotonic() - began, 1)}
             if not result["ok"]:
-                failed.append(name)
+                failed.append(title)
             print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2),
                   flush=True)
-            print(f"chaos: {name} {'ok' if result['ok'] else 'FAILED'} in "
+            print(f"chaos: {title} {'ok' if result['ok'] else 'FAILED'} in "
                   f"{result['seconds']} s", file=sys.stderr, flush=True)
         chaos.spaces.drop()
     if failed:
@@ -827,7 +834,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"chaos: {len(names) - len(failed)} of {len(names)} scenarios met their bars",
+    runs = len(names) * args.times
+    print(f"chaos: {runs - len(failed)} of {runs} scenario runs met their bars",
           file=sys.stderr)
     return 1 if failed else 0
 

@@ -519,10 +519,15 @@ class Namespaces:
         self.base, self.kind = base, kind
         self.tag = uuid.uuid4().hex[:8]
         self.made: list[Settings] = []
+        self._named: dict[str, int] = {}
 
     def fresh(self, name: str, topics: str | None = None, **changes: Any) -> Settings:
-        """A namespace named `name`; `topics` shares a topic prefix between namespaces
-        (default: topics of its own)."""
+        """A namespace named `name` (`name2`, `name3`, ... when asked again: a scenario run
+        several times); `topics` shares a topic prefix between namespaces (default: topics
+        of its own)."""
+        self._named[name] = self._named.get(name, 0) + 1
+        if self._named[name] > 1:
+            name = f"{name}{self._named[name]}"
         label = f"{self.kind}_{self.tag}_{name}"
         s = self.base.with_(**{
             "db_schema": label[:63], "topic_prefix": topics or f"{self.kind}{self.tag}.{name}",

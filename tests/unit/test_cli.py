@@ -73,3 +73,12 @@ def test_backtest_says_what_input_it_needs_before_touching_anything(tmp_path):
         no_workers.stderr
     assert "Traceback" not in (missing.stderr + backwards.stderr + refused.stderr
                                + no_workers.stderr)
+
+
+def test_chaos_refuses_to_run_a_scenario_no_times_before_starting_anything():
+    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "chaos", "--times", "0",
+                             "--scenario", "rebalance"], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--times must be at least 1 (got 0)" in result.stderr
+    assert "Traceback" not in result.stderr
