@@ -1,6 +1,7 @@
-"""`ioc wall-user add|disable NAME`: the operators who may log in to the wall to acknowledge
-and silence alerts. Passwords are read from the terminal (or stdin) and stored only as scrypt
-hashes, by the owner role (the wall itself can only look a hash up, never write one)."""
+"""What `ioc wall-user add|disable NAME` runs (its parser: ioc_command/commands/wall_user.py):
+the operators who may log in to the wall to acknowledge and silence alerts. Passwords are
+read from the terminal (or stdin) and stored only as scrypt hashes, by the owner role (the
+wall itself can only look a hash up, never write one)."""
 
 from __future__ import annotations
 
@@ -47,14 +48,3 @@ def cmd_wall_user(args: argparse.Namespace, settings: Settings) -> int:
             # its sessions end with it (a trigger, ioc/sql/common/035_wall_sessions.sql)
             print(f"wall user {args.name} disabled; its open sessions ended")
     return 0
-
-
-def add_user_commands(sub: argparse._SubParsersAction) -> None:
-    """Adds `ioc wall-user` to the `ioc` command."""
-    p = sub.add_parser("wall-user", help="add or disable an operator who may log in to the wall")
-    p.add_argument("action", choices=("add", "disable"))
-    p.add_argument("name", help="user name (letters, digits, . _ @ -)")
-    p.add_argument("--display-name", help="name shown on acknowledgements (default: the user name)")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of stdin")
-    p.set_defaults(func=cmd_wall_user)

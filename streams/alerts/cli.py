@@ -1,5 +1,6 @@
-"""The alert commands of `ioc`: the `alerter` and `notifier` parts, and `ioc alerts ...` for
-operators (list, history, acknowledge, silence, expire).
+"""What the alert commands of `ioc` run (their parsers are in ioc_command/commands/): the
+`alerter` and `notifier` parts, and `ioc alerts ...` for operators (list, history,
+acknowledge, silence, expire).
 
 Operator actions go through the audited SQL functions as role ioc_operator, exactly like the
 wall's buttons; listing reads as ioc_reader.
@@ -180,7 +181,7 @@ def parse_duration(raw: str) -> timedelta:
         m.group(2)])
 
 
-def _matcher_argument(raw: str) -> dict[str, str]:
+def matcher_argument(raw: str) -> dict[str, str]:
     try:
         return parse_matcher(raw)
     except MatcherError as exc:
@@ -266,41 +267,3 @@ def _print(args: argparse.Namespace, rows: list[dict]) -> None:
             print("  ".join(str(v) for v in r.values()))
     if not rows:
         print("(none)", file=sys.stderr)
-
-
-def add_alert_commands(sub: argparse._SubParsersAction) -> None:
-    """Register `alerter`, `notifier` and `alerts` on the `ioc` command."""
-    p = sub.add_parser("alerter", help="evaluate the alert rules on event time, store alerts")
-    p.add_argument("--replay", action="store_true",
-                   help="on the replay namespace (<schema>_replay); a replay never notifies")
-    p.set_defaults(func=cmd_alerter)
-    p = sub.add_parser("notifier", help="group alerts and deliver webhooks / Alertmanager pushes")
-    p.set_defaults(func=cmd_notifier)
-
-    p = sub.add_parser("alerts", help="list alerts; acknowledge, silence, expire (audited)")
-    p.add_argument("--replay", action="store_true", help="the replay namespace's alerts")
-    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
-    a = asub.add_parser("list", help="active alerts (--all: resolved too)")
-    a.add_argument("--all", action="store_true")
-    a.add_argument("--json", action="store_true")
-    a = asub.add_parser("history", help="the newest state changes")
-    a.add_argument("--limit", type=int, default=50)
-    a.add_argument("--json", action="store_true")
-    a = asub.add_parser("ack", help="acknowledge an alert with a comment")
-    a.add_argument("fingerprint")
-    a.add_argument("--by", required=True, help="who acknowledges")
-    a.add_argument("--comment", required=True)
-    a = asub.add_parser("silence", help="silence alerts matching labels for a duration")
-    a.add_argument("--match", type=_matcher_argument, action="append", required=True,
-                   help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX (repeatable)")
-    a.add_argument("--for", dest="duration", type=parse_duration, required=True,
-                   help="how long, e.g. 30m, 2h")
-    a.add_argument("--by", required=True, help="who silences")
-    a.add_argument("--comment", required=True)
-    a = asub.add_parser("expire", help="end a silence now")
-    a.add_argument("id", type=int)
-    a.add_argument("--by", required=True)
-    a = asub.add_parser("silences", help="active and future silences")
-    a.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_alerts)
-

@@ -15,7 +15,8 @@ from ioc import contract
 from ioc.db import WRITER_ROLE, connect, connect_async, role_url
 from ioc.indicators import COUNTS, load_indicator_set, read_scopes
 from ioc.province import load_province
-from ioc_command.cli import build_parser, cmd_indicators
+from ioc_command.cli import build_parser
+from ioc_command.commands.indicators import run as cmd_indicators
 from simulators.generator import ProvinceSimulator
 from streams.sink import EventSink
 
