@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ioc.settings import Settings
+from ioc_command.services import database
 
 HELP = "list alerts; acknowledge, silence, expire (audited)"
 
@@ -42,4 +43,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts.cli import cmd_alerts
 
-    return cmd_alerts(args, settings)
+    with database(settings, create=False) as settings:
+        return cmd_alerts(args, settings)

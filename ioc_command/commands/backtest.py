@@ -12,6 +12,7 @@ from ioc.errors import IocError
 from ioc.services.endpoints import embedded_urls
 from ioc.settings import Settings
 from ioc_command.arguments import moment, workers
+from ioc_command.services import database
 
 HELP = "how the alert rules fire over a recording or stored history"
 DESCRIPTION = ("Evaluate the alert rules in event time over a recording (ioc simulate "
@@ -56,16 +57,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     rules = load_rules(rules_path)
     against = load_rules(args.against) if args.against else None
     province = load_province(settings.province_file)
-    url = embedded_urls(settings)[0]
-    backtest = settings.for_backtest()
-    migrate_database(backtest, url)
-    run_id, result = run_backtest(
-        url, backtest.db_schema, settings.db_schema, rules, against, province,
-        settings_calendar(settings), KnownCodes(province, UnitsDataset()),
-        recording=(str(args.recording), read_records(args.recording))
-        if args.recording else None, since=args.since, until=args.until,
-        names=(str(rules_path), str(args.against) if args.against else None),
-        label=dead_letter_reason_label, workers=args.workers)
+    with database(settings, create=args.recording is not None) as settings:
+        url = embedded_urls(settings)[0]
+        backtest = settings.for_backtest()
+        migrate_database(backtest, url)
+        run_id, result = run_backtest(
+            url, backtest.db_schema, settings.db_schema, rules, against, province,
+            settings_calendar(settings), KnownCodes(province, UnitsDataset()),
+            recording=(str(args.recording), read_records(args.recording))
+            if args.recording else None, since=args.since, until=args.until,
+            names=(str(rules_path), str(args.against) if args.against else None),
+            label=dead_letter_reason_label, workers=args.workers)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, sort_keys=True, indent=1))
         return 0

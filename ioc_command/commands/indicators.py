@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from ioc.services.endpoints import embedded_urls
 from ioc.settings import Settings
 from ioc_command.arguments import day, month
+from ioc_command.services import database
 
 HELP = "Decision 766/QĐ-TTg's indicators per province, centre and agency"
 DESCRIPTION = ("The indicators of Decision 766/QĐ-TTg the feeds can compute (progress "
@@ -46,8 +47,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     until = min(end, now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
     since = start.astimezone(UTC)
     indicators = load_indicator_set()
-    db, _ = embedded_urls(settings)
-    with connect(db, settings.db_schema, autocommit=True) as conn:
+    with database(settings, create=False) as here, \
+            connect(embedded_urls(here)[0], here.db_schema, autocommit=True) as conn:
         scopes = [s for s in read_scopes(conn, since, until.astimezone(UTC))
                   if s.level in args.by]
     names = {a.code: a.name_vi for a in province.agencies}

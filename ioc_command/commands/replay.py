@@ -13,6 +13,7 @@ from ioc.services.endpoints import embedded_urls
 from ioc.services.process import stop_on_signals
 from ioc.settings import Settings
 from ioc_command.arguments import speed
+from ioc_command.services import require_running
 
 HELP = "re-send a recording in order, paced by its event times"
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from simulators.replay import ReplayRuns, rebase_shift, replay
 
     header = read_header(args.file)
+    require_running(settings, db=True, kafka=True)  # its replay worker stores what it sends
     target = settings.for_replay()  # replayed data never mixes with live data
     db, bootstrap = embedded_urls(settings)
     migrate_database(target, db)

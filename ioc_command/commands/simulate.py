@@ -15,6 +15,7 @@ from ioc.services.endpoints import embedded_urls
 from ioc.services.process import stop_on_signals
 from ioc.settings import Settings
 from ioc_command.arguments import moment, speed
+from ioc_command.services import require_running
 
 log = logging.getLogger("ioc")
 
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.backfill_hours and (args.speed != 1 or args.start or args.record_only):
         raise SettingsError("--backfill-hours goes with a live run only (no --start, --speed"
                             " or --record-only)")
+    if not args.record_only:
+        require_running(settings, db=bool(args.backfill_hours), kafka=True)
     province_file = args.province or settings.province_file
     province = load_province(province_file)
     # runs without --seed get a fresh seed, so a restart never re-sends old event ids

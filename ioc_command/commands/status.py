@@ -8,6 +8,7 @@ import json
 
 from ioc.services.endpoints import embedded_urls
 from ioc.settings import Settings
+from ioc_command.services import require_running
 
 HELP = "per feed: rows stored, newest event, consumer lag"
 
@@ -19,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.status import collect
 
+    require_running(settings, db=True)  # the broker's absence is part of the answer
     db, kafka = embedded_urls(settings)
     doc = collect(settings, db, kafka)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ioc.settings import Settings
+from ioc_command.services import database
 
 HELP = "add or disable an operator who may log in to the wall"
 
@@ -20,4 +21,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from ioc_dashboard.users import cmd_wall_user
 
-    return cmd_wall_user(args, settings)
+    with database(settings) as settings:  # a user can be added before the first ioc up
+        return cmd_wall_user(args, settings)
