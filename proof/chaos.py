@@ -72,6 +72,7 @@ from proof.harness import (
     start_part,
     start_worker,
     stored_events,
+    until,
 )
 from streams.metrics import dead_letter_reason_label
 from streams.sink import TABLE_COLUMNS
@@ -161,24 +162,11 @@ class Run:
         return self.spaces.fresh(name, **changes)
 
 
-def _until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
-    """Poll `predicate` until it returns something truthy (returned) or `timeout` passes
-    (None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
-
-
 def _ready(worker: ManagedProcess, port: int, timeout: float = 60.0) -> None:
     def up() -> bool:
         worker.raise_if_exited()
         return healthz(port) is not None
-    if not _until(up, timeout):
+    if not until(up, timeout):
         raise ServiceError(f"chaos: {worker.name} did not answer /healthz in {timeout:.0f} s")
 
 
@@ -192,7 +180,7 @@ def _settle(tally: Tally, valid: int, dead: int, timeout: float) -> tuple[int, i
         if now is not None:
             last[0] = now
         return now is not None and now[1] >= valid and now[2] >= dead
-    _until(done, timeout, 0.25)
+    until(done, timeout, 0.25)
     return last[0]
 
 
@@ -250,18 +238,18 @@ def rebalance(run: Run) -> dict[str, Any]:
     feed.start()
     all_partitions = len(FEEDS) * FEED_PARTITIONS
     try:
-        _until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
+        until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
         workers.append(start_worker(second, run.data_dir, "rebalance-worker-b"))
         joined = time.monotonic()
         # both hold partitions: the group rebalanced over two members
-        shared = _until(lambda: 0 < assigned_partitions(second) < all_partitions
+        shared = until(lambda: 0 < assigned_partitions(second) < all_partitions
                         and assigned_partitions(first) > 0, 60)
         join_seconds = time.monotonic() - joined
         log.info("chaos rebalance: second worker joined (%.1f s)", join_seconds)
         crashes = crash_reports(workers[0])  # it must live through the rebalance
         workers[0].stop()   # leaves the group cleanly: its partitions move to the second
         left = time.monotonic()
-        took_over = _until(lambda: assigned_partitions(second) == all_partitions, 60)
+        took_over = until(lambda: assigned_partitions(second) == all_partitions, 60)
         handover_seconds = time.monotonic() - left
         log.info("chaos rebalance: first worker left, handover %.1f s", handover_seconds)
         feed.wait(feed.seconds + 120)
@@ -292,7 +280,7 @@ def database_outage(run: Run) -> dict[str, Any]:
     try:
         time.sleep(feed.seconds / 3)
         # mid-run: the worker is storing when the database goes
-        _until(lambda: (stored_events(s.worker_port) or 0) > 0, 30)
+        until(lambda: (stored_events(s.worker_port) or 0) > 0, 30)
         run.postgres.stop()
         log.info("chaos database_outage: PostgreSQL stopped for %.0f s", opts.outage_seconds)
         down_until = time.monotonic() + opts.outage_seconds
@@ -307,7 +295,7 @@ def database_outage(run: Run) -> dict[str, Any]:
         run.postgres.start()
         back = time.monotonic()
         log.info("chaos database_outage: PostgreSQL back")
-        moved = stored_during is not None and _until(
+        moved = stored_during is not None and until(
             lambda: (stored_events(s.worker_port) or 0) > stored_during,
             opts.settle_seconds, 0.1)
         resumed = time.monotonic() - back if moved else None
@@ -441,11 +429,11 @@ def notifier(run: Run) -> dict[str, Any]:
         back = time.monotonic()
         log.info("chaos notifier: receiver back after %.0f s", opts.receiver_down_seconds)
         # kill the notifier while a delivery is under way (after the first one landed)
-        _until(lambda: receiver.received and receiver.in_flight, 30, 0.01)
+        until(lambda: receiver.received and receiver.in_flight, 30, 0.01)
         killed_in_flight = receiver.in_flight > 0
         parts[-1].kill()
         parts.append(start_part(s, run.data_dir, "notifier-1", "notifier"))
-        done = _until(lambda: expected <= set(_transitions(receiver)), opts.settle_seconds, 0.1)
+        done = until(lambda: expected <= set(_transitions(receiver)), opts.settle_seconds, 0.1)
         recovery = time.monotonic() - back if done else None
         time.sleep(1.0)  # anything repeated would arrive now
     finally:
@@ -488,7 +476,7 @@ def stalled_agent(run: Run) -> dict[str, Any]:
     try:
         _ready(worker, s.worker_port)
         feed.start()
-        _until(lambda: (t := tally.read()) is not None and t[1] > 200, 30)
+        until(lambda: (t := tally.read()) is not None and t[1] > 200, 30)
         with connect(s.database_url, s.db_schema) as lock:
             # writes to payments wait (SELECTs do not: the alerter and the wall still read)
             lock.execute("LOCK TABLE payments IN SHARE MODE")
@@ -505,9 +493,9 @@ def stalled_agent(run: Run) -> dict[str, Any]:
             lock.rollback()
         released = time.monotonic()
         log.info("chaos stalled_agent: payments writes released")
-        if _until(lambda: healthz(s.worker_port) == 200, 60):
+        if until(lambda: healthz(s.worker_port) == 200, 60):
             healthy_after = time.monotonic() - released
-        if _until(lambda: not firing(), 60):
+        if until(lambda: not firing(), 60):
             cleared_after = time.monotonic() - released
         feed.halt.set()
         feed.wait(60)
@@ -549,7 +537,7 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
     feed = PacedFeed(s, opts.events, opts.rate, opts.seed + 7)
     feed.start()
     try:
-        _until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
+        until(lambda: (t := tally.read()) is not None and t[1] > 0, 60)
         began = time.monotonic()
         figures = fault(run, s)
         feed.wait(feed.seconds + 120)
@@ -557,7 +545,7 @@ def _under_load(run: Run, name: str, fault: Callable[[Run, Settings], dict[str, 
         recovery = time.monotonic() - began
         crashes = crash_reports(worker)  # recovered without a restart, or not
         named = _brokers_named(s)
-        quiet = _until(lambda: not _brokers_named(s, now=True), 90)
+        quiet = until(lambda: not _brokers_named(s, now=True), 90)
         quiet_after = time.monotonic() - began
         crashes += crash_reports(alerter)
     finally:
@@ -616,7 +604,7 @@ def leader_kill(run: Run) -> dict[str, Any]:
         run.cluster.stop_node(leader, kill=True)
         log.info("chaos leader_kill: SIGKILL broker %d (leader of payments[0])", leader)
         time.sleep(run.options.leader_down_seconds)
-        new_leader = _until(lambda: (n := _leader_of(s)) != leader and n >= 0 and n, 30)
+        new_leader = until(lambda: (n := _leader_of(s)) != leader and n >= 0 and n, 30)
         return {"killed_broker": leader, "new_leader": new_leader, "broken_brokers": [leader],
                 "restart_seconds": _back(run.cluster, leader)}
     return _under_load(run, "leader_kill", fault)
@@ -637,7 +625,7 @@ def controller_kill(run: Run) -> dict[str, Any]:
     """The active controller (the KRaft quorum's leader) SIGKILLed under load: the other two
     elect a new one; the killed node starts again once the wall names it."""
     def fault(run: Run, s: Settings) -> dict[str, Any]:
-        controller = _until(lambda: _quorum_leader(run.cluster), 30, interval=0.5)
+        controller = until(lambda: _quorum_leader(run.cluster), 30, interval=0.5)
         if controller is None:
             return {"fault_done": False, "error": "no quorum leader found in 30 s"}
         run.cluster.stop_node(controller, kill=True)
@@ -648,12 +636,12 @@ def controller_kill(run: Run) -> dict[str, Any]:
             node = _quorum_leader(run.cluster)
             return node if node != controller else None
 
-        new_controller = _until(elected_other, 30, interval=0.5)
+        new_controller = until(elected_other, 30, interval=0.5)
         elected = time.monotonic() - killed
         # a new controller gives the brokers a fresh session: the dead node is fenced (out
         # of sync, named by the wall) later than after a broker's death; it stays down until
         # then (at most a minute), and for `leader_down_seconds` at least
-        named = _until(lambda: controller in _brokers_named(s, now=True), 60, interval=1.0)
+        named = until(lambda: controller in _brokers_named(s, now=True), 60, interval=1.0)
         shown = time.monotonic() - killed
         time.sleep(max(0.0, run.options.leader_down_seconds - shown))
         return {"killed_controller": controller, "new_controller": new_controller,

@@ -22,6 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
 from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.migrate import migrate_database
@@ -260,8 +263,13 @@ def services(settings: Settings, data_dir: Path, database: bool = True) -> Itera
             service.stop()
 
 
-def free_port() -> int:
+# the `ioc` command as a child process runs it (-P: a folder named like one of our packages
+# in the working folder must not shadow it)
+IOC = (sys.executable, "-P", "-m", "ioc_command.cli")
 
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -285,15 +293,23 @@ def stored_count(settings: Settings) -> int:
         return int(conn.execute("SELECT sum(rows_stored) FROM feed_stats").fetchone()[0])
 
 
+def metric_samples(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text exposition, read by prometheus_client's parser."""
+    return [sample for family in text_string_to_metric_families(text)
+            for sample in family.samples]
+
+
+def metric_value(text: str, name: str) -> float:
+    """The sum of `name`'s samples over their labels (0 when it has none)."""
+    return sum(s.value for s in metric_samples(text) if s.name == name)
+
+
 def scrape_metrics(url: str) -> dict[str, float]:
-    """Sum each metric family's samples (over labels); max for *_timestamp_seconds."""
+    """Sum each metric's samples (over labels); max for *_timestamp_seconds."""
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        value = float(line.rsplit(" ", 1)[1])
+    for sample in metric_samples(text):
+        name, value = sample.name, sample.value
         if name.endswith("_timestamp_seconds"):
             out[name] = max(out.get(name, 0.0), value)
         else:
@@ -315,17 +331,14 @@ def stored_events(port: int) -> float | None:
     """The worker's own count of events it stored (None when it does not answer; 0 before
     its first store, when the counter has no samples yet)."""
     text = metrics_text(port)
-    if not text:
-        return None
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("ioc_events_stored_total"))
+    return metric_value(text, "ioc_events_stored_total") if text else None
 
 
 def assigned_partitions(settings: Settings) -> int:
     """Feed partitions a worker holds (its lag gauge has one sample each)."""
-    return sum(1 for line in metrics_text(settings.worker_port).splitlines()
-               if line.startswith("ioc_consumer_lag{")
-               and f'topic="{settings.topic_prefix}.' in line)
+    return sum(1 for s in metric_samples(metrics_text(settings.worker_port))
+               if s.name == "ioc_consumer_lag"
+               and s.labels.get("topic", "").startswith(f"{settings.topic_prefix}."))
 
 
 def healthz(port: int) -> int | None:
@@ -342,14 +355,24 @@ def healthz(port: int) -> int | None:
         return None
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001
+def until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` passes
+    (None): the one polling loop of the benches, fault runs and tests."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = predicate()
-        if value:
-            return value
+        if value or time.monotonic() >= deadline:
+            return value or None
         time.sleep(interval)
-    raise ServiceError(f"bench: timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.1) -> Any:
+    """`until`, raising when `timeout` passes."""
+    value = until(predicate, timeout, interval)
+    if value is None:
+        raise ServiceError(f"bench: timed out after {timeout:.0f} s waiting for {what}")
+    return value
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -364,9 +387,8 @@ def peak_rss_mb(pid: int) -> float:
 def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
     environment; its log is `data_dir/logs/<name>.log`."""
-    return ManagedProcess(name, [sys.executable, "-P", "-m", "ioc_command.cli", *args],
-                          data_dir / "logs" / f"{name}.log", env=settings.child_env(),
-                          cwd=None).start()
+    return ManagedProcess(name, [*IOC, *args], data_dir / "logs" / f"{name}.log",
+                          env=settings.child_env(), cwd=None).start()
 
 
 def start_worker(settings: Settings, data_dir: Path, name: str = "bench-worker") -> ManagedProcess:

@@ -7,8 +7,8 @@ instead, which `ioc up`'s own tests start as the product does."""
 
 from __future__ import annotations
 
-import socket
-import sys
+import json
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -25,15 +25,10 @@ from ioc.services.postgres import EmbeddedPostgres
 from ioc.services.process import ManagedProcess
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
-from proof.harness import free_port_pair
+from proof.harness import IOC, free_port, free_port_pair, until
+from proof.harness import start_part as harness_start_part
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def up_ports() -> dict[str, str]:
@@ -69,27 +64,43 @@ def wait_http(url: str, timeout: float = 30.0, part: ManagedProcess | None = Non
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
     """Poll `predicate` until it returns a truthy value; return that value."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what} (last value {value!r})")
+    last: list[object] = [None]
+
+    def look() -> object:
+        last[0] = predicate()
+        return last[0]
+    value = until(look, timeout, interval)
+    if value is None:
+        pytest.fail(f"timed out after {timeout} s waiting for {what} (last value {last[0]!r})")
+    return value
 
 
 def child_env(settings: Settings) -> dict[str, str]:
     return settings.child_env()
 
 
+def run_ioc(*args: str, settings: Settings | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300, stdin: str | None = None, cwd: Path = REPO,
+            check: bool = False) -> subprocess.CompletedProcess:
+    """`ioc ARGS` as a user types it, in a child process: its environment is `settings`'
+    (`child_env`), or `env`, or this process's."""
+    if settings is not None:
+        env = child_env(settings)
+    return subprocess.run([*IOC, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          input=stdin, timeout=timeout, check=check)
+
+
+def ioc_json(settings: Settings, *args: str, timeout: float = 300) -> dict:
+    """`ioc ARGS` that must succeed; the JSON object on its last line of output."""
+    result = run_ioc(*args, settings=settings, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def start_part(settings: Settings, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` as a child process with `settings` in its environment."""
-    return ManagedProcess(
-        name, [sys.executable, "-m", "ioc_command.cli", *args],
-        settings.data_dir / "logs" / f"{name}-{uuid.uuid4().hex[:6]}.log",
-        env=child_env(settings), cwd=REPO,
-    ).start()
+    return harness_start_part(settings, settings.data_dir, f"{name}-{uuid.uuid4().hex[:6]}",
+                              *args)
 
 
 @dataclass(frozen=True)

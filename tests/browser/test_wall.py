@@ -26,7 +26,7 @@ from tests.browser.conftest import (
     wait_text,
     waiter,
 )
-from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
+from tests.conftest import REPO, child_env, run_ioc, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -82,16 +82,12 @@ def _db_counts(settings) -> dict[str, int]:
 
 
 def _lag(settings) -> dict[str, int | None]:
-    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
-                         env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
+    out = run_ioc("status", "--json", settings=settings, check=True).stdout
     return {f: v["consumer_lag"] for f, v in json.loads(out)["feeds"].items()}
 
 
 def _simulate(settings, *args: str) -> int:
-    sent = subprocess.run([sys.executable, "-m", "ioc_command.cli", "simulate", *args],
-                          env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    sent = run_ioc("simulate", *args, settings=settings)
     assert sent.returncode == 0, sent.stderr
     events = json.loads(sent.stdout.strip().splitlines()[-1])["events"]
     assert events > 0

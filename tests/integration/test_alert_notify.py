@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from ioc.services.process import ManagedProcess
 from proof.harness import WebhookReceiver
 from streams.alerts.notify import Notifier
 from streams.alerts.rules import Notifications
-from tests.conftest import REPO, child_env, free_port, start_part, wait_until
+from tests.conftest import REPO, free_port, run_ioc, start_part, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -206,8 +205,7 @@ def test_real_alertmanager_receives_pushed_alerts(migrated, owner, receiver, tmp
 
 
 def _ioc(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ioc_command.cli", *args], env=child_env(settings),
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    return run_ioc(*args, settings=settings, timeout=60)
 
 
 def test_ioc_alerts_commands_ack_silence_expire_list(migrated, owner):

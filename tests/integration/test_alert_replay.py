@@ -21,7 +21,7 @@ from proof.bench.identity import episodes_of_backtest, episodes_of_transitions
 from simulators.recording import read_records
 from streams.alerts.backtest import unlogged
 from streams.sink import TABLE_COLUMNS
-from tests.conftest import REPO, child_env, free_port, start_part, wait_http, wait_until
+from tests.conftest import REPO, child_env, free_port, ioc_json, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +44,7 @@ SCENARIO = {
 
 
 def ioc(settings, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", *args],
-                            env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return ioc_json(settings, *args)
 
 
 def episodes(url: str, schema: str, cutoff: datetime) -> set[tuple]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from ioc.db import connect
 from ioc.province import load_province
 from streams.alerts.engine import Engine
 from streams.alerts.rules import load_rules
-from tests.conftest import REPO, child_env
+from tests.conftest import run_ioc
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +24,7 @@ TABLES = ("dossier_events", "portal_health", "link_heartbeats", "consultations",
 
 
 def simulate(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ioc_command.cli", "simulate", *args],
-                          env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return run_ioc("simulate", *args, settings=settings)
 
 
 def test_the_hours_before_now_are_stored_once_and_evaluated_from_their_start(migrated):

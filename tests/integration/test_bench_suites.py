@@ -6,20 +6,16 @@ Speed is not asserted (figures go to docs/performance.md; this machine is shared
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO, child_env
+from tests.conftest import run_ioc
 
 pytestmark = pytest.mark.integration
 
 
 def bench(settings, *args: str) -> dict:
-    run = subprocess.run([sys.executable, "-m", "ioc_command.cli", "bench", "--json", *args],
-                         env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                         timeout=300)
+    run = run_ioc("bench", "--json", *args, settings=settings)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO, child_env
+from tests.conftest import run_ioc
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +18,7 @@ SCENARIOS = {"worker_kill", "rebalance", "database_outage", "poison", "notifier"
 
 
 def _ioc(settings, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ioc_command.cli", *args], env=child_env(settings),
-                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return run_ioc(*args, settings=settings, timeout=timeout)
 
 
 def test_quick_chaos_loses_nothing_doubles_nothing_and_notices_the_stall(settings):

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ioc_command.services import answers
-from tests.conftest import free_port
+from tests.conftest import free_port, run_ioc
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +24,7 @@ def test_commands_on_a_fresh_machine_start_what_they_need_or_say_what_to_start(t
             "IOC_EMBEDDED_KAFKA_PORT": str(kafka_port)}
 
     def ioc(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "ioc_command.cli", *args], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, input=stdin,
-                              timeout=300)
+        return run_ioc(*args, env=env, cwd=tmp_path, stdin=stdin)
 
     # about the running system: one line saying what to start
     status = ioc("status")

@@ -3,9 +3,6 @@ the broker holds exactly the recording, in order per key, both times."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -16,17 +13,13 @@ from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.status import high_watermarks
 from simulators.recording import read_records
-from tests.conftest import REPO, child_env, start_part, wait_until
+from tests.conftest import ioc_json, start_part, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def _ioc(settings, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", *args],
-                            env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return ioc_json(settings, *args)
 
 
 def _by_key(settings) -> dict[tuple[str, bytes], list[bytes]]:

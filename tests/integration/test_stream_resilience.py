@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ioc.db import WRITER_ROLE, connect
-from proof.harness import Producer, make_events
+from proof.harness import Producer, make_events, metric_value
 from tests.conftest import free_port, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
@@ -41,10 +41,6 @@ def _metrics(port: int) -> str:
     return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
 
 
-def _sum(text: str, name: str) -> float:
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
-
 
 def _events(n: int, seed: int):
     return make_events(n, seed=seed, start=datetime.now(UTC) - timedelta(minutes=5))
@@ -69,9 +65,9 @@ def test_a_database_outage_stalls_the_worker_visibly_and_it_resumes_losing_nothi
                     30, what="/healthz 503 while the database refuses the writer")
                 assert body["stalled"] and "nothing stored" in body["reasons"][0]
                 text = _metrics(settings.worker_port)
-                assert _sum(text, "ioc_worker_stalled") == 1
-                assert _sum(text, "ioc_db_write_errors_total") > 0
-                assert _sum(text, "ioc_consumer_lag") > 0
+                assert metric_value(text, "ioc_worker_stalled") == 1
+                assert metric_value(text, "ioc_db_write_errors_total") > 0
+                assert metric_value(text, "ioc_consumer_lag") > 0
                 assert worker.exit_code() is None  # retrying, not crashing in a loop
                 assert _stored(settings) == 1000
             finally:
@@ -82,7 +78,7 @@ def test_a_database_outage_stalls_the_worker_visibly_and_it_resumes_losing_nothi
         resumed_in = time.monotonic() - back
         assert resumed_in < 10, f"took {resumed_in:.1f} s to resume"
         wait_until(lambda: _health(settings.worker_port)[0] == 200, 15, what="healthy again")
-        assert _sum(_metrics(settings.worker_port), "ioc_worker_stalled") == 0
+        assert metric_value(_metrics(settings.worker_port), "ioc_worker_stalled") == 0
     finally:
         worker.stop()
 
@@ -106,10 +102,10 @@ def test_two_workers_in_one_group_share_the_partitions_and_store_each_event_once
         _send(first, events)
         wait_until(lambda: _stored(first) == len(events), 60, what="all events stored")
         texts = [_metrics(s.worker_port) for s in (first, second)]
-        consumed = [_sum(t, "ioc_events_consumed_total") for t in texts]
+        consumed = [metric_value(t, "ioc_events_consumed_total") for t in texts]
         assert all(c > 0 for c in consumed), consumed  # both did some of the work
         assert sum(consumed) == len(events)
-        assert sum(_sum(t, "ioc_events_stored_total") for t in texts) == len(events)
+        assert sum(metric_value(t, "ioc_events_stored_total") for t in texts) == len(events)
     finally:
         for w in workers:
             w.stop()

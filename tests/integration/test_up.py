@@ -21,7 +21,7 @@ from ioc.services.kafka import DEFAULT_JARS
 from ioc.services.postgres import embedded_url
 from ioc.settings import Settings
 from ioc.units import UnitsDataset
-from tests.conftest import REPO, free_port, up_ports, wait_until
+from tests.conftest import REPO, free_port, run_ioc, up_ports, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -298,9 +298,8 @@ def test_a_taken_port_is_reported_plainly(tmp_path):
 def test_a_missing_broker_binary_is_reported_plainly(tmp_path):
     fake = tmp_path / "tansu"
     fake.write_text("not a program")  # exists but not executable
-    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "up", "--for", "5"],
-                            env=_env(tmp_path, IOC_TANSU_BIN=str(fake)), cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = run_ioc("up", "--for", "5", env=_env(tmp_path, IOC_TANSU_BIN=str(fake)),
+                     timeout=60)
     assert result.returncode != 0
     assert "IOC_TANSU_BIN" in result.stderr and "executable" in result.stderr
     assert "Traceback" not in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +17,8 @@ from ioc.migrate import migrate_database
 from ioc.services.kafka import DEFAULT_JARS, fetch_jars
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
-from proof.harness import Producer, make_events
-from tests.conftest import REPO, child_env, start_part, wait_http, wait_until
+from proof.harness import Producer, make_events, metric_value, metrics_text
+from tests.conftest import run_ioc, start_part, wait_http, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +49,12 @@ def _expected(events, dead: int) -> dict[str, int]:
 
 
 def _status(settings) -> dict:
-    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status", "--json"],
-                         env=child_env(settings), cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
+    out = run_ioc("status", "--json", settings=settings, check=True).stdout
     return json.loads(out)
 
 
 def _metric(settings, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_port}/metrics",
-                                  timeout=2).read().decode()
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
+    return metric_value(metrics_text(settings.worker_port), name)
 
 
 def _dead_letter_topic(settings) -> list:

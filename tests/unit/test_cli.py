@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 
 from ioc_command.cli import build_parser
-from tests.conftest import REPO
+from tests.conftest import run_ioc
 
 
 def _subcommands() -> dict[str, str]:
@@ -18,8 +17,7 @@ def _subcommands() -> dict[str, str]:
 
 
 def test_help_lists_every_subcommand_with_a_purpose():
-    out = subprocess.run([sys.executable, "-m", "ioc_command.cli", "--help"], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = run_ioc("--help", check=True).stdout
     commands = _subcommands()
     assert {"up", "status", "worker", "dashboard", "simulate", "migrate"} <= set(commands)
     for name, purpose in commands.items():
@@ -28,9 +26,7 @@ def test_help_lists_every_subcommand_with_a_purpose():
 
 
 def test_bad_setting_stops_with_a_message_not_a_traceback():
-    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "status"], cwd=REPO,
-                            env={"IOC_DASHBOARD_PORT": "x", "PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True)
+    result = run_ioc("status", env={"IOC_DASHBOARD_PORT": "x", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2
     assert "IOC_DASHBOARD_PORT='x': expected a TCP port number" in result.stderr
     assert "Traceback" not in result.stderr
@@ -39,9 +35,7 @@ def test_bad_setting_stops_with_a_message_not_a_traceback():
 def test_calendar_lists_the_years_days_off_and_worked_saturdays():
     def run(*args: str, **env: str) -> str:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-        return subprocess.run([sys.executable, "-m", "ioc_command.cli", "calendar", *args],
-                              cwd=REPO, capture_output=True, text=True, check=True,
-                              env={**environ, **env}).stdout
+        return run_ioc("calendar", *args, env={**environ, **env}, check=True).stdout
 
     year = run("--year", "2026")
     assert "2026-04-27 Mon  off     Nghỉ bù Giỗ Tổ Hùng Vương" in year
@@ -56,8 +50,7 @@ def test_backtest_says_what_input_it_needs_before_touching_anything(tmp_path):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "ioc_command.cli", "backtest", *args],
-                              cwd=REPO, capture_output=True, text=True, env=environ)
+        return run_ioc("backtest", *args, env=environ)
 
     missing = run("--from", "2026-03-02T00:00:00+07:00")
     assert missing.returncode == 2
@@ -76,9 +69,7 @@ def test_backtest_says_what_input_it_needs_before_touching_anything(tmp_path):
 
 
 def test_chaos_refuses_to_run_a_scenario_no_times_before_starting_anything():
-    result = subprocess.run([sys.executable, "-m", "ioc_command.cli", "chaos", "--times", "0",
-                             "--scenario", "rebalance"], cwd=REPO, capture_output=True,
-                            text=True, timeout=60)
+    result = run_ioc("chaos", "--times", "0", "--scenario", "rebalance", timeout=60)
     assert result.returncode == 2
     assert "--times must be at least 1 (got 0)" in result.stderr
     assert "Traceback" not in result.stderr

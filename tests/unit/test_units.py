@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from ioc.errors import SettingsError
 from ioc.units import UnitsDataset, ascii_name
-from tests.conftest import REPO
+from tests.conftest import run_ioc
 
 UNITS = UnitsDataset()
 
@@ -67,8 +66,7 @@ def test_ascii_names_keep_the_letters():
 
 def test_ioc_units_lists_provinces_and_communes():
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "ioc_command.cli", "units", *args],
-                              cwd=REPO, capture_output=True, text=True)
+        return run_ioc("units", *args)
 
     listing = run()
     assert listing.returncode == 0 and "38  Tỉnh Thanh Hóa" in listing.stdout
