@@ -6,6 +6,7 @@ import sys
 import time
 
 from ioc.services.process import ManagedProcess
+from proof.harness import until
 
 # a part that writes a numbered line every millisecond until it is stopped
 WRITER = ("import itertools, sys, time\n"
@@ -30,7 +31,8 @@ def test_a_log_past_its_size_is_rotated_and_the_part_writes_on(tmp_path):
             time.sleep(0.05)
             rotations += part.rotate_log(20_000, 2)
         assert rotations == 4
-        time.sleep(0.3)
+        # the part writes on into the emptied file: wait for its lines, not a fixed while
+        assert until(lambda: len(_numbers(log_file)) >= 10, 10)
     finally:
         part.stop()
     names = sorted(p.name for p in log_file.parent.iterdir())
