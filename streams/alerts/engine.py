@@ -30,7 +30,7 @@ from ioc.contract import PAYMENT_CATEGORY_NAMES
 from ioc.errors import RuleEvaluationError
 from ioc.numbers import localize
 from ioc.province import Province
-from streams.alerts.evaluate import Evaluator, feed_positions, oldest_event
+from streams.alerts.evaluate import Evaluator
 from streams.alerts.lifecycle import (
     FIRING,
     FLAPPING,
@@ -41,6 +41,7 @@ from streams.alerts.lifecycle import (
     Transition,
     inhibited,
 )
+from streams.alerts.reads import feed_positions, oldest_event
 from streams.alerts.rules import PipelineRule, RulesFile
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from ioc.province import load_province
 from ioc.resources import ALERT_RULES_DIR
 from simulators.generator import ProvinceSimulator
 from simulators.scenarios import Scenario, resolve
-from streams.alerts.evaluate import Evaluator, is_well
+from streams.alerts.evaluate import Evaluator
+from streams.alerts.judging import is_well
 from streams.alerts.lifecycle import Lifecycle, Observation
 from streams.alerts.rules import LinkQualityRule, PipelineRule, Rule, load_rules
 from streams.sink import EventSink
