@@ -74,6 +74,13 @@ class Operator:
         rows = self._call("SELECT * FROM wall_user_password_hash(%s)", (username,))
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def password_rehash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Replace the hash just verified at login with `new_hash` (same password, current
+        parameters); False when it changed meanwhile or the user is disabled."""
+        rows = self._call("SELECT wall_user_password_rehash(%s, %s, %s)",
+                          (username, old_hash, new_hash))
+        return bool(rows and rows[0][0])
+
     def session_start(self, username: str, token_hash: str, max_seconds: int,
                       client: str) -> bool:
         """A server-side session for an enabled user (audited); False if it cannot log in."""

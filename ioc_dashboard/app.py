@@ -2,49 +2,34 @@
 
 The shell around every page: header with navigation (hidden in kiosk mode), the live/replay
 marker, the database-lost and server-lost banners, the kiosk playlist and the heartbeat each
-open wall sends. Login, security headers, /healthz and the token-protected /metrics are plain
-Flask routes on the same server.
+open wall sends. On the same server, as plain Flask routes: the login and its sessions
+(`login.py`), the checks of every request and the security headers (`guard.py`), /healthz
+and the token-protected /metrics (`probes.py`).
 """
 
 from __future__ import annotations
 
-import html as html_text
 import logging
-import math
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
-from dash.exceptions import CallbackException
-from flask import Flask, Response, has_request_context, jsonify, redirect, request, session
-from flask.sessions import SecureCookieSessionInterface
 
 from ioc.calendar import settings_calendar
 from ioc.errors import SettingsError
 from ioc.province import Province, load_province
 from ioc.resources import shipped_path
 from ioc.settings import Settings
-from ioc_dashboard.actions import ActionError, HeartbeatBook, Operator
-from ioc_dashboard.auth import (
-    client_address,
-    current_user,
-    hash_password,
-    is_secure,
-    new_token,
-    token_hash,
-    verify_password,
-)
+from ioc_dashboard import guard, login, probes
+from ioc_dashboard.actions import HeartbeatBook, Operator
 from ioc_dashboard.config import WallConfig, load_wall_config, pipeline_rules
 from ioc_dashboard.context import View, WallContext
 from ioc_dashboard.data import WallData
 from ioc_dashboard.figures import latest_run, replay_clock
 from ioc_dashboard.i18n import CATALOGUE, LANGUAGES, format_float, format_time, t
-from ioc_dashboard.limits import LoginLimiter
 from ioc_dashboard.pages import alerts, feeds, overview, replay
 
 log = logging.getLogger(__name__)
@@ -144,7 +129,9 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
     feeds.register_callbacks(app, ctx)
     app.layout = _shell(settings, lang)
     _register_shell(app, ctx, book)
-    _register_server(app, ctx)
+    guard.register(app, ctx)
+    probes.register(app.server, ctx)
+    login.register(app.server, ctx)
     return app
 
 
@@ -217,238 +204,6 @@ def _register_shell(app: Dash, ctx: WallContext, book: HeartbeatBook) -> None:
                             Input("watchdog", "n_intervals"), Input("server-ok", "data"),
                             State("wall-labels", "data"), State("url", "search"),
                             State("tick", "interval"))
-
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    # the kiosk may show the wall in a frame of the same site; nobody else may frame it
-    "X-Frame-Options": "SAMEORIGIN",
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
-
-LOGIN_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<title>{title}</title><link rel="stylesheet" href="/assets/00-bootswatch-darkly.min.css">
-<link rel="stylesheet" href="/assets/10-wall.css"></head><body class="login-page">
-<form method="post" action="/login" class="login-form card card-body">
-<h1>{title}</h1>{error}
-<label for="username">{user}</label><input class="form-control" id="username" name="username"
- autocomplete="username" required maxlength="64">
-<label for="password">{password}</label><input class="form-control" id="password"
- name="password" type="password" autocomplete="current-password" required>
-<input type="hidden" name="next" value="{next}">
-<button class="btn btn-primary mt-3" id="login-submit" type="submit">{login}</button>
-</form></body></html>"""
-
-
-# What a browser sends for each property the wall's callbacks read (anything else is not
-# the wall's own page talking): clicks and ticks are counts, addresses and choices text or
-# numbers. `children` is only ever a trigger here, its value unused.
-CALLBACK_VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    "n_clicks": (int, type(None)), "n_intervals": (int, type(None)),
-    "pathname": (str, type(None)), "search": (str, type(None)), "data": (str, type(None)),
-    "value": (str, int, float, type(None)),
-}
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no open redirect)."""
-    parts = urlsplit(target or "/")
-    if parts.scheme or parts.netloc or not (target or "/").startswith("/"):
-        return "/"
-    return target or "/"
-
-
-def _register_server(app: Dash, ctx: WallContext) -> None:
-    settings = ctx.settings
-    server = app.server
-    server.secret_key = settings.wall_secret or secrets.token_hex(32)
-    # the cookie only names a server-side session (wall_sessions); it expires with it
-    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-                         SESSION_COOKIE_NAME="ioc_wall",
-                         PERMANENT_SESSION_LIFETIME=timedelta(
-                             seconds=settings.wall_session_max_seconds))
-    server.session_interface = _SessionCookies(settings)
-    limiter = LoginLimiter()
-    # an unknown user name costs the same scrypt as a real one: no timing tells them apart
-    decoy = hash_password(secrets.token_hex(16))
-    def csp() -> str:
-        # computed late: Dash adds its inline scripts (pages' title setter) at first request
-        return "; ".join([
-            "default-src 'self'",
-            "script-src 'self' " + " ".join(app.csp_hashes()),
-            "style-src 'self' 'unsafe-inline'",  # plotly and dash set inline styles
-            "img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'",
-            "object-src 'none'", "base-uri 'self'", "form-action 'self'",
-            "frame-ancestors 'self'",
-        ])
-
-    open_paths = ("/login", "/healthz", "/metrics", "/assets/", "/_dash-component-suites/",
-                  "/_favicon.ico")
-
-    @server.before_request
-    def protect() -> Any:
-        if settings.wall_view != "login" or request.path.startswith(open_paths):
-            return None
-        if current_user(request, settings, ctx.operator):
-            return None
-        if settings.wall_proxy_user_header:  # the proxy authenticates: a login form cannot
-            return Response(t("login.proxy", settings.wall_language), status=401)
-        if request.method == "GET" and not request.path.startswith("/_dash"):
-            return redirect("/login?next=" + request.full_path.rstrip("?"))
-        return Response(t("http.login_required", settings.wall_language), status=401)
-
-    @server.before_request
-    def callback_shape() -> Any:
-        """A callback request is checked at the edge: an object naming a server callback this
-        wall has, with lists of {id, property} inputs. Anything else is the client's mistake
-        (400), not an error deep in Dash (500 and a traceback in the log)."""
-        if request.method != "POST" or not request.path.endswith("/_dash-update-component"):
-            return None
-        body = request.get_json(silent=True)
-        if not (isinstance(body, dict) and isinstance(body.get("output"), str)  # a server-
-                and "callback" in app.callback_map.get(body["output"], {})):  # side callback
-            return Response("bad callback request", status=400)
-        for part in ("inputs", "state", "changedPropIds", "outputs"):
-            if not isinstance(body.get(part, []), list | dict):
-                return Response("bad callback request", status=400)
-        items = []
-        for item in body.get("inputs", []) + body.get("state", []):
-            # a pattern-matching input is a list of them
-            items += item if isinstance(item, list) else [item]
-        for item in items:
-            if not (isinstance(item, dict) and "id" in item and "property" in item):
-                return Response("bad callback request", status=400)
-            allowed = CALLBACK_VALUE_TYPES.get(item["property"])
-            value = item.get("value")
-            if allowed is not None and (not isinstance(value, allowed)
-                                        or isinstance(value, bool) and bool not in allowed):
-                return Response(f"bad callback request: {item['property']}", status=400)
-        return None
-
-    @server.errorhandler(CallbackException)
-    def bad_callback(exc: CallbackException) -> Any:
-        # Dash's own checks of a callback request (outputs, inputs) that does not fit the
-        # callback: the client's mistake, answered as such
-        log.info("refused a callback request: %s", exc)
-        return Response("bad callback request", status=400)
-
-    @server.after_request
-    def headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        response.headers.setdefault("Content-Security-Policy", csp())
-        return response
-
-    @server.get("/healthz")
-    def healthz() -> Any:
-        ok = ctx.live.ping()
-        return jsonify(ok=ok, database="reachable" if ok else "unreachable"), 200 if ok else 503
-
-    @server.get("/metrics")
-    def metrics() -> Any:
-        token = settings.wall_metrics_token
-        if not token:
-            return Response(t("http.not_found", settings.wall_language), status=404)
-        if not secrets.compare_digest(request.headers.get("Authorization", ""),
-                                      f"Bearer {token}"):
-            return Response(t("http.unauthorized", settings.wall_language), status=401)
-        snap = ctx.live.snapshot()
-        lines = [
-            "# HELP ioc_wall_reads_total Snapshot reads of the database (shared by all walls).",
-            "# TYPE ioc_wall_reads_total counter", f"ioc_wall_reads_total {ctx.live.reads}",
-            "# HELP ioc_wall_statements_total Statements the wall ran on the database.",
-            "# TYPE ioc_wall_statements_total counter",
-            f"ioc_wall_statements_total {ctx.live.statements}",
-            # base units, as Prometheus names them (promtool refuses _ms)
-            "# HELP ioc_wall_read_seconds Duration of the newest snapshot read.",
-            "# TYPE ioc_wall_read_seconds gauge",
-            f"ioc_wall_read_seconds {(snap.read_ms or 0) / 1000:g}",
-            "# HELP ioc_wall_database_up 1 when the newest read succeeded.",
-            "# TYPE ioc_wall_database_up gauge",
-            f"ioc_wall_database_up {0 if snap.lost_since else 1}",
-        ]
-        return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
-
-    def login_page(lang: str, error: str = "", next_path: str = "/", status: int = 200) -> Any:
-        body = LOGIN_PAGE.format(
-            lang=lang, title=html_text.escape(t("login", lang)),
-            error=f'<div class="alert alert-danger" id="login-error">{html_text.escape(error)}'
-                  "</div>" if error else "",
-            user=t("login.user", lang), password=t("login.password", lang),
-            next=html_text.escape(next_path), login=t("login", lang))
-        return Response(body, status=status, mimetype="text/html")
-
-    @server.route("/login", methods=["GET", "POST"])
-    def login() -> Any:
-        lang = settings.wall_language
-        if request.method == "GET":
-            return login_page(lang, next_path=_safe_next(request.args.get("next")))
-        username = (request.form.get("username") or "").strip()[:64]
-        password = request.form.get("password") or ""
-        next_path = _safe_next(request.form.get("next"))
-        client = client_address(request, settings)
-        wait = limiter.retry_after(username, client)
-        if wait is not None:
-            _refused(username, client, "too many failures")
-            page = login_page(lang, t("login.wait", lang, minutes=max(1, math.ceil(wait / 60))),
-                              next_path, 429)
-            page.headers["Retry-After"] = str(math.ceil(wait))
-            return page
-        found = None
-        if ctx.operator is not None and username:
-            try:
-                found = ctx.operator.password_hash(username)
-            except ActionError as exc:
-                log.warning("login lookup failed: %s", exc)
-        right = verify_password(password, found[1] if found else decoy) and found is not None
-        token = new_token()
-        if right:
-            try:
-                right = ctx.operator.session_start(username, token_hash(token),
-                                                   settings.wall_session_max_seconds, client)
-            except ActionError as exc:
-                log.warning("login session failed: %s", exc)
-                right = False
-        if not right:
-            limiter.failed(username, client)
-            _refused(username, client, "wrong user name or password")
-            return login_page(lang, t("login.failed", lang), next_path, 401)
-        limiter.succeeded(username)
-        session.clear()
-        session["sid"] = token
-        session.permanent = True  # the cookie expires with the session's absolute limit
-        return redirect(next_path)
-
-    def _refused(username: str, client: str, reason: str) -> None:
-        log.warning("login refused for %r from %s: %s", username, client, reason)
-        if ctx.operator is not None:
-            try:
-                ctx.operator.login_refused(username, client, reason)
-            except ActionError as exc:
-                log.warning("could not audit a refused login: %s", exc)
-
-    @server.get("/logout")
-    def logout() -> Any:
-        token = session.get("sid")
-        if isinstance(token, str) and ctx.operator is not None:
-            try:
-                ctx.operator.session_end(token_hash(token))
-            except ActionError as exc:
-                log.warning("logout could not end the session: %s", exc)
-        session.clear()
-        return redirect("/")
-
-
-class _SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed cookie, marked Secure whenever the wall is reached over TLS (directly
-    or through a trusted proxy that says so), whatever the configuration file says."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return has_request_context() and is_secure(request, self.settings)
 
 
 def serve(settings: Settings) -> None:

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from ioc.db import connect
-from ioc_dashboard.actions import Operator
+from ioc_dashboard.actions import ActionError, Operator
 from ioc_dashboard.app import create_app
-from ioc_dashboard.auth import hash_password
+from ioc_dashboard.auth import hash_password, needs_rehash, verify_password
 from ioc_dashboard.data import WallData
 
 pytestmark = pytest.mark.integration
@@ -172,3 +172,34 @@ def test_failed_logins_are_limited_audited_and_cost_the_same_for_unknown_users(
                                " WHERE action = 'login_refused' ORDER BY id").fetchall()
     assert refused[5] == ("an.nguyen", "too many failures")
     assert refused[-1] == ("khong.co.ai", "wrong user name or password")
+
+
+def test_an_older_password_hash_is_replaced_at_the_next_login_and_sessions_live_on(migrated):
+    """OWASP's scrypt parameters (N = 2^17) for every hash, old ones upgraded at login; the
+    wall can only replace the hash it has just verified, with one of the current format."""
+    salt = bytes(range(16))
+    digest = hashlib.scrypt("bí mật 2026".encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = f"scrypt${2**14}$8$1${salt.hex()}${digest.hex()}"
+    assert needs_rehash(old) and not needs_rehash(hash_password("bí mật 2026"))
+    _owner(migrated, "INSERT INTO wall_users (username, display_name, password_hash)"
+           " VALUES ('an.nguyen', 'Nguyễn An', %s)", old)
+    settings = migrated.with_(wall_view="login", wall_secret="k" * 32)
+    first = _client(settings)
+    assert _login(first).status_code == 302  # the old hash still lets the user in...
+    with connect(migrated.database_url, migrated.db_schema) as conn:
+        (stored,) = conn.execute(
+            "SELECT password_hash FROM wall_users WHERE username = 'an.nguyen'").fetchone()
+    assert stored.startswith(f"scrypt${2**17}$8$1$") and not needs_rehash(stored)  # ...once
+    assert verify_password("bí mật 2026", stored)
+    assert first.get("/alerts").status_code == 200  # the session begun before lives on
+    second = _client(settings)
+    assert _login(second).status_code == 302 and second.get("/alerts").status_code == 200
+    op = Operator.from_settings(migrated)
+    # only the hash just verified, only with the current parameters
+    assert not op.password_rehash("an.nguyen", old, hash_password("another one 2026"))
+    with pytest.raises(ActionError, match="N=131072"):
+        op.password_rehash("an.nguyen", stored, old)
+    # a new password through `ioc wall-user` still ends every session
+    _owner(migrated, "UPDATE wall_users SET password_hash = %s WHERE username = 'an.nguyen'",
+           hash_password("another one 2026"))
+    assert first.get("/alerts").status_code == 302
