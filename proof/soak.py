@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 from kafka.errors import KafkaError
 
@@ -54,9 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --up: IOC_TANSU_MAX_EVENTS of the run (default 40000)")
 
 
+def _psutil() -> Any:
+    """psutil, which the `proof` extra installs: the soak samples processes with it (imported
+    here, not at the top: `ioc --help` builds this command's parser without it)."""
+    try:
+        import psutil
+    except ImportError:
+        raise ServiceError("ioc soak samples processes with psutil, which is not installed: "
+                           "pip install 'ioc-monitor[proof]' (`make` installs it)") from None
+    return psutil
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of the worker and its children, in MB."""
-    proc = psutil.Process(pid)
+    proc = _psutil().Process(pid)
     return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
 
 
@@ -88,6 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.minutes <= 0 or args.multiplier <= 0 or args.sample_seconds <= 0:
         raise ServiceError("soak: --minutes, --multiplier and --sample-seconds must be > 0")
+    _psutil()  # before any service starts
     if args.up:
         return run_up(args, settings)
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services", "kafka"):
@@ -159,6 +170,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     """`ioc soak --up`: `ioc up` on its embedded services for --minutes, its simulator at
     --multiplier times the province, IOC_TANSU_MAX_EVENTS at --max-events; samples the
     Tansu process's memory and the events it holds. 0 when the bars hold."""
+    psutil = _psutil()
     import json
     import os
     import subprocess

