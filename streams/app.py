@@ -13,6 +13,9 @@ The path of a batch (see docs/performance.md for why it is not Faust's per-messa
    dead-letter topic (so a redelivered batch does not publish them again), then the batch's
    offsets are acked and Faust's commit timer commits them. A crash before the ack means
    redelivery, which the idempotent sink turns into no-ops.
+
+`Worker` assembles it from its collaborators (settings, metrics registry, clock, sinks);
+`create_app` is what `ioc worker` runs.
 """
 
 from __future__ import annotations
@@ -109,23 +112,10 @@ async def sweep_once(sweeper: EventSink, held: Sequence[tuple[str, int]],
     return len(letters)
 
 
-def create_app(
-    settings: Settings,
-    registry: CollectorRegistry | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    live: bool = True,
-    codes: KnownCodes | None = None,
-    replication: int = 1,
-) -> faust.App:
-    """Build the worker's Faust app from settings; `registry`, `clock` and `codes` (the
-    province's codes, default: those of `IOC_PROVINCE`) are injectable; `replication`: the
-    copies of Faust's own topics (`ensure_topics` says how many the cluster takes)."""
+def faust_app(settings: Settings, replication: int = 1) -> WorkerApp:
+    """The worker's Faust app from settings; `replication`: the copies of Faust's own topics
+    (`ensure_topics` says how many the cluster takes)."""
     assert settings.kafka_bootstrap, "the worker needs IOC_KAFKA_BOOTSTRAP (ioc up sets it)"
-    codes = codes or KnownCodes(load_province(settings.province_file), UnitsDataset())
-    # live data has a past limit; a replay namespace takes recordings of any age
-    max_age = timedelta(days=settings.max_event_age_days) if live else None
-    registry = registry or CollectorRegistry()
-    metrics = StreamMetrics(registry)
     app = WorkerApp(
         settings.consumer_group,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
@@ -151,52 +141,91 @@ def create_app(
         topic_replication_factor=replication,
     )
     app.batch_handlers = {}
-    dlq_topic = settings.topic("deadletter")
-    # one sink (one connection) per feed: the agents write concurrently
-    sinks = {feed: EventSink(lambda feed=feed: connect_async(
-        writer_url(settings), settings.db_schema, application_name=f"ioc-worker-{feed}"))
-        for feed in contract.FEEDS}
-    stored_next: dict[tuple[str, int], int] = {}   # (topic, partition) -> next offset to store
-    newest: dict[str, float] = {}
-    detector = StallDetector(settings.worker_stall_seconds, time.time())
+    return app
 
-    async def publish_dead_letter(feed: str, d: DeadLetter) -> bool:
+
+def writer_sinks(settings: Settings) -> Callable[[str], EventSink]:
+    """Sinks on the database as the writer role, one connection each, named for `part`."""
+    def sink(part: str) -> EventSink:
+        return EventSink(lambda: connect_async(writer_url(settings), settings.db_schema,
+                                               application_name=f"ioc-worker-{part}"))
+    return sink
+
+
+class Worker:
+    """The stream processor: a Faust app (`app`) with an agent per feed that validates and
+    stores its batches, publishes their dead letters and acks them; a timer that sweeps the
+    dead letters the broker refused before, and one that looks at its own health (served at
+    /healthz, with its metrics at /metrics).
+
+    Collaborators are handed in: `registry` (its metrics), `clock` (the now events are
+    checked against), `codes` (the province's codes, default: those of `IOC_PROVINCE`) and
+    `sinks` (part name -> a sink: one per feed, since the agents write concurrently, and one
+    for the sweep; default: the database as the writer role). `live`: live data has a past
+    limit; a replay namespace takes recordings of any age.
+    """
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), live: bool = True,
+                 codes: KnownCodes | None = None, replication: int = 1,
+                 sinks: Callable[[str], EventSink] | None = None):
+        self.settings = settings
+        self.clock = clock
+        self.codes = codes or KnownCodes(load_province(settings.province_file), UnitsDataset())
+        self.max_age = timedelta(days=settings.max_event_age_days) if live else None
+        self.registry = registry or CollectorRegistry()
+        self.metrics = StreamMetrics(self.registry)
+        self.app = faust_app(settings, replication)
+        self.dlq_topic = settings.topic("deadletter")
+        sink = sinks or writer_sinks(settings)
+        self.sinks = {feed: sink(feed) for feed in contract.FEEDS}
+        # dead letters the broker refused at the time: published again by this worker for
+        # the partitions it holds (so two workers never publish the same letter twice)
+        self.sweeper = sink("dlq-sweep")
+        self.stored_next: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
+        self.newest: dict[str, float] = {}
+        self.detector = StallDetector(settings.worker_stall_seconds, time.time())
+        for feed in contract.FEEDS:
+            self._add_agent(feed)
+        LagCollector(lambda: self.detector.last.lag, self.registry)
+        self._add_services()
+
+    # --- dead letters ---------------------------------------------------------------------
+
+    async def publish_dead_letter(self, feed: str, d: DeadLetter) -> bool:
         try:
-            await asyncio.wait_for(app.producer.send_and_wait(
-                dlq_topic, feed.encode(), d.raw, None, None, [
+            await asyncio.wait_for(self.app.producer.send_and_wait(
+                self.dlq_topic, feed.encode(), d.raw, None, None, [
                     ("reason", d.reason.encode()), ("source_topic", d.topic.encode()),
                     ("source_partition", str(d.partition).encode()),
                     ("source_offset", str(d.offset).encode()),
                 ]), DLQ_PUBLISH_TIMEOUT_SECONDS)
             return True
         except Exception as exc:  # the letter is in the dead_letters table; go on
-            metrics.dead_letter_publish_errors.labels(feed).inc()
+            self.metrics.dead_letter_publish_errors.labels(feed).inc()
             log.error("%s: dead letter %s[%d]@%d kept in the database, to be published by the "
                       "sweep: %s", feed, d.topic, d.partition, d.offset, exc)
             return False
 
-    async def publish_dead_letters(feed: str, letters: Sequence[DeadLetter],
+    async def publish_dead_letters(self, feed: str, letters: Sequence[DeadLetter],
                                    sink: EventSink) -> None:
         # all at once: a burst of bad events costs one round trip to the broker, not one each
-        sent = await asyncio.gather(*(publish_dead_letter(feed, d) for d in letters))
+        sent = await asyncio.gather(*(self.publish_dead_letter(feed, d) for d in letters))
         try:
             await sink.mark_published([d for d, ok in zip(letters, sent, strict=True) if ok])
         except (psycopg.Error, ServiceError) as exc:  # published twice at worst, by the sweep
             log.warning("%s: could not note published dead letters: %s", feed, exc)
 
-    # dead letters the broker refused at the time: published again by this worker for the
-    # partitions it holds (so two workers never publish the same letter twice)
-    sweeper = EventSink(lambda: connect_async(writer_url(settings), settings.db_schema,
-                                              application_name="ioc-worker-dlq-sweep"))
+    async def sweep_dead_letters(self) -> None:
+        held = [(tp.topic, tp.partition) for tp in self.app.consumer.assignment()
+                if tp.topic != self.dlq_topic]
+        await sweep_once(self.sweeper, held, self.publish_dead_letters)
 
-    @app.timer(DLQ_SWEEP_SECONDS)
-    async def sweep_dead_letters() -> None:
-        held = [(tp.topic, tp.partition) for tp in app.consumer.assignment()
-                if tp.topic != dlq_topic]
-        await sweep_once(sweeper, held, publish_dead_letters)
+    # --- one feed ---------------------------------------------------------------------------
 
-    def account(feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
+    def account(self, feed: str, n: int, items: Sequence[Decoded], dead: Sequence[DeadLetter],
                 outcome: StoreOutcome, seconds: float) -> None:
+        metrics = self.metrics
         metrics.consumed.labels(feed).inc(n)
         metrics.batch_size.labels(feed).observe(n)
         metrics.write_seconds.labels(feed).observe(seconds)
@@ -209,14 +238,24 @@ def create_app(
             metrics.dead_lettered.labels(feed, reason).inc()
         now = time.time()
         if items:
-            newest[feed] = max(newest.get(feed, 0.0),
-                               max(i.event.occurred_at for i in items).timestamp())
-            metrics.newest_stored.labels(feed).set(newest[feed])
+            self.newest[feed] = max(self.newest.get(feed, 0.0),
+                                    max(i.event.occurred_at for i in items).timestamp())
+            metrics.newest_stored.labels(feed).set(self.newest[feed])
             metrics.latency.observe_many(
                 feed, [max(0.0, now - i.event.occurred_at.timestamp()) for i in items])
         metrics.last_batch.labels(feed).set(now)
 
-    def make_agent(feed: str) -> None:
+    def ack(self, records: Sequence[Any]) -> None:
+        consumer: BatchConsumer = self.app.consumer  # type: ignore[assignment]
+        by_tp: dict[Any, list[int]] = {}
+        for r in records:
+            by_tp.setdefault((r.topic, r.partition), []).append(r.offset)
+        for (topic, partition), offsets in by_tp.items():
+            consumer.ack_offsets(consumer._new_topicpartition(topic, partition), offsets)
+            self.stored_next[(topic, partition)] = offsets[-1] + 1
+
+    def _add_agent(self, feed: str) -> None:
+        app, settings = self.app, self.settings
         topic = app.topic(settings.topic(feed), value_serializer="raw", key_serializer="raw",
                           partitions=FEED_PARTITIONS)
         # registering the topic with the conductor makes the consumer subscribe to it; its
@@ -224,8 +263,8 @@ def create_app(
         app.topics.add(topic)
         channel = app.channel(maxsize=CHANNEL_BATCHES)
         # counted as they happen, so an outage shows while it lasts
-        store = BatchStore(sinks[feed], feed,
-                           on_retry=lambda exc, delay: metrics.write_errors.labels(feed).inc())
+        store = BatchStore(self.sinks[feed], feed, on_retry=lambda exc, delay:
+                           self.metrics.write_errors.labels(feed).inc())
 
         busy = [False]  # the agent is storing a batch
 
@@ -245,35 +284,24 @@ def create_app(
             async for records in stream:
                 busy[0] = True
                 try:
-                    items, dead = decode_records(records, feed, clock(), max_age, codes)
+                    items, dead = decode_records(records, feed, self.clock(), self.max_age,
+                                                 self.codes)
                     started = time.perf_counter()
                     outcome = await store.store(items, dead)
                     seconds = time.perf_counter() - started
-                    await publish_dead_letters(feed, outcome.new_dead, sinks[feed])
-                    ack(records)
-                    account(feed, len(records), items, dead, outcome, seconds)
+                    await self.publish_dead_letters(feed, outcome.new_dead, self.sinks[feed])
+                    self.ack(records)
+                    self.account(feed, len(records), items, dead, outcome, seconds)
                 finally:
                     busy[0] = False
 
         agent.__name__ = f"store_{feed}"
         app.agent(channel, name=f"ioc.store.{feed}")(agent)
 
-    def ack(records: Sequence[Any]) -> None:
-        consumer: BatchConsumer = app.consumer  # type: ignore[assignment]
-        by_tp: dict[Any, list[int]] = {}
-        for r in records:
-            by_tp.setdefault((r.topic, r.partition), []).append(r.offset)
-        for (topic, partition), offsets in by_tp.items():
-            consumer.ack_offsets(consumer._new_topicpartition(topic, partition), offsets)
-            stored_next[(topic, partition)] = offsets[-1] + 1
+    # --- its own health ---------------------------------------------------------------------
 
-    for feed in contract.FEEDS:
-        make_agent(feed)
-
-    LagCollector(lambda: detector.last.lag, registry)
-
-    @app.timer(HEALTH_INTERVAL_SECONDS)
-    async def look_at_health() -> None:
+    async def look_at_health(self) -> None:
+        app, metrics = self.app, self.metrics
         consumer: BatchConsumer = app.consumer  # type: ignore[assignment]
         ends: dict[tuple[str, int], int | None] = {}
         positions: dict[tuple[str, int], int | None] = {}
@@ -285,7 +313,7 @@ def create_app(
             except Exception:  # not fetched yet
                 ends[key] = None
             committed = consumer._committed_offset.get(tp)
-            stored = stored_next.get(key)
+            stored = self.stored_next.get(key)
             # a partition that came back after another worker moved it on: what that worker
             # committed is ahead of what this one stored before
             positions[key] = (committed if stored is None
@@ -298,38 +326,64 @@ def create_app(
                     positions[(tp.topic, tp.partition)] = offset
             except Exception as exc:
                 log.debug("earliest offsets unavailable: %s", exc)
-        look = detector.assess(time.time(), ends, positions, consumer.last_poll,
-                               consumer.waiting_on_agent, app.rebalancing,
-                               consumer.last_handed)
+        look = self.detector.assess(time.time(), ends, positions, consumer.last_poll,
+                                    consumer.waiting_on_agent, app.rebalancing,
+                                    consumer.last_handed)
         metrics.stalled.set(1 if look.stalled else 0)
         metrics.last_poll.set(consumer.last_poll)
         if look.stalled:
             log.warning("worker stalled: %s (%s)", "; ".join(look.reasons),
                         consumer.describe_flow())
 
-    @app.page("/metrics")
-    async def metrics_page(web, request):  # noqa: ANN001 - Faust's signature
-        # aiohttp wants the charset apart from the content type
-        return web.bytes(generate_latest(registry), content_type="text/plain; version=0.0.4")
-
-    @app.page("/healthz")
-    async def healthz(web, request):  # noqa: ANN001
-        look = detector.last
-        running = app.consumer is not None and not app.should_stop
+    def health(self) -> tuple[dict[str, Any], int]:
+        """What /healthz answers, and its status."""
+        look = self.detector.last
+        running = self.app.consumer is not None and not self.app.should_stop
         fresh = time.time() - look.at <= max(10.0, 5 * HEALTH_INTERVAL_SECONDS)
         ok = running and fresh and not look.stalled
         reasons = list(look.reasons)
         if not fresh:
             reasons.append(f"no health look for {time.time() - look.at:.0f} s")
-        return web.json({"ok": ok, "stalled": look.stalled, "reasons": reasons,
-                         "lag": sum(look.lag.values())}, status=200 if ok else 503)
+        return {"ok": ok, "stalled": look.stalled, "reasons": reasons,
+                "lag": sum(look.lag.values())}, 200 if ok else 503
 
-    @app.task
-    async def close_sink_on_stop() -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            for sink in (*sinks.values(), sweeper):
-                await sink.close()
+    async def close(self) -> None:
+        for sink in (*self.sinks.values(), self.sweeper):
+            await sink.close()
 
-    return app
+    def _add_services(self) -> None:
+        """The timers, pages and the closing task, on the Faust app."""
+        app = self.app
+
+        @app.timer(DLQ_SWEEP_SECONDS)
+        async def sweep_dead_letters() -> None:
+            await self.sweep_dead_letters()
+
+        @app.timer(HEALTH_INTERVAL_SECONDS)
+        async def look_at_health() -> None:
+            await self.look_at_health()
+
+        @app.page("/metrics")
+        async def metrics_page(web, request):  # noqa: ANN001 - Faust's signature
+            # aiohttp wants the charset apart from the content type
+            return web.bytes(generate_latest(self.registry),
+                             content_type="text/plain; version=0.0.4")
+
+        @app.page("/healthz")
+        async def healthz(web, request):  # noqa: ANN001
+            body, status = self.health()
+            return web.json(body, status=status)
+
+        @app.task
+        async def close_sink_on_stop() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.close()
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC), live: bool = True,
+               codes: KnownCodes | None = None, replication: int = 1) -> faust.App:
+    """The Faust app of a `Worker` on `settings` (what `ioc worker` runs)."""
+    return Worker(settings, registry, clock, live, codes, replication).app
