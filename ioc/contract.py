@@ -26,7 +26,16 @@ from pydantic import (
 from ioc.errors import ContractError
 
 SCHEMA_VERSION = 1
+# Vietnam keeps one time zone (UTC+7, no daylight saving): a province's days and hours
+VIETNAM_TIMEZONE = "Asia/Ho_Chi_Minh"
 FEEDS = ("portal", "telemedicine", "payments")
+# the tables each feed's events are stored in (one place for the parts that read them back:
+# the alert engine's feed positions, the wall's freshness of a feed)
+FEED_TABLES: dict[str, tuple[str, ...]] = {
+    "portal": ("dossier_events", "portal_health"),
+    "telemedicine": ("link_heartbeats", "consultations"),
+    "payments": ("payments",),
+}
 MAX_EVENT_BYTES = 64 * 1024
 MAX_FUTURE = timedelta(minutes=5)
 # Every time an event carries lies in this range: PostgreSQL stores far more, but a time

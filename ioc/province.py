@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from ioc.contract import Code, PaymentData
+from ioc.contract import VIETNAM_TIMEZONE, Code, PaymentData
 from ioc.datafile import read_yaml, validated
 from ioc.errors import SettingsError
 from ioc.resources import PROVINCES_DIR
@@ -37,7 +37,7 @@ class ProvinceInfo(_Item):
     code: Annotated[str, Field(pattern=r"^[0-9]{2}$")]  # national code: 38 is Thanh Hóa
     name_vi: Name
     name_en: Name
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = VIETNAM_TIMEZONE
     center: dict[Literal["lat", "lon"], float]
 
 

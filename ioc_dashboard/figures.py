@@ -9,16 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ioc.calendar import WorkCalendar
+from ioc.contract import FEED_TABLES
 from ioc.province import Province
 from ioc_dashboard.config import WallConfig
 from ioc_dashboard.data import Alert, ReplayRun, Snapshot
 
-# Which tables make up each feed (the contract's three feeds).
-FEED_TABLES: dict[str, tuple[str, ...]] = {
-    "portal": ("dossier_events", "portal_health"),
-    "telemedicine": ("link_heartbeats", "consultations"),
-    "payments": ("payments",),
-}
 SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ioc.contract import PAYMENT_CATEGORY_NAMES
+from ioc.contract import PAYMENT_CATEGORY_NAMES, VIETNAM_TIMEZONE
 from ioc.numbers import localize
 
 LANGUAGES = ("vi", "en")
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+TZ = ZoneInfo(VIETNAM_TIMEZONE)  # the wall shows Vietnam's time, as its users read it
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "title": {"vi": "Trung tâm điều hành thông minh", "en": "Intelligent Operations Center"},

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from ioc.calendar import WorkCalendar
-from ioc.contract import EARLIEST, LATEST
+from ioc.contract import EARLIEST, FEED_TABLES, LATEST
 from ioc.province import Province
 from streams.alerts.windows import ONE_US, micros, newest, sliding
 
@@ -26,9 +26,6 @@ OCCURRED_US = "(extract(epoch FROM occurred_at) * 1000000)::int8"
 SOURCES = {"dossiers": "dossier_events", "portal_health": "portal_health",
            "heartbeats": "link_heartbeats", "consultations": "consultations",
            "payments": "payments"}
-FEED_TABLES = {"portal": ("dossier_events", "portal_health"),
-               "telemedicine": ("link_heartbeats", "consultations"),
-               "payments": ("payments",)}
 
 
 class StoredReads:
