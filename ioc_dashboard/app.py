@@ -138,15 +138,18 @@ def create_app(settings: Settings, data: WallData, *, province: Province | None 
 def _register_shell(app: Dash, ctx: WallContext, book: HeartbeatBook) -> None:
     settings = ctx.settings
 
-    @app.callback([Output("wall-nav", "children"), Output("wall-nav", "className"),
-                   Output("mode-badge", "children"), Output("replay-banner", "children"),
-                   Output("db-banner", "children"), Output("server-ok", "data"),
-                   Output("kiosk-tick", "disabled"), Output("kiosk-tick", "interval"),
-                   Output("wall-root", "className"), Output("wall-title", "children")],
-                  Input("tick", "n_intervals"), Input("url", "pathname"), Input("url", "search"),
-                  State("wall-id", "data"))
+    @app.callback(output={
+        "nav": Output("wall-nav", "children"), "nav_class": Output("wall-nav", "className"),
+        "badge": Output("mode-badge", "children"), "notice": Output("replay-banner", "children"),
+        "banner": Output("db-banner", "children"), "server_ok": Output("server-ok", "data"),
+        "kiosk_off": Output("kiosk-tick", "disabled"),
+        "kiosk_ms": Output("kiosk-tick", "interval"),
+        "root_class": Output("wall-root", "className"),
+        "title": Output("wall-title", "children")},
+        inputs=[Input("tick", "n_intervals"), Input("url", "pathname"), Input("url", "search")],
+        state=[State("wall-id", "data")])
     def shell(_n: int | None, path: str | None, search: str | None,
-              wall_id: str | None) -> list:
+              wall_id: str | None) -> dict[str, Any]:
         view = ctx.view(search)
         lang = view.lang
         snap, now = ctx.read(view)
@@ -190,9 +193,12 @@ def _register_shell(app: Dash, ctx: WallContext, book: HeartbeatBook) -> None:
             classes.append("kiosk")
         if snap.lost_since is not None:
             classes.append("db-lost")
-        return [_nav(view, path or "/"), "wall-nav" + (" d-none" if view.kiosk else ""),
-                badge, notice, banner, ctx.clock().isoformat(), not view.kiosk,
-                int(every * 1000), " ".join(classes), t("title", lang)]
+        return {"nav": _nav(view, path or "/"),
+                "nav_class": "wall-nav" + (" d-none" if view.kiosk else ""),
+                "badge": badge, "notice": notice, "banner": banner,
+                "server_ok": ctx.clock().isoformat(), "kiosk_off": not view.kiosk,
+                "kiosk_ms": int(every * 1000), "root_class": " ".join(classes),
+                "title": t("title", lang)}
 
     app.clientside_callback(ClientsideFunction("wall", "wallId"), Output("wall-id", "data"),
                             Input("url", "search"), State("wall-id", "data"))

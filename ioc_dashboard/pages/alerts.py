@@ -82,7 +82,7 @@ def _age(a: Alert, now: datetime, lang: str) -> html.Td:
 
 
 def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
-           pipeline: frozenset[str] = frozenset()) -> list:
+           pipeline: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Alert table, the choice list of the action form, silences, update line, the engine's
     freshness and the table's class (grey when the engine is late) (pure). Alerts about the
     IOC itself (`pipeline` rules) come after the citizens' services', marked as such."""
@@ -126,9 +126,10 @@ def render(snap: Snapshot, now: datetime, lang: str, config: WallConfig,
         silences = html.Div("—", className="text-secondary")
     engine = alerts_freshness(snap, config)
     late = snap.alerts_available and engine.late
-    return [table, options, silences, updated_line(snap.read_at, lang),
-            fresh_text(engine, lang, of="alerts") if snap.alerts_available else "",
-            "stale" if late else ""]
+    return {"table": table, "options": options, "silences": silences,
+            "updated": updated_line(snap.read_at, lang),
+            "fresh": fresh_text(engine, lang, of="alerts") if snap.alerts_available else "",
+            "table_class": "stale" if late else ""}
 
 
 def _silence_id(request: Any) -> int | None:
@@ -145,13 +146,16 @@ def matchers_for(alert: Alert) -> list[dict[str, str]]:
 
 
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
-    @app.callback([Output("alerts-table", "children"), Output("ack-alert", "options"),
-                   Output("silences-table", "children"), Output("alerts-updated", "children"),
-                   Output("alerts-page-fresh", "children"), Output("alerts-table", "className"),
-                   Output("alerts-user", "children")],
-                  Input("tick", "n_intervals"), Input("action-result", "children"),
-                  State("url", "search"))
-    def refresh(_n: int | None, _result: Any, search: str | None) -> list:
+    @app.callback(output={"table": Output("alerts-table", "children"),
+                          "options": Output("ack-alert", "options"),
+                          "silences": Output("silences-table", "children"),
+                          "updated": Output("alerts-updated", "children"),
+                          "fresh": Output("alerts-page-fresh", "children"),
+                          "table_class": Output("alerts-table", "className"),
+                          "user": Output("alerts-user", "children")},
+                  inputs=[Input("tick", "n_intervals"), Input("action-result", "children")],
+                  state=[State("url", "search")])
+    def refresh(_n: int | None, _result: Any, search: str | None) -> dict[str, Any]:
         view = ctx.view(search)
         if dash_ctx.triggered_id == "action-result":
             (ctx.replay if view.replay and ctx.replay else ctx.live).invalidate()
@@ -163,7 +167,7 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
         else:
             who = html.A(t("login.required", view.lang), href="/login?next=/alerts",
                          id="login-link", className="btn btn-outline-light")
-        return [*render(snap, now, view.lang, ctx.config, ctx.pipeline_rules), who]
+        return {**render(snap, now, view.lang, ctx.config, ctx.pipeline_rules), "user": who}
 
     # An expire button's click becomes a request in a store that is never redrawn. Were the
     # buttons the server callback's input, every refresh (which redraws them) would call it

@@ -291,25 +291,45 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
     app.clientside_callback(ClientsideFunction("wall", "drawUnits"),
                             Output("units-map", "data-drawn"),
                             Input("units-static", "data"), Input("units-worst", "data"))
-    outputs = [Output(f"{key}-{part}", "children") for key in TILES for part in TILE_PARTS]
-    outputs += [Output(f"{key}-card", "className") for key in TILES]
-    outputs += [Output(f"{key}-graph", "figure") for key in TILES]
-    outputs += [Output("units-worst", "data"), Output("overview-alerts", "children"),
-                Output("pipe-delay", "children"),
-                Output("pipe-dead-hour", "children"), Output("dead-letters", "children"),
-                Output("pipe-feeds", "children"), Output("overview-updated", "children"),
-                Output("alerts-fresh", "children"), Output("units-card", "className"),
-                Output("alerts-card", "className"), Output("pipe-checks", "children"),
-                Output("units-map", "style")]
-
-    @app.callback(outputs, Input("tick", "n_intervals"), State("url", "pathname"),
-                  State("url", "search"))
-    def refresh(_n: int | None, _path: str | None, search: str | None) -> list:
+    @app.callback(output=OUTPUTS, inputs=[Input("tick", "n_intervals")],
+                  state=[State("url", "pathname"), State("url", "search")])
+    def refresh(_n: int | None, _path: str | None, search: str | None) -> dict[str, Any]:
         view = ctx.view(search)
         snap, now = ctx.read(view)
-        out = render(snap, now, view.lang, ctx)
-        texts = [out[key][i] for key in TILES for i in range(4)]
-        return [*texts, *(out[key][4] for key in TILES), *(out[key][5] for key in TILES),
-                out["units"], out["alerts"], out["pipe-delay"], out["pipe-dead-hour"],
-                out["dead-letters"], out["pipe-feeds"], out["updated"], out["alerts-fresh"],
-                out["units-card"], out["alerts-card"], out["pipe-checks"], out["units-map"]]
+        return named_outputs(render(snap, now, view.lang, ctx))
+
+
+# what `refresh` sets, by name: each tile's texts, card class and graph, then the panels
+# (name -> the component property; `render`'s key when it differs from the name)
+PANELS: dict[str, tuple[str, str, str]] = {
+    "units-worst": ("units-worst", "data", "units"),
+    "overview-alerts": ("overview-alerts", "children", "alerts"),
+    "pipe-delay": ("pipe-delay", "children", "pipe-delay"),
+    "pipe-dead-hour": ("pipe-dead-hour", "children", "pipe-dead-hour"),
+    "dead-letters": ("dead-letters", "children", "dead-letters"),
+    "pipe-feeds": ("pipe-feeds", "children", "pipe-feeds"),
+    "overview-updated": ("overview-updated", "children", "updated"),
+    "alerts-fresh": ("alerts-fresh", "children", "alerts-fresh"),
+    "units-card": ("units-card", "className", "units-card"),
+    "alerts-card": ("alerts-card", "className", "alerts-card"),
+    "pipe-checks": ("pipe-checks", "children", "pipe-checks"),
+    "units-map": ("units-map", "style", "units-map"),
+}
+OUTPUTS: dict[str, Output] = {
+    **{f"{key}-{part}": Output(f"{key}-{part}", "children")
+       for key in TILES for part in TILE_PARTS},
+    **{f"{key}-card": Output(f"{key}-card", "className") for key in TILES},
+    **{f"{key}-graph": Output(f"{key}-graph", "figure") for key in TILES},
+    **{name: Output(component, prop) for name, (component, prop, _) in PANELS.items()},
+}
+
+
+def named_outputs(out: dict[str, Any]) -> dict[str, Any]:
+    """`render`'s figures under the names of `OUTPUTS` (a tile is (value, sub, target, fresh,
+    card class, figure))."""
+    named: dict[str, Any] = {}
+    for key in TILES:
+        tile = out[key]
+        named |= {f"{key}-{part}": tile[i] for i, part in enumerate(TILE_PARTS)}
+        named[f"{key}-card"], named[f"{key}-graph"] = tile[4], tile[5]
+    return named | {name: out[source] for name, (_, _, source) in PANELS.items()}

@@ -143,15 +143,18 @@ def render_backtest(run: BacktestRun | None, lang: str, wanted: int | None = Non
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
     backtest_schema = ctx.settings.for_backtest().db_schema
 
-    @app.callback([Output("replay-runs", "children"), Output("backtest-run", "children"),
-                   Output("backtest-choose", "options"), Output("replay-updated", "children")],
-                  Input("tick", "n_intervals"), Input("backtest-choose", "value"),
-                  State("url", "search"))
-    def refresh(_n: int | None, value: str | None, search: str | None) -> list:
+    @app.callback(output={"runs": Output("replay-runs", "children"),
+                          "backtest": Output("backtest-run", "children"),
+                          "choices": Output("backtest-choose", "options"),
+                          "updated": Output("replay-updated", "children")},
+                  inputs=[Input("tick", "n_intervals"), Input("backtest-choose", "value")],
+                  state=[State("url", "search")])
+    def refresh(_n: int | None, value: str | None, search: str | None) -> dict[str, Any]:
         view = ctx.view(search)
         snap = ctx.live.snapshot()  # the live reader sees the replay schema's runs too
         wanted = chosen_run(value)
         run, runs = ctx.live.backtests(backtest_schema, wanted)
-        return [render(snap.replay_runs, view.lang, view.query(source="replay")),
-                render_backtest(run, view.lang, wanted), choices(runs, view.lang),
-                updated_line(snap.read_at, view.lang)]
+        return {"runs": render(snap.replay_runs, view.lang, view.query(source="replay")),
+                "backtest": render_backtest(run, view.lang, wanted),
+                "choices": choices(runs, view.lang),
+                "updated": updated_line(snap.read_at, view.lang)}

@@ -301,7 +301,7 @@ def test_the_alerts_page_lists_alerts_about_the_ioc_after_the_services(ctx):
     stalled = _alert("critical", {"feed": "payments"}, rule="ingest_stalled",
                      fingerprint="fp-stalled", summary_vi="Dừng ghi nhận")
     snap = replace(_snapshot(ctx), alerts=(stalled, *_snapshot(ctx).alerts))
-    table, pager = render_alerts(snap, NOW, "vi", ctx.config, ctx.pipeline_rules)[0]
+    table, pager = render_alerts(snap, NOW, "vi", ctx.config, ctx.pipeline_rules)["table"]
     rows = table.children[1].children
     assert "fit-pager" in pager.className  # the browser shows the rows that fit, a page at a time
     assert [r.id for r in rows][-1] == "alert-row-fp-stalled"   # after the services' alerts
@@ -379,3 +379,13 @@ def test_the_portal_ranks_agencies_and_centres_by_dossiers_resolved_late(ctx):
     units = {u.code: u.name_vi for u in ctx.province.units}
     assert [r[:3] for r in tables["portal-centres"]] == [[units[centres[1]], "5", "4"],
                                                          [units[centres[0]], "40", "1"]]
+
+
+def test_the_refresh_sets_every_output_by_name(ctx):
+    """The overview's callback returns its outputs by name, one for each it declares."""
+    from ioc_dashboard.pages.overview import OUTPUTS, named_outputs
+
+    named = named_outputs(render(_snapshot(ctx), NOW, "vi", ctx))
+    assert set(named) == set(OUTPUTS)
+    assert named["units-map"] == render(_snapshot(ctx), NOW, "vi", ctx)["units-map"]
+    assert OUTPUTS["overview-updated"].component_property == "children"
