@@ -95,7 +95,8 @@ def portal_layout(ctx: WallContext, lang: str) -> html.Div:
     ], className="mt-2")])
 
 
-def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> list:
+def render_portal(snap: Snapshot, now: datetime, lang: str,
+                  ctx: WallContext) -> dict[str, Any]:
     fresh = freshness(snap, "portal", now, ctx.config)
     d = dossier_kpis(snap)
     targets = ctx.province.targets
@@ -114,25 +115,34 @@ def render_portal(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) ->
         return "" if day is None else with_usual(
             "", day.source, day.weeks, format_int(round(day.usual_so_far(counts)), lang), lang)
 
-    return [
-        fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
-        format_int(d.received, lang), format_int(d.resolved, lang),
-        usual(day.usual_received if day else ()), usual(day.usual_resolved if day else ()),
-        format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
-        with_usual(t("target", lang, target="≥ " + format_percent(
+    return {
+        "portal-fresh": fresh_text(fresh, lang),
+        "portal-panel": "feed-panel" + (" stale" if fresh.late else ""),
+        "portal-received-value": format_int(d.received, lang),
+        "portal-resolved-value": format_int(d.resolved, lang),
+        "portal-received-sub": usual(day.usual_received if day else ()),
+        "portal-resolved-sub": usual(day.usual_resolved if day else ()),
+        "portal-ontime-value":
+            format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
+        "portal-ontime-target": with_usual(t("target", lang, target="≥ " + format_percent(
             targets.dossier_on_time_ratio, lang, 0)), shares.source, shares.weeks,
             format_percent(shares.on_time_ratio, lang) if shares.on_time_ratio is not None
             else None, lang),
-        format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
-        with_usual(t("target", lang, target="≥ " + format_percent(
+        "portal-online-value":
+            format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
+        "portal-online-target": with_usual(t("target", lang, target="≥ " + format_percent(
             targets.online_receipt_ratio, lang, 0)), shares.source, shares.weeks,
             format_percent(shares.online_ratio, lang) if shares.online_ratio is not None
             else None, lang),
-        cls, hourly_patch(day.hours, day.received, day.usual_received) if day
-        else hourly_patch((), (), ()),
-        hourly_patch(day.hours, day.resolved, day.usual_resolved) if day
-        else hourly_patch((), (), ()), _indicator_table(snap, ctx, lang), health,
-        _centre_table(snap, ctx, lang), updated_line(snap.read_at, lang)]
+        "portal-received-card": cls,
+        "portal-received-graph": hourly_patch(day.hours, day.received, day.usual_received)
+        if day else hourly_patch((), (), ()),
+        "portal-resolved-graph": hourly_patch(day.hours, day.resolved, day.usual_resolved)
+        if day else hourly_patch((), (), ()),
+        "portal-indicators-data": _indicator_table(snap, ctx, lang),
+        "portal-health-data": health,
+        "portal-centres-data": _centre_table(snap, ctx, lang),
+        "portal-updated": updated_line(snap.read_at, lang)}
 
 
 def _late(scope: Scope) -> int:
@@ -215,7 +225,8 @@ def telemedicine_layout(ctx: WallContext, lang: str) -> html.Div:
     ], "telemedicine-body")
 
 
-def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> list:
+def render_telemedicine(snap: Snapshot, now: datetime, lang: str,
+                        ctx: WallContext) -> dict[str, Any]:
     fresh = freshness(snap, "telemedicine", now, ctx.config)
     links = link_kpis(snap, ctx.province, ctx.config, now)
     hospitals = _names(ctx.province.hospitals, lang)
@@ -235,21 +246,28 @@ def render_telemedicine(snap: Snapshot, now: datetime, lang: str, ctx: WallConte
     body = dbc.Row(cells, className="g-2 mt-2 link-grid",
                    style={"--link-columns": str(columns)})
     if not ctx.province.hospitals:  # nothing configured: say so, not 0/0
-        return ["", "feed-panel", "—", t("links_none", lang),
-                format_int(snap.consultations_active, lang), "", tile_class(None),
-                spark_patch(()),
-                html.Div(t("links_none", lang), className="text-secondary mt-3 no-links"),
-                updated_line(snap.read_at, lang)]
-    return [
-        fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
-        f"{links.up}/{links.total}",
-        with_usual_count(t("target", lang, target=format_percent(
+        return {"telemedicine-fresh": "", "telemedicine-panel": "feed-panel",
+                "tele-links-value": "—", "tele-links-target": t("links_none", lang),
+                "tele-sessions-value": format_int(snap.consultations_active, lang),
+                "tele-sessions-target": "", "tele-links-card": tile_class(None),
+                "tele-links-graph": spark_patch(()),
+                "telemedicine-body": html.Div(t("links_none", lang),
+                                              className="text-secondary mt-3 no-links"),
+                "telemedicine-updated": updated_line(snap.read_at, lang)}
+    return {
+        "telemedicine-fresh": fresh_text(fresh, lang),
+        "telemedicine-panel": "feed-panel" + (" stale" if fresh.late else ""),
+        "tele-links-value": f"{links.up}/{links.total}",
+        "tele-links-target": with_usual_count(t("target", lang, target=format_percent(
             ctx.province.targets.telemedicine_links_up_ratio, lang, 0)),
             usual_links(snap, ctx.province), lang, links.total),
-        format_int(snap.consultations_active, lang),
-        with_usual_count("", usual_consultations(snap, ctx.province, ctx.rhythms,
-                                                 ctx.calendar), lang),
-        tile_class(fresh), spark_patch(links.trend), body, updated_line(snap.read_at, lang)]
+        "tele-sessions-value": format_int(snap.consultations_active, lang),
+        "tele-sessions-target": with_usual_count("", usual_consultations(
+            snap, ctx.province, ctx.rhythms, ctx.calendar), lang),
+        "tele-links-card": tile_class(fresh),
+        "tele-links-graph": spark_patch(links.trend),
+        "telemedicine-body": body,
+        "telemedicine-updated": updated_line(snap.read_at, lang)}
 
 
 def payments_layout(ctx: WallContext, lang: str) -> html.Div:
@@ -282,7 +300,8 @@ def _band_now(series: Series, b: int | None, lang: str) -> str:
             + t(f"typical.{state}", lang))
 
 
-def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) -> list:
+def render_payments(snap: Snapshot, now: datetime, lang: str,
+                    ctx: WallContext) -> dict[str, Any]:
     fresh = freshness(snap, "payments", now, ctx.config)
     p = payment_kpis(snap)
     rows = [[t(f"category.{c}", lang), format_int(s + f, lang),
@@ -304,22 +323,30 @@ def render_payments(snap: Snapshot, now: datetime, lang: str, ctx: WallContext) 
     target = t("target", lang, target="≥ " + format_percent(
         ctx.province.targets.payment_success_ratio, lang, 0))
     usual_rate = typ.usual_per_minute() if typ else None
-    return [
-        fresh_text(fresh, lang), "feed-panel" + (" stale" if fresh.late else ""),
-        format_float(p.per_minute, lang) if p.per_minute is not None else "—",
-        "" if typ is None else with_usual(
+    return {
+        "payments-fresh": fresh_text(fresh, lang),
+        "payments-panel": "feed-panel" + (" stale" if fresh.late else ""),
+        "pay-rate-value": format_float(p.per_minute, lang) if p.per_minute is not None else "—",
+        "pay-rate-target": "" if typ is None else with_usual(
             "", typ.source, typ.weeks, None if usual_rate is None
             else t("pay.per_minute", lang, value=format_float(usual_rate, lang)), lang),
-        format_percent(p.success_ratio, lang) if p.success_ratio is not None else "—",
-        target if typ is None else with_usual(
+        "pay-success-value":
+            format_percent(p.success_ratio, lang) if p.success_ratio is not None else "—",
+        "pay-success-target": target if typ is None else with_usual(
             target, typ.source, typ.weeks, None if typ.success_ratio is None
             else format_percent(typ.success_ratio, lang), lang),
-        tile_class(fresh), spark_patch(p.trend), body, figures, values, note,
-        updated_line(snap.read_at, lang)]
+        "pay-rate-card": tile_class(fresh),
+        "pay-rate-graph": spark_patch(p.trend),
+        "payments-table": body,
+        "pay-typical": figures,  # one per category shown (a pattern-matching output)
+        "pay-typical-now": values,
+        "pay-typical-note": note,
+        "payments-updated": updated_line(snap.read_at, lang)}
 
 
-PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
-    # name -> (path, layout, render, outputs in render's order)
+PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[Any, str]]]] = {
+    # name -> (path, layout, render, its outputs: (component id, property); `render` returns
+    # them by name: the id, or a pattern's type)
     "portal": ("/portal", portal_layout, render_portal, [
         ("portal-fresh", "children"), ("portal-panel", "className"),
         ("portal-received-value", "children"), ("portal-resolved-value", "children"),
@@ -349,14 +376,21 @@ PAGES: dict[str, tuple[str, Callable, Callable, list[tuple[str, str]]]] = {
 }
 
 
+def output_name(component: Any) -> str:
+    """The name a page's `render` gives an output: its id, or a pattern's type."""
+    return component["type"] if isinstance(component, dict) else component
+
+
 def register_callbacks(app: Dash, ctx: WallContext) -> None:
     for table in PORTAL_TABLES:
         draw_table(app, table)
     for _name, (_path, _layout, render, outputs) in PAGES.items():
-        def refresh(_n: int | None, search: str | None, render: Callable = render) -> list:
+        def refresh(_n: int | None, search: str | None,
+                    render: Callable = render) -> dict[str, Any]:
             view = ctx.view(search)
             snap, now = ctx.read(view)
             return render(snap, now, view.lang, ctx)
 
-        app.callback([Output(i, p) for i, p in outputs], Input("tick", "n_intervals"),
-                     State("url", "search"))(refresh)
+        app.callback(output={output_name(i): Output(i, p) for i, p in outputs},
+                     inputs=[Input("tick", "n_intervals")],
+                     state=[State("url", "search")])(refresh)

@@ -27,7 +27,13 @@ from ioc_dashboard.data import (
     WallData,
 )
 from ioc_dashboard.i18n import format_percent
-from ioc_dashboard.pages.feeds import PAGES, render_payments, render_portal, render_telemedicine
+from ioc_dashboard.pages.feeds import (
+    PAGES,
+    output_name,
+    render_payments,
+    render_portal,
+    render_telemedicine,
+)
 from ioc_dashboard.pages.overview import layout, render
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)  # 10:00:30 in Vietnam
@@ -144,8 +150,7 @@ def test_tiles_set_today_beside_the_same_weekday_of_earlier_weeks(ctx):
 
 
 def test_the_payments_tiles_set_the_last_hour_beside_the_same_hour_of_earlier_weeks(ctx):
-    outputs = [str(o) for o, _ in PAGES["payments"][3]]  # some are patterns (dicts)
-    model = dict(zip(outputs, render_payments(_snapshot(ctx), NOW, "vi", ctx), strict=True))
+    model = render_payments(_snapshot(ctx), NOW, "vi", ctx)
     assert _text(model["pay-success-target"]) == "Mục tiêu ≥ 98% · mô hình " + format_percent(
         ctx.province.simulation.payment_success_ratio)
     assert _text(model["pay-rate-target"]).startswith("mô hình ")
@@ -153,8 +158,7 @@ def test_the_payments_tiles_set_the_last_hour_beside_the_same_hour_of_earlier_we
     minute = (NOW - timedelta(seconds=5)).replace(second=0)
     weeks = tuple(PaymentWeekMinute(1, minute - timedelta(minutes=m), "tuition", 38, 2)
                   for m in range(1, 50))
-    out = dict(zip(outputs, render_payments(replace(_snapshot(ctx), payments_weeks=weeks),
-                                            NOW, "vi", ctx), strict=True))
+    out = render_payments(replace(_snapshot(ctx), payments_weeks=weeks), NOW, "vi", ctx)
     assert (out["pay-rate-value"], out["pay-success-value"]) == ("100,0", "99,00%")
     assert _text(out["pay-rate-target"]) == "thường lệ 40,0/phút"
     assert _text(out["pay-success-target"]) == "Mục tiêu ≥ 98% · thường lệ 95,00%"
@@ -162,18 +166,16 @@ def test_the_payments_tiles_set_the_last_hour_beside_the_same_hour_of_earlier_we
 
 
 def test_the_consultations_tile_sets_those_running_beside_a_usual_day(ctx):
-    outputs = [o for o, _ in PAGES["telemedicine"][3]]
     snap = replace(_snapshot(ctx), consultations_active=4)
     # NOW is a Sunday: no clinic in the model, no earlier week stored
-    model = dict(zip(outputs, render_telemedicine(snap, NOW, "vi", ctx), strict=True))
+    model = render_telemedicine(snap, NOW, "vi", ctx)
     assert model["tele-sessions-value"] == "4"
     assert _text(model["tele-sessions-target"]) == "mô hình 0"
     # the links: every link up in the model, the same minute's share when weeks are stored
     assert _text(model["tele-links-target"]) == "Mục tiêu 100% · mô hình 27/27"
     # two weeks with consultations that day (6 and 3 running at this time), one without
     weeks = (ConsultationWeek(1, 6, 120), ConsultationWeek(2, 3, 80), ConsultationWeek(3, 0, 0))
-    out = dict(zip(outputs, render_telemedicine(replace(snap, consultations_weeks=weeks), NOW,
-                                                "vi", ctx), strict=True))
+    out = render_telemedicine(replace(snap, consultations_weeks=weeks), NOW, "vi", ctx)
     assert _text(out["tele-sessions-target"]) == "thường lệ 4,5"
     assert "2 tuần trước" in out["tele-sessions-target"][-1].title
     links = replace(snap, links_weeks=(LinkWeekMinute(1, 27, 27), LinkWeekMinute(2, 25, 27),
@@ -315,7 +317,8 @@ def test_a_province_without_hospitals_says_no_links_are_configured(ctx):
     assert tile[:2] == ("—", "Chưa cấu hình kết nối khám chữa bệnh từ xa")
     assert "stale" not in tile[4] and "0/0" not in str(tile)
     page = render_telemedicine(snap, NOW, "en", bare)
-    assert page[2] == "—" and "No telemedicine links configured" in str(page[8])
+    assert page["tele-links-value"] == "—"
+    assert "No telemedicine links configured" in str(page["telemedicine-body"])
     assert "0/0" not in str(page)
 
 
@@ -330,8 +333,7 @@ def test_the_portal_tiles_chart_today_by_hour_against_a_usual_day(ctx):
     snap = replace(_snapshot(ctx), dossiers_weeks=(
         DossierWeekHour(1, day, 120, 60, 90, 80),
         DossierWeekHour(1, day + timedelta(hours=1), 60, 30, 40, 40)))
-    outputs = [o for o, _ in PAGES["portal"][3]]
-    out = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))
+    out = render_portal(snap, NOW, "vi", ctx)
     assert (out["portal-received-value"], out["portal-resolved-value"]) == ("300", "200")
     # so far (10:00:25 local): midnight's and 1 o'clock's hours of the week before
     assert _text(out["portal-received-sub"]) == "thường lệ 180"
@@ -346,7 +348,7 @@ def test_the_portal_tiles_chart_today_by_hour_against_a_usual_day(ctx):
     assert _text(out["portal-ontime-target"]) == "Mục tiêu ≥ 95% · thường lệ 92,31%"
     assert _text(out["portal-online-target"]) == "Mục tiêu ≥ 90% · thường lệ 50,00%"
     # no history: the model's day, said in the tooltip
-    model = dict(zip(outputs, render_portal(_snapshot(ctx), NOW, "vi", ctx), strict=True))
+    model = render_portal(_snapshot(ctx), NOW, "vi", ctx)
     assert _text(model["portal-received-sub"]).startswith("mô hình ")
 
 
@@ -364,8 +366,7 @@ def test_the_portal_ranks_agencies_and_centres_by_dossiers_resolved_late(ctx):
         scope("agency", agencies[1], 10, 10, 4),    # 6 late
         scope("agency", agencies[2], 30, 20, 16),   # 4 late
         scope("centre", centres[0], 40, 20, 19), scope("centre", centres[1], 5, 5, 1)))
-    outputs = [o for o, _ in PAGES["portal"][3]]
-    out = dict(zip(outputs, render_portal(snap, NOW, "vi", ctx), strict=True))
+    out = render_portal(snap, NOW, "vi", ctx)
     # the tables as the browser draws them: each cell's text
     tables = {name: [["".join(p.get("text", "") for p in c["parts"]) for c in r["cells"]]
                      for r in out[f"{name}-data"]["body"]]
@@ -389,3 +390,10 @@ def test_the_refresh_sets_every_output_by_name(ctx):
     assert set(named) == set(OUTPUTS)
     assert named["units-map"] == render(_snapshot(ctx), NOW, "vi", ctx)["units-map"]
     assert OUTPUTS["overview-updated"].component_property == "children"
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_feed_page_renders_every_output_it_declares_by_name(ctx, name):
+    _path, _layout, render_page, outputs = PAGES[name]
+    assert set(render_page(_snapshot(ctx), NOW, "vi", ctx)) == {
+        output_name(component) for component, _ in outputs}
