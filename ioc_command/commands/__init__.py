@@ -14,7 +14,7 @@ from types import ModuleType
 COMMANDS: tuple[str, ...] = (
     "up", "worker", "dashboard", "simulate", "scenarios", "replay", "bench", "chaos", "soak",
     "migrate", "status", "backtest", "indicators", "schemas", "calendar", "units", "settings",
-    "alerter", "notifier", "alerts", "wall-user",
+    "alerter", "notifier", "alerts", "wall-user", "sources",
 )
 
 
