@@ -51,7 +51,17 @@ MAX_REQUESTS = 10_000_000
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
-Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+# What a JSON Schema validator can check of those bounds (docs/schemas/): the year, by a
+# pattern every validator applies (an integrator's validator then refuses year 0001 as the
+# edge does), and the exact instants as `formatMinimum` / `formatExclusiveMaximum`, which
+# validators that know the format vocabulary (ajv-formats) apply too. A time in the first or
+# last hours of the range written with an offset that moves it across a year's end is
+# judged by the edge alone (the bound is in UTC).
+INSTANT_SCHEMA = {"pattern": r"^20[0-9]{2}-",
+                  "formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z"),
+                  "formatExclusiveMaximum": LATEST.isoformat().replace("+00:00", "Z")}
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST,
+                                         json_schema_extra=INSTANT_SCHEMA)]
 Latency = Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
 # Free text: no control characters (C0, DEL, C1: PostgreSQL text cannot hold NUL, and a
 # terminal that shows a log line would obey an ANSI escape), no line or paragraph separators

@@ -123,3 +123,25 @@ def test_schema_files_match_the_contract(tmp_path):
     assert not stale, f"{hint} (stale: {stale})"
     assert {n.removesuffix(".schema.json") for n in fresh_names} == \
         set(contract.EVENT_TYPES) | {"event"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.heading)
+def test_a_third_party_validator_agrees_with_the_edge_on_the_time_bounds(example):
+    """An integrator validating against docs/schemas/ with a common JSON Schema validator
+    (jsonschema, Draft 2020-12, formats checked) accepts what the edge accepts and refuses a
+    time the edge refuses: year 0001 passed the schemas before (issue 41, item 1)."""
+    from jsonschema import Draft202012Validator
+
+    event_type = example.named_type
+    schema = json.loads((SCHEMAS_DIR / f"{event_type}.schema.json").read_text(encoding="utf-8"))
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    body = json.loads(example.raw)
+    assert not list(validator.iter_errors(body))
+    now = datetime.fromisoformat(body["occurred_at"])
+    for wrong in ("0001-01-01T00:00:00+14:00", "1999-06-01T08:00:00+07:00",
+                  "2100-03-02T08:00:00+07:00"):
+        bad = {**body, "occurred_at": wrong}
+        with pytest.raises(contract.ContractError):  # the edge refuses it...
+            contract.decode(json.dumps(bad).encode(), contract.FEED_OF[event_type], now)
+        errors = list(validator.iter_errors(bad))  # ...and so does the integrator's validator
+        assert [list(e.path) for e in errors] == [["occurred_at"]], (wrong, errors)
