@@ -22,24 +22,16 @@ from ioc_dashboard.data.rows import (
     Alert,
     BacktestChoice,
     BacktestRun,
-    ConsultationWeek,
-    DossierHour,
     DossierWeekHour,
-    LinkMinute,
-    LinkWeekMinute,
-    PaymentMinute,
     PaymentWeekMinute,
-    PortalMinute,
     ReplayRun,
-    Silence,
     Snapshot,
     local_day_start,
     telemedicine_at,
 )
 from ioc_dashboard.data.snapshot import read_snapshot
 
+# what the wall's other modules read; each row type is in `rows`
 __all__ = ["DEAD_LETTERS", "FEED_STATS", "Alert", "BacktestChoice", "BacktestRun",
-           "ConsultationWeek", "DossierHour", "DossierWeekHour", "LinkMinute",
-           "LinkWeekMinute", "PaymentMinute", "PaymentWeekMinute", "PortalMinute", "ReplayRun",
-           "Silence", "Snapshot", "WallData", "local_day_start", "read_snapshot", "reader_url",
-           "telemedicine_at"]
+           "DossierWeekHour", "PaymentWeekMinute", "ReplayRun", "Snapshot", "WallData",
+           "local_day_start", "read_snapshot", "reader_url", "telemedicine_at"]

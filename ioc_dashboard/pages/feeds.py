@@ -111,6 +111,15 @@ def render_portal(snap: Snapshot, now: datetime, lang: str,
     day = dossier_day(snap, ctx.province, ctx.rhythms, ctx.calendar)
     shares = usual_dossiers(snap.dossiers_weeks, snap.newest.get("dossier_events"), ctx.province)
 
+    def percent(value: float | None) -> str:
+        return format_percent(value, lang) if value is not None else "—"
+
+    def share_target(target: float, usual_share: float | None) -> Any:
+        """The share's target, beside its usual value on the same weekday so far."""
+        return with_usual(t("target", lang, target="≥ " + format_percent(target, lang, 0)),
+                          shares.source, shares.weeks,
+                          None if usual_share is None else percent(usual_share), lang)
+
     def usual(counts: tuple[float, ...]) -> Any:
         return "" if day is None else with_usual(
             "", day.source, day.weeks, format_int(round(day.usual_so_far(counts)), lang), lang)
@@ -122,18 +131,11 @@ def render_portal(snap: Snapshot, now: datetime, lang: str,
         "portal-resolved-value": format_int(d.resolved, lang),
         "portal-received-sub": usual(day.usual_received if day else ()),
         "portal-resolved-sub": usual(day.usual_resolved if day else ()),
-        "portal-ontime-value":
-            format_percent(d.on_time_ratio, lang) if d.on_time_ratio is not None else "—",
-        "portal-ontime-target": with_usual(t("target", lang, target="≥ " + format_percent(
-            targets.dossier_on_time_ratio, lang, 0)), shares.source, shares.weeks,
-            format_percent(shares.on_time_ratio, lang) if shares.on_time_ratio is not None
-            else None, lang),
-        "portal-online-value":
-            format_percent(d.online_ratio, lang) if d.online_ratio is not None else "—",
-        "portal-online-target": with_usual(t("target", lang, target="≥ " + format_percent(
-            targets.online_receipt_ratio, lang, 0)), shares.source, shares.weeks,
-            format_percent(shares.online_ratio, lang) if shares.online_ratio is not None
-            else None, lang),
+        "portal-ontime-value": percent(d.on_time_ratio),
+        "portal-ontime-target": share_target(targets.dossier_on_time_ratio,
+                                             shares.on_time_ratio),
+        "portal-online-value": percent(d.online_ratio),
+        "portal-online-target": share_target(targets.online_receipt_ratio, shares.online_ratio),
         "portal-received-card": cls,
         "portal-received-graph": hourly_patch(day.hours, day.received, day.usual_received)
         if day else hourly_patch((), (), ()),

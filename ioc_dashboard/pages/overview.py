@@ -300,27 +300,20 @@ def register_callbacks(app: Dash, ctx: WallContext) -> None:
 
 
 # what `refresh` sets, by name: each tile's texts, card class and graph, then the panels
-# (name -> the component property; `render`'s key when it differs from the name)
-PANELS: dict[str, tuple[str, str, str]] = {
-    "units-worst": ("units-worst", "data", "units"),
-    "overview-alerts": ("overview-alerts", "children", "alerts"),
-    "pipe-delay": ("pipe-delay", "children", "pipe-delay"),
-    "pipe-dead-hour": ("pipe-dead-hour", "children", "pipe-dead-hour"),
-    "dead-letters": ("dead-letters", "children", "dead-letters"),
-    "pipe-feeds": ("pipe-feeds", "children", "pipe-feeds"),
-    "overview-updated": ("overview-updated", "children", "updated"),
-    "alerts-fresh": ("alerts-fresh", "children", "alerts-fresh"),
-    "units-card": ("units-card", "className", "units-card"),
-    "alerts-card": ("alerts-card", "className", "alerts-card"),
-    "pipe-checks": ("pipe-checks", "children", "pipe-checks"),
-    "units-map": ("units-map", "style", "units-map"),
-}
+# (by component id; their property when not `children`, `render`'s key when not the id)
+PANELS = ("units-worst", "overview-alerts", "pipe-delay", "pipe-dead-hour", "dead-letters",
+          "pipe-feeds", "overview-updated", "alerts-fresh", "units-card", "alerts-card",
+          "pipe-checks", "units-map")
+PANEL_PROPERTY = {"units-worst": "data", "units-card": "className", "alerts-card": "className",
+                  "units-map": "style"}
+RENDERED_AS = {"units-worst": "units", "overview-alerts": "alerts",
+               "overview-updated": "updated"}
 OUTPUTS: dict[str, Output] = {
     **{f"{key}-{part}": Output(f"{key}-{part}", "children")
        for key in TILES for part in TILE_PARTS},
     **{f"{key}-card": Output(f"{key}-card", "className") for key in TILES},
     **{f"{key}-graph": Output(f"{key}-graph", "figure") for key in TILES},
-    **{name: Output(component, prop) for name, (component, prop, _) in PANELS.items()},
+    **{name: Output(name, PANEL_PROPERTY.get(name, "children")) for name in PANELS},
 }
 
 
@@ -332,4 +325,4 @@ def named_outputs(out: dict[str, Any]) -> dict[str, Any]:
         tile = out[key]
         named |= {f"{key}-{part}": tile[i] for i, part in enumerate(TILE_PARTS)}
         named[f"{key}-card"], named[f"{key}-graph"] = tile[4], tile[5]
-    return named | {name: out[source] for name, (_, _, source) in PANELS.items()}
+    return named | {name: out[RENDERED_AS.get(name, name)] for name in PANELS}

@@ -45,10 +45,8 @@ def cmd_alerter(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.for_replay()
     rules = load_rules(settings.alert_rules)
     province = load_province(settings.province_file)
-    url = role_url(_urls(settings), WRITER_ROLE, settings.writer_password)
     stop = _stop()
-    with connect(url, settings.db_schema, autocommit=True,
-                 application_name="ioc-alerter") as conn:
+    with _writer(settings, "ioc-alerter") as conn:
         if not _wait_for_schema(conn, stop):
             return 0
         probe = None if args.replay else LagProbe(settings, stop)
@@ -143,6 +141,12 @@ class LagProbe:
         return self.brokers
 
 
+def _writer(settings: Settings, name: str):  # noqa: ANN202 - a psycopg connection
+    """The part's connection as the writer role, named `name` in pg_stat_activity."""
+    return connect(role_url(_urls(settings), WRITER_ROLE, settings.writer_password),
+                   settings.db_schema, autocommit=True, application_name=name)
+
+
 def _wait_for_schema(conn, stop) -> bool:  # noqa: ANN001
     """Wait until the alert tables exist (a replay schema may be migrated later)."""
     waited = False
@@ -160,10 +164,8 @@ def cmd_notifier(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts.rules import load_rules
 
     rules = load_rules(settings.alert_rules)
-    url = role_url(_urls(settings), WRITER_ROLE, settings.writer_password)
     stop = _stop()
-    with connect(url, settings.db_schema, autocommit=True,
-                 application_name="ioc-notifier") as conn:
+    with _writer(settings, "ioc-notifier") as conn:
         if not _wait_for_schema(conn, stop):
             return 0
         Notifier(conn, rules.notifications, webhook_urls=settings.webhook_urls,

@@ -14,7 +14,8 @@ from ioc.province import load_province
 from ioc.settings import PROVINCES_DIR, Settings
 from ioc_dashboard.config import load_wall_config, pipeline_rules
 from ioc_dashboard.context import WallContext
-from ioc_dashboard.data import (
+from ioc_dashboard.data import WallData
+from ioc_dashboard.data.rows import (
     Alert,
     ConsultationWeek,
     DossierHour,
@@ -24,7 +25,6 @@ from ioc_dashboard.data import (
     PaymentMinute,
     PaymentWeekMinute,
     Snapshot,
-    WallData,
 )
 from ioc_dashboard.i18n import format_percent
 from ioc_dashboard.pages.feeds import (

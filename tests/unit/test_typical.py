@@ -13,7 +13,7 @@ from ioc.calendar import load_calendar
 from ioc.province import load_province
 from ioc.rhythms import load_rhythms, payment_mix
 from ioc.settings import PROVINCES_DIR
-from ioc_dashboard.data import (
+from ioc_dashboard.data.rows import (
     ConsultationWeek,
     DossierHour,
     DossierWeekHour,

@@ -14,7 +14,8 @@ from ioc_dashboard.app import kiosk_playlist
 from ioc_dashboard.auth import hash_password, verify_password
 from ioc_dashboard.config import load_wall_config
 from ioc_dashboard.context import parse_view
-from ioc_dashboard.data import LinkMinute, ReplayRun, Snapshot, local_day_start
+from ioc_dashboard.data import ReplayRun, Snapshot, local_day_start
+from ioc_dashboard.data.rows import LinkMinute
 from ioc_dashboard.figures import (
     label_sides,
     link_kpis,
