@@ -13,6 +13,7 @@ COPY simulators/ simulators/
 COPY ioc_dashboard/ ioc_dashboard/
 COPY proof/ proof/
 COPY ioc_command/ ioc_command/
+COPY intake/ intake/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 # the tested versions travel with the wheel
 RUN cp requirements.lock /wheels/

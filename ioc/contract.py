@@ -343,8 +343,10 @@ def _duplicate_key(raw: bytes, event: Envelope) -> str | None:
     return repeated[0] if repeated else None
 
 
-def decode(raw: bytes, feed: str, now: datetime, max_age: timedelta | None = None) -> Envelope:
-    """Decode and validate one event read from `feed`'s topic; `ContractError` says why not.
+def decode(raw: bytes, feed: str | None, now: datetime,
+           max_age: timedelta | None = None) -> Envelope:
+    """Decode and validate one event read from `feed`'s topic (None: an event of any feed,
+    as the HTTP intake takes them); `ContractError` says why not.
 
     `now` is passed in (not read from a clock here) so replays and tests control it.
     `max_age`: the live path's past limit (`IOC_MAX_EVENT_AGE_DAYS`); None (replays,
@@ -361,7 +363,7 @@ def decode(raw: bytes, feed: str, now: datetime, max_age: timedelta | None = Non
     duplicate = _duplicate_key(raw, event)
     if duplicate:
         raise ContractError(f"duplicate key {duplicate!r}")
-    if event.feed != feed:
+    if feed is not None and event.feed != feed:
         raise ContractError(f"feed {event.feed!r} sent on the {feed!r} topic")
     if event.occurred_at - now > MAX_FUTURE:
         raise ContractError(
@@ -381,6 +383,12 @@ def json_schemas() -> dict[str, dict]:
     schemas = {name: model.model_json_schema() for name, model in EVENT_TYPES.items()}
     schemas["event"] = _ADAPTER.json_schema()
     return schemas
+
+
+def event_schema(ref_template: str) -> dict:
+    """JSON Schema of any event, its definitions referred to by `ref_template` (the HTTP
+    intake's OpenAPI document: '#/components/schemas/{model}')."""
+    return _ADAPTER.json_schema(ref_template=ref_template)
 
 
 def write_json_schemas(directory) -> list[str]:

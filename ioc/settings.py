@@ -266,6 +266,24 @@ class Settings:
     worker_stall_seconds: float = _setting(
         "IOC_WORKER_STALL_SECONDS", _positive, 30.0,
         "Worker health: seconds with lag but nothing stored before /healthz says stalled.")
+    intake_host: str = _setting(
+        "IOC_INTAKE_HOST", _host, "127.0.0.1",
+        "Address the HTTP intake (`ioc intake`) listens on; beyond loopback only once a source "
+        "has a key (`ioc sources add`).")
+    intake_port: int = _setting(
+        "IOC_INTAKE_PORT", _port, 8070, "Port of the HTTP intake (POST /v1/events).")
+    intake_rate: float = _setting(
+        "IOC_INTAKE_RATE", _positive, 2000.0,
+        "Events per second each source may send to the intake, on average (bursts of ten "
+        "seconds' worth, at least one full request); more is answered 429 with Retry-After.")
+    intake_delivery_seconds: float = _setting(
+        "IOC_INTAKE_DELIVERY_SECONDS", _positive, 5.0,
+        "How long the intake waits for the broker to acknowledge a request's events before it "
+        "answers 503 (nothing accepted; the client sends them again).")
+    intake_body_seconds: float = _setting(
+        "IOC_INTAKE_BODY_SECONDS", _positive, 30.0,
+        "A request's body must arrive within this many seconds, else 408 (a stalled client "
+        "holds nothing up).")
     refresh_seconds: float = _setting(
         "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
     wall_language: str = _setting(

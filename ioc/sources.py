@@ -152,12 +152,20 @@ class Grant:
     codes: frozenset[str]
 
 
+# how the intake's role reads a key's source (its only way), and whether any key is live
+GRANT_QUERY = "SELECT name, feeds, codes, key_hash FROM intake_source_by_key(%s)"
+LIVE_QUERY = "SELECT intake_sources_live()"
+
+
+def grant_from(row: tuple | None, wanted: str) -> Grant | None:
+    """The grant in a row of GRANT_QUERY asked for hash `wanted` (compared in constant time)."""
+    if row is None or not hmac.compare_digest(row[3], wanted):
+        return None
+    return Grant(row[0], frozenset(row[1]), frozenset(row[2]))
+
+
 def grant_of(conn: psycopg.Connection, key: str) -> Grant | None:
     """The grant of a live key, None for an unknown or revoked one (as the intake asks:
     through `intake_source_by_key`, the only way its role can read a source)."""
     wanted = key_hash(key)
-    row = conn.execute("SELECT name, feeds, codes, key_hash FROM intake_source_by_key(%s)",
-                       (wanted,)).fetchone()
-    if row is None or not hmac.compare_digest(row[3], wanted):
-        return None
-    return Grant(row[0], frozenset(row[1]), frozenset(row[2]))
+    return grant_from(conn.execute(GRANT_QUERY, (wanted,)).fetchone(), wanted)

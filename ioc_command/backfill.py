@@ -24,12 +24,12 @@ from typing import TextIO
 from ioc.db import WRITER_ROLE, connect, role_url
 from ioc.known_codes import KnownCodes
 from ioc.province import Province
+from ioc.refusals import reason_label
 from ioc.services.endpoints import embedded_urls
 from ioc.settings import Settings
 from ioc.units import UnitsDataset
 from simulators.generator import ProvinceSimulator
 from streams.alerts.backtest import load_recording
-from streams.metrics import dead_letter_reason_label
 
 CHUNK_SECONDS = 3600.0  # stored an hour of events at a time
 CAUGHT_UP_SECONDS = 1.0  # this close to now, the live simulation takes over
@@ -79,7 +79,7 @@ def backfill(settings: Settings, province: Province, simulator: ProvinceSimulato
                 target = min(at + CHUNK_SECONDS, clock())
                 loaded = load_recording(url, settings.db_schema,
                                         simulator.records_until(target), codes,
-                                        datetime.now(UTC), dead_letter_reason_label)
+                                        datetime.now(UTC), reason_label)
                 at = target
                 stored += loaded.stored
                 refused += sum(loaded.refused.values())

@@ -54,6 +54,7 @@ from kafka.errors import KafkaError
 from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.errors import ServiceError
+from ioc.refusals import reason_label
 from ioc.services.broker import HOST, EmbeddedBroker
 from ioc.services.kafka import DEFAULT_JARS, ApacheKafka, fetch_jars
 from ioc.services.postgres import EmbeddedPostgres
@@ -74,7 +75,6 @@ from proof.harness import (
     stored_events,
     until,
 )
-from streams.metrics import dead_letter_reason_label
 from streams.sink import TABLE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ def poison(run: Run) -> dict[str, Any]:
     wrong = {}
     for where, kind in feed.poison.items():
         reason = letters.get(where)
-        if reason is None or dead_letter_reason_label(reason) != POISON_KINDS[kind]:
+        if reason is None or reason_label(reason) != POISON_KINDS[kind]:
             wrong[kind] = reason or "not dead-lettered"
     kinds = Counter(feed.poison.values())
     return {**figures, "poison_sent": feed.poison_sent, "poison_by_kind": dict(kinds),

@@ -36,12 +36,13 @@ from ioc.db import WRITER_ROLE, connect_async, role_url
 from ioc.errors import ContractError, ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
+from ioc.refusals import reason_label
 from ioc.settings import Settings
 from ioc.topics import FEED_PARTITIONS
 from ioc.units import UnitsDataset
 from streams.consumer import BatchConsumer, BatchHandler, BatchTransport
 from streams.health import StallDetector
-from streams.metrics import LagCollector, StreamMetrics, dead_letter_reason_label
+from streams.metrics import LagCollector, StreamMetrics
 from streams.sink import DeadLetter, EventSink
 from streams.store import BatchStore, Decoded, StoreOutcome
 
@@ -234,7 +235,7 @@ class Worker:
         metrics.refused.labels(feed).inc(len(outcome.refused))
         for d in (*dead, *outcome.refused):
             reason = ("refused_by_database" if d.reason.startswith("refused by the database")
-                      else dead_letter_reason_label(d.reason))
+                      else reason_label(d.reason))
             metrics.dead_lettered.labels(feed, reason).inc()
         now = time.time()
         if items:

@@ -124,26 +124,3 @@ class StreamMetrics:
         self.last_poll = Gauge(
             "ioc_consumer_last_poll_timestamp_seconds",
             "Wall-clock time the fetch loop last completed a poll of Kafka.", registry=registry)
-
-
-def dead_letter_reason_label(reason: str) -> str:
-    """A low-cardinality label from a free-text reason ('undecodable: ...' -> 'undecodable')."""
-    head = reason.split(":", 1)[0].strip()
-    for known in ("undecodable", "oversize", "missing event_type", "unknown event_type",
-                  "unknown schema version"):
-        if head.startswith(known):
-            return known.replace(" ", "_")
-    if head.startswith("duplicate key"):
-        return "duplicate_key"
-    if "in the future" in reason:
-        return "future_timestamp"
-    if "in the past (the live limit" in reason:
-        return "old_timestamp"
-    for noun in ("unit", "hospital", "portal", "agency", "procedure", "centre"):
-        if f"unknown {noun} code" in reason:
-            return f"unknown_{noun}"
-    if "unknown link" in reason:
-        return "unknown_link"
-    if head.startswith("feed "):
-        return "wrong_feed"
-    return "invalid_field"

@@ -12,9 +12,9 @@ import importlib
 from types import ModuleType
 
 COMMANDS: tuple[str, ...] = (
-    "up", "worker", "dashboard", "simulate", "scenarios", "replay", "bench", "chaos", "soak",
-    "migrate", "status", "backtest", "indicators", "schemas", "calendar", "units", "settings",
-    "alerter", "notifier", "alerts", "wall-user", "sources",
+    "up", "worker", "dashboard", "intake", "simulate", "scenarios", "replay", "bench", "chaos",
+    "soak", "migrate", "status", "backtest", "indicators", "schemas", "calendar", "units",
+    "settings", "alerter", "notifier", "alerts", "wall-user", "sources",
 )
 
 

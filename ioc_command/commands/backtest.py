@@ -41,11 +41,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.known_codes import KnownCodes
     from ioc.migrate import migrate_database
     from ioc.province import load_province
+    from ioc.refusals import reason_label
     from ioc.units import UnitsDataset
     from simulators.recording import read_header, read_records
     from streams.alerts.backtest import run as run_backtest
     from streams.alerts.rules import load_rules
-    from streams.metrics import dead_letter_reason_label
 
     if args.recording is None and (args.since is None or args.until is None):
         raise IocError("give --recording FILE, or --from and --to (stored history)")
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             recording=(str(args.recording), read_records(args.recording))
             if args.recording else None, since=args.since, until=args.until,
             names=(str(rules_path), str(args.against) if args.against else None),
-            label=dead_letter_reason_label, workers=args.workers)
+            label=reason_label, workers=args.workers)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, sort_keys=True, indent=1))
         return 0

@@ -30,6 +30,7 @@ from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
+from ioc.refusals import reason_label
 from ioc.resources import ALERT_RULES_DIR
 from ioc.settings import Settings
 from ioc.units import UnitsDataset
@@ -39,7 +40,6 @@ from simulators.recording import RecordingWriter, read_records
 from simulators.scenarios import load_scenario, resolve, scenario_path
 from streams.alerts import backtest
 from streams.alerts.rules import load_rules
-from streams.metrics import dead_letter_reason_label
 
 MIDNIGHT = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # Monday 2/3/2026 00:00 in Vietnam
 SCENARIO_AT = timedelta(hours=9)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
         _, result = backtest.run(
             s.database_url, s.db_schema, s.db_schema, rules, None, province, load_calendar(),
             KnownCodes(province, UnitsDataset()), recording=(str(path), read_records(path)),
-            label=dead_letter_reason_label, out=log, timings=timings, workers=workers)
+            label=reason_label, out=log, timings=timings, workers=workers)
         total = time.perf_counter() - began
     event_seconds = hours * 3600
     return {

@@ -32,6 +32,7 @@ from ioc.db import connect
 from ioc.errors import ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
+from ioc.refusals import reason_label
 from ioc.resources import ALERT_RULES_DIR
 from ioc.settings import Settings
 from ioc.units import UnitsDataset
@@ -41,7 +42,6 @@ from simulators.recording import read_records
 from simulators.scenarios import scenario_path, seconds
 from streams.alerts import backtest
 from streams.alerts.rules import load_rules
-from streams.metrics import dead_letter_reason_label
 
 SKEW_WALL_SECONDS = 0.75  # the worker's batching skew between partitions, wall time
 
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
             bt.database_url, bt.db_schema, bt.db_schema, load_rules(rules_path), None,
             province, load_calendar(), KnownCodes(province, UnitsDataset()),
             recording=(str(recording), read_records(recording)),
-            label=dead_letter_reason_label, out=io.StringIO())
+            label=reason_label, out=io.StringIO())
         backtest_seconds = time.perf_counter() - began
     got_backtest = episodes_of_backtest(result, cutoff)
     only_live, only_backtest = sorted(got_live - got_backtest), sorted(got_backtest - got_live)

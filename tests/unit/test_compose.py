@@ -25,9 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 REQUIRED_SERVICES = {"kafka", "timescaledb", "migrate", "worker", "dashboard", "simulator",
-                     "alerter", "notifier", "prometheus", "alertmanager"}
+                     "alerter", "notifier", "prometheus", "alertmanager", "intake"}
 # service -> the `ioc` subcommand it must run
 EXPECTED_COMMANDS = {"migrate": "migrate", "worker": "worker", "dashboard": "dashboard",
+                     "intake": "intake",
                      "simulator": "simulate", "alerter": "alerter", "notifier": "notifier"}
 
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")

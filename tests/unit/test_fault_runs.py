@@ -11,12 +11,12 @@ import pytest
 from ioc import contract
 from ioc.errors import ContractError
 from ioc.known_codes import KnownCodes
+from ioc.refusals import reason_label
 from ioc.services.process import ManagedProcess
 from ioc.units import UnitsDataset
 from proof.crashes import crash_in_log, crash_reports
 from proof.harness import POISON_KINDS, THANH_HOA, make_events, poison_event
 from proof.soak import up_verdict, verdict
-from streams.metrics import dead_letter_reason_label
 
 CODES = KnownCodes(THANH_HOA, UnitsDataset())
 
@@ -27,7 +27,7 @@ def test_each_poison_kind_is_refused_with_its_reason(kind):
     feed, _, raw = poison_event(kind, random.Random(3), now - timedelta(seconds=30), f"p-{kind}-1")
     with pytest.raises(ContractError) as refused:
         CODES.check(contract.decode(raw, feed, now))
-    assert dead_letter_reason_label(str(refused.value)) == POISON_KINDS[kind]
+    assert reason_label(str(refused.value)) == POISON_KINDS[kind]
 
 
 def test_the_poison_kinds_cover_every_reason_of_the_contract():

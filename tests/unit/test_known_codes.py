@@ -13,9 +13,9 @@ from ioc import contract
 from ioc.errors import ContractError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
+from ioc.refusals import reason_label
 from ioc.units import UnitsDataset
 from streams.app import decode_records
-from streams.metrics import dead_letter_reason_label
 from streams.sink import rows_by_table
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -54,7 +54,7 @@ def test_a_code_the_province_does_not_have_is_refused_with_the_reason(codes, cod
     with pytest.raises(ContractError, match="unknown unit code") as err:
         _current(_event(codes, code_set))
     assert message in str(err.value)
-    assert dead_letter_reason_label(str(err.value)) == "unknown_unit"
+    assert reason_label(str(err.value)) == "unknown_unit"
 
 
 def test_pre_2025_codes_are_mapped_and_the_codes_as_sent_kept_on_the_row():
@@ -143,7 +143,7 @@ def test_a_code_the_province_file_does_not_have_is_refused_with_the_reason(raw, 
     with pytest.raises(ContractError) as err:
         _check(raw, feed)
     assert message in str(err.value)
-    assert dead_letter_reason_label(str(err.value)) == label
+    assert reason_label(str(err.value)) == label
 
 
 def test_a_province_with_no_hospitals_refuses_every_link_event_and_says_why():
@@ -164,7 +164,7 @@ def test_a_dossier_is_received_at_the_provincial_centre_or_a_communes(centre, ok
     with pytest.raises(ContractError, match=f"data.centre_code: unknown centre code '{centre}'"
                        ) as err:
         _check(raw, "portal")
-    assert dead_letter_reason_label(str(err.value)) == "unknown_centre"
+    assert reason_label(str(err.value)) == "unknown_centre"
 
 
 def test_a_resolution_names_a_known_centre_too():

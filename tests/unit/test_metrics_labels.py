@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.metrics import dead_letter_reason_label
+from ioc.refusals import reason_label
 
 
 @pytest.mark.parametrize("reason, label", [
@@ -22,4 +22,4 @@ from streams.metrics import dead_letter_reason_label
     ("data.amount_vnd: Input should be a valid integer", "invalid_field"),
 ])
 def test_labels(reason, label):
-    assert dead_letter_reason_label(reason) == label
+    assert reason_label(reason) == label

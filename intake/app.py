@@ -1,0 +1,203 @@
+"""The intake's ASGI app (FastAPI): POST /v1/events, GET /healthz, GET /metrics and its
+OpenAPI document at /v1/openapi.json. Collaborators are handed in (`create_app`), so tests
+give their own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from intake import body as bodies
+from intake.answers import Answer, EventResult, Health, Problem
+from intake.judge import Judged, judge
+from intake.keys import KeyRing
+from intake.ledger import DatabaseUnavailable, Ledger
+from intake.metrics import IntakeMetrics
+from intake.publisher import BrokerUnavailable, Publisher
+from intake.rate import RateLimit
+from ioc import contract
+from ioc.known_codes import KnownCodes
+from ioc.settings import Settings
+from ioc.sources import KEY_PREFIX, Grant
+
+RETRY_SECONDS = 5  # what a 503 asks the client to wait
+
+
+class Refused(Exception):
+    """A request refused as a whole: its HTTP status, title and what to do about it."""
+
+    def __init__(self, status: int, title: str, detail: str, headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+
+@dataclass
+class Parts:
+    """What the app works with."""
+
+    keys: KeyRing
+    ledger: Ledger
+    publisher: Publisher
+    codes: KnownCodes
+    rate: RateLimit
+    registry: CollectorRegistry
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+EVENT = {"$ref": "#/components/schemas/Event"}
+REQUEST_BODY = {
+    "required": True,
+    "description": f"Contract events (docs/events.md, docs/schemas/): a JSON array, one JSON "
+                   f"object, or NDJSON (one event a line); at most {bodies.MAX_EVENTS:,} "
+                   f"events and {bodies.MAX_BYTES:,} bytes.",
+    "content": {
+        bodies.JSON: {"schema": {"oneOf": [
+            {"type": "array", "minItems": 1, "maxItems": bodies.MAX_EVENTS, "items": EVENT},
+            EVENT]}},
+        bodies.NDJSON[0]: {"schema": {"type": "string",
+                                      "description": "One event (JSON) a line."}},
+    },
+}
+PROBLEMS = {status: {"model": Problem, "description": what} for status, what in (
+    (400, "Malformed JSON (saying where), or no events."),
+    (401, "No key, or a key that is unknown or revoked."),
+    (408, "The body did not arrive in time (IOC_INTAKE_BODY_SECONDS)."),
+    (413, f"More than {bodies.MAX_EVENTS:,} events or {bodies.MAX_BYTES:,} bytes."),
+    (415, "Neither JSON nor NDJSON."),
+    (429, "Over the source's rate (IOC_INTAKE_RATE): try again after Retry-After seconds."),
+    (503, "The broker or the database did not answer: nothing was accepted; send the same "
+          "events again after Retry-After seconds."))}
+
+
+def _problem(status: int, title: str, detail: str, headers: dict | None = None) -> Response:
+    return JSONResponse(Problem(title=title, status=status, detail=detail).model_dump(),
+                        status, headers=headers, media_type="application/problem+json")
+
+
+def _key(request: Request) -> str:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 128:
+        raise Refused(401, "No key", "send the source's key as `Authorization: Bearer ioc_...` "
+                      "(`ioc sources add` makes one)", {"WWW-Authenticate": "Bearer"})
+    return key
+
+
+async def _body(request: Request, seconds: float) -> bytes:
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > bodies.MAX_BYTES:
+        raise bodies.too_big(int(size))
+    chunks, total = [], 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > bodies.MAX_BYTES:
+                    raise bodies.too_big()
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(408, "Too slow", f"the body did not arrive within {seconds:g} s") from None
+    return b"".join(chunks)
+
+
+def _result(j: Judged) -> EventResult:
+    r = j.refusal
+    return EventResult(index=j.index, status=j.status, event_id=j.event_id,  # type: ignore[arg-type]
+                       reason=r and r.reason, field=r and r.field, detail=r and r.detail)
+
+
+def create_app(settings: Settings, parts: Parts) -> FastAPI:
+    app = FastAPI(title="IOC intake", version=str(contract.SCHEMA_VERSION),
+                  description="Events from the province's systems, over HTTP (issue 41).",
+                  openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
+    metrics = IntakeMetrics(parts.registry)
+    max_age = timedelta(days=settings.max_event_age_days)
+
+    async def answer(request: Request) -> Answer:
+        key = _key(request)
+        try:
+            grant: Grant | None = await parts.keys.grant(key)
+        except DatabaseUnavailable as exc:
+            raise Refused(503, "Database unavailable", str(exc),
+                          {"Retry-After": str(RETRY_SECONDS)}) from None
+        if grant is None:
+            raise Refused(401, "Unknown key", "the key is unknown or revoked (`ioc sources "
+                          "list` shows the sources)", {"WWW-Authenticate": "Bearer"})
+        request.state.source = grant.source
+        try:
+            kind = bodies.media_type(request.headers.get("content-type"))
+            raws = bodies.events_of(await _body(request, settings.intake_body_seconds), kind)
+        except bodies.BodyError as exc:
+            raise Refused(exc.status, "Unreadable body", str(exc)) from None
+        wait = parts.rate.take(grant.source, len(raws))
+        if wait:
+            raise Refused(429, "Too many events", f"source {grant.source!r} may send "
+                          f"{settings.intake_rate:g} events a second (IOC_INTAKE_RATE)",
+                          {"Retry-After": str(max(1, round(wait + 0.5)))})
+        judged = judge(raws, grant, parts.codes, parts.clock(), max_age)
+        sendable = [j for j in judged if j.event is not None]
+        try:
+            async with parts.ledger.claim(grant.source, [
+                    (j.event_id, j.event.occurred_at) for j in sendable]) as new:  # type: ignore[union-attr, misc]
+                await parts.publisher.publish(grant.source, [
+                    (j.event, j.raw) for j in sendable if j.event_id in new])  # type: ignore[misc]
+        except (DatabaseUnavailable, BrokerUnavailable) as exc:
+            raise Refused(503, "Not accepted", f"{exc}; nothing of this request was accepted: "
+                          "send it again", {"Retry-After": str(RETRY_SECONDS)}) from None
+        results = [_result(j) for j in judged]
+        for j, r in zip(judged, results, strict=True):
+            if j.event is not None and j.event_id not in new:
+                r.status = "duplicate"
+        counts = {s: sum(r.status == s for r in results)
+                  for s in ("accepted", "duplicate", "refused")}
+        for status, n in counts.items():
+            if n:
+                metrics.events.labels(grant.source, status).inc(n)
+        for j in judged:
+            if j.refusal is not None:
+                metrics.refused.labels(grant.source, j.refusal.reason).inc()
+        return Answer(source=grant.source, results=results, **counts)
+
+    @app.post("/v1/events", response_model=Answer, responses=PROBLEMS,  # type: ignore[arg-type]
+              openapi_extra={"requestBody": REQUEST_BODY},
+              summary="Send events", description="Each event is answered: accepted (on Kafka "
+              "before this answer), duplicate (its id was accepted before) or refused (with "
+              "the reason and the field at fault). Send a request again after a time-out or a "
+              "503: nothing is stored twice.")
+    async def post_events(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            result = await answer(request)
+            response: Response = JSONResponse(result.model_dump(exclude_none=True))
+        except Refused as exc:
+            response = _problem(exc.status, exc.title, exc.detail, exc.headers)
+        source = getattr(request.state, "source", "unknown")
+        metrics.requests.labels(source, str(response.status_code)).inc()
+        metrics.seconds.observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(parts.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:  # the contract's own schemas, as docs/schemas/ has them
+            schema = FastAPI.openapi(app)
+            event = contract.event_schema("#/components/schemas/{model}")
+            schema["components"]["schemas"].update(event.pop("$defs"), Event=event)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
