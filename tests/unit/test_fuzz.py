@@ -5,6 +5,7 @@ how many inputs were tried. The contract: a clear refusal, never a crash."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -179,6 +180,42 @@ def test_callback_bodies_of_a_viewer_are_never_a_server_error(examples):
         run()
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_the_intake_answers_any_body_plainly_never_a_server_error(examples):
+    """POST /v1/events (issue 41) with any bytes, any JSON, or arrays and NDJSON of events
+    broken in one place: a whole-request refusal (400, 413, 415) or one verdict per event,
+    and only valid, new events sent."""
+    from tests.unit.test_intake import _app, post
+
+    app, parts = _app()
+    valid = [json.dumps(v).encode() for v in VALID]
+    bodies = (st.binary(max_size=400)
+              | json_values.map(lambda v: json.dumps(v).encode())
+              | st.lists(broken_events().map(lambda c: c[0]) | st.sampled_from(valid),
+                         min_size=1, max_size=6).map(lambda rs: (b"[" + b",".join(rs) + b"]")))
+
+    @_fuzz(examples)
+    @given(bodies, st.sampled_from(["application/json", "application/x-ndjson", "text/plain"]))
+    def run(body: bytes, kind: str) -> None:
+        TRIED["intake bodies"] = TRIED.get("intake bodies", 0) + 1
+        if kind == "application/x-ndjson" and body.startswith(b"[{"):  # an array of events
+            with contextlib.suppress(ValueError, TypeError):
+                body = b"\n".join(json.dumps(v).encode() for v in json.loads(body))
+        before = len(parts.publisher.sent)
+        status, answer = post(app, body, content_type=kind)
+        assert status in (200, 400, 413, 415), answer
+        if status != 200:
+            assert answer["detail"] and len(parts.publisher.sent) == before
+            return
+        results = answer["results"]
+        assert [r["index"] for r in results] == list(range(len(results)))
+        assert {r["status"] for r in results} <= {"accepted", "duplicate", "refused"}
+        assert all(r.get("reason") and r.get("detail") for r in results
+                   if r["status"] == "refused")
+        assert len(parts.publisher.sent) - before == answer["accepted"]
+
+    run()
 
 
 def test_report(request):
