@@ -122,6 +122,7 @@ class Stack:
         s = self.settings
         check_port_free(s.worker_host, s.worker_port, "IOC_WORKER_PORT")
         check_port_free(s.dashboard_host, s.dashboard_port, "IOC_DASHBOARD_PORT")
+        check_port_free(s.intake_host, s.intake_port, "IOC_INTAKE_PORT")
         replay = s.for_replay()
         check_port_free(replay.worker_host, replay.worker_port, "IOC_WORKER_PORT (+1: replay)")
         self.start_part("worker", "worker")
@@ -136,6 +137,8 @@ class Stack:
         self.start_part("simulator", "simulate", *backfill, *rate,
                         *(("--scenario", self.scenario) if self.scenario else ()))
         self.start_part("dashboard", "dashboard")
+        # the province's systems send their events here over HTTP (loopback by default)
+        self.start_part("intake", "intake")
         # alert rules on event time (live, and the replay namespace: that one never notifies)
         self.start_part("alerter", "alerter")
         self.start_part("replay-alerter", "alerter", "--replay")
@@ -323,7 +326,8 @@ def run_up(settings: Settings, for_seconds: float | None, out=sys.stdout,
         stack.rotate_logs()  # an earlier run's log may be past the size already
         print(f"IOC is up in {time.monotonic() - started:.1f} s: wall at "
               f"http://{s.dashboard_host}:{s.dashboard_port}  ·  worker metrics at "
-              f"http://{s.worker_host}:{s.worker_port}/metrics  ·  logs in "
+              f"http://{s.worker_host}:{s.worker_port}/metrics  ·  HTTP intake at "
+              f"http://{s.intake_host}:{s.intake_port}/v1/events  ·  logs in "
               f"{s.data_dir.resolve() / 'logs'}", file=out, flush=True)
         print("Press Ctrl-C to stop." if for_seconds is None
               else f"Stopping by itself after {for_seconds:g} s.", file=out, flush=True)

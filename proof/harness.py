@@ -384,6 +384,21 @@ def peak_rss_mb(pid: int) -> float:
     raise ServiceError(f"no VmHWM for pid {pid}")
 
 
+def up_ports() -> dict[str, str]:
+    """The port settings of one `ioc up`: all free and distinct, the worker's + 1 (the replay
+    worker's) too."""
+    worker = free_port_pair()
+    taken, ports = {worker, worker + 1}, {"IOC_WORKER_PORT": str(worker)}
+    for name in ("IOC_EMBEDDED_DB_PORT", "IOC_EMBEDDED_KAFKA_PORT", "IOC_DASHBOARD_PORT",
+                 "IOC_INTAKE_PORT"):
+        port = free_port()
+        while port in taken:
+            port = free_port()
+        taken.add(port)
+        ports[name] = str(port)
+    return ports
+
+
 def start_part(settings: Settings, data_dir: Path, name: str, *args: str) -> ManagedProcess:
     """Run `ioc <args>` (a worker, an alerter, ...) as a child with `settings` in its
     environment; its log is `data_dir/logs/<name>.log`."""

@@ -177,17 +177,13 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 
     from ioc.services.postgres import embedded_url
     from ioc.status import records_held
-    from proof.harness import free_port, free_port_pair
+    from proof.harness import up_ports
 
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="ioc-soak-up-") as tmp:
-        ports = {name: str(free_port()) for name in (
-            "IOC_EMBEDDED_DB_PORT", "IOC_EMBEDDED_KAFKA_PORT", "IOC_DASHBOARD_PORT")}
-        worker = free_port_pair()
-        while {str(worker), str(worker + 1)} & set(ports.values()):
-            worker = free_port_pair()
+        ports = up_ports()
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-        env.update(ports, IOC_WORKER_PORT=str(worker), IOC_DATA_DIR=str(Path(tmp) / "data"),
+        env.update(ports, IOC_DATA_DIR=str(Path(tmp) / "data"),
                    IOC_BACKFILL_HOURS="0", IOC_TANSU_MAX_EVENTS=str(args.max_events),
                    IOC_SIMULATOR_RATE=f"{args.multiplier:g}", PYTHONUNBUFFERED="1")
         out, err = Path(tmp) / "up.out", Path(tmp) / "up.err"

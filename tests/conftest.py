@@ -31,20 +31,6 @@ from proof.harness import start_part as harness_start_part
 REPO = Path(__file__).resolve().parents[1]
 
 
-def up_ports() -> dict[str, str]:
-    """The port settings of one `ioc up`: all free and distinct, the worker's + 1 (the replay
-    worker's) too."""
-    worker = free_port_pair()
-    taken, ports = {worker, worker + 1}, {"IOC_WORKER_PORT": str(worker)}
-    for name in ("IOC_EMBEDDED_DB_PORT", "IOC_EMBEDDED_KAFKA_PORT", "IOC_DASHBOARD_PORT"):
-        port = free_port()
-        while port in taken:
-            port = free_port()
-        taken.add(port)
-        ports[name] = str(port)
-    return ports
-
-
 def wait_http(url: str, timeout: float = 30.0, part: ManagedProcess | None = None) -> bytes:
     """GET `url` until it answers 200; fail with the part's log if it dies first."""
     deadline = time.monotonic() + timeout

@@ -21,7 +21,8 @@ from ioc.services.kafka import DEFAULT_JARS
 from ioc.services.postgres import embedded_url
 from ioc.settings import Settings
 from ioc.units import UnitsDataset
-from tests.conftest import REPO, free_port, run_ioc, up_ports, wait_until
+from proof.harness import up_ports
+from tests.conftest import REPO, free_port, run_ioc, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +70,19 @@ def _running_tree(proc: subprocess.Popen, env: dict[str, str], broker: str = "ta
             pytest.fail(f"ioc up exited ({proc.returncode}):\n{proc.stderr.read()[-3000:]}")
         try:
             for url in (f"http://127.0.0.1:{env['IOC_DASHBOARD_PORT']}/healthz",
-                        f"http://127.0.0.1:{env['IOC_WORKER_PORT']}/metrics"):
+                        f"http://127.0.0.1:{env['IOC_WORKER_PORT']}/metrics",
+                        f"http://127.0.0.1:{env['IOC_INTAKE_PORT']}/healthz"):
                 with urllib.request.urlopen(url, timeout=2):
                     pass
             return True
         except OSError:
             return False
 
-    wait_until(up, 120, what="ioc up's dashboard and worker to answer")
+    wait_until(up, 120, what="ioc up's dashboard, worker and intake to answer")
     tree = _tree(proc.pid)
     names = " ".join(" ".join(p.cmdline()) for p in tree)
     for part in ("postgres", broker, "ioc_command.cli worker", "ioc_command.cli simulate",
-                 "ioc_command.cli dashboard"):
+                 "ioc_command.cli dashboard", "ioc_command.cli intake"):
         assert part in names, f"{part} not running under ioc up: {names}"
     return tree
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import REPO, up_ports, wait_until
+from proof.harness import up_ports
+from tests.conftest import REPO, wait_until
 from tests.unit.test_compose import dockerfile_build_sources
 from tests.unit.test_house import FLOORS
 
