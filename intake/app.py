@@ -113,14 +113,17 @@ def _result(j: Judged) -> EventResult:
                        reason=r and r.reason, field=r and r.field, detail=r and r.detail)
 
 
-def create_app(settings: Settings, parts: Parts) -> FastAPI:
+def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
+    """The app on `parts`; None: an app good only for its OpenAPI document (`document`)."""
     app = FastAPI(title="IOC intake", version=str(contract.SCHEMA_VERSION),
-                  description="Events from the province's systems, over HTTP (issue 41).",
+                  description="Events from the province's systems (one-stop information "
+                              "system, payment gateways, hospitals) over HTTP: docs/intake.md.",
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
-    metrics = IntakeMetrics(parts.registry)
+    metrics = IntakeMetrics(parts.registry if parts else CollectorRegistry())
     max_age = timedelta(days=settings.max_event_age_days)
 
     async def answer(request: Request) -> Answer:
+        assert parts is not None, "an app made for its document only"
         key = _key(request)
         try:
             grant: Grant | None = await parts.keys.grant(key)
@@ -189,15 +192,25 @@ def create_app(settings: Settings, parts: Parts) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(generate_latest(parts.registry), media_type=CONTENT_TYPE_LATEST)
+        registry = parts.registry if parts else CollectorRegistry()
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict:
         if app.openapi_schema is None:  # the contract's own schemas, as docs/schemas/ has them
             schema = FastAPI.openapi(app)
             event = contract.event_schema("#/components/schemas/{model}")
             schema["components"]["schemas"].update(event.pop("$defs"), Event=event)
+            schema["components"]["securitySchemes"] = {"sourceKey": {
+                "type": "http", "scheme": "bearer",
+                "description": "A source's key, from `ioc sources add` (ioc_...)."}}
+            schema["paths"]["/v1/events"]["post"]["security"] = [{"sourceKey": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def document() -> dict:
+    """The OpenAPI document the intake serves (docs/intake.openapi.json is this)."""
+    return create_app(Settings(), None).openapi()

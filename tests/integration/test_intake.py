@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +26,7 @@ from ioc.province import load_province
 from ioc.services.broker import EmbeddedBroker
 from proof.harness import free_port
 from simulators.generator import ProvinceSimulator
-from tests.conftest import run_ioc, start_part, wait_http
+from tests.conftest import REPO, run_ioc, start_part, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +65,13 @@ def _post(url: str, key: str | None, body, content_type: str = "application/json
     return requests.post(url, data=data, headers=headers, timeout=30, **kw)
 
 
-def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated):
+def _doc_examples() -> dict[str, str]:
+    """docs/intake.md's curl (sh) and Python examples."""
+    text = (REPO / "docs" / "intake.md").read_text(encoding="utf-8")
+    return {lang: text.split(f"```{lang}\n")[-1].split("```")[0] for lang in ("sh", "python")}
+
+
+def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated, tmp_path):
     settings = migrated.with_(intake_port=free_port())
     province = load_province(settings.province_file)
     hospital, other = province.hospitals[0], province.hospitals[1]
@@ -178,10 +186,25 @@ def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated):
         r = _post(events_url, key, "x", "text/plain")
         assert r.status_code == 415
 
+        # docs/intake.md's examples, as an integrator runs them
+        examples = _doc_examples()
+        batch = tmp_path / "events.ndjson"
+        batch.write_text("".join(json.dumps({**v, "event_id": f"doc-{i}-{time.time_ns()}"})
+                                 + "\n" for i, v in enumerate(values[:3])), encoding="utf-8")
+        env = {"PATH": "/usr/bin:/bin", "INTAKE_URL": url, "INTAKE_KEY": key}
+        script = tmp_path / "send.py"
+        script.write_text(examples["python"], encoding="utf-8")
+        sent = subprocess.run([sys.executable, str(script), str(batch)], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert sent.stdout == "accepted 3, duplicate 0, refused 0\n", sent.stderr
+        sent = subprocess.run(["bash", "-c", examples["sh"]], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert json.loads(sent.stdout)["duplicate"] == 3, sent.stderr
+
         # what was counted, per source
         metrics = requests.get(f"{url}/metrics", timeout=5).text
         assert f'ioc_intake_events_total{{source="motcua",status="accepted"}} ' \
-               f'{len(values) + 1}.0' in metrics
+               f'{len(values) + 4}.0' in metrics
         assert 'ioc_intake_refused_events_total{reason="out_of_scope",source="bv-1"}' in metrics
         assert 'ioc_intake_requests_total{code="401",source="unknown"} 3.0' in metrics
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -25,6 +26,7 @@ from ioc.sources import Grant
 from ioc.units import UnitsDataset
 from tests.unit.test_events_doc import EXAMPLES
 
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 MAX_AGE = timedelta(days=1100)
 PROVINCE = load_province("38")
@@ -212,3 +214,16 @@ def test_the_openapi_document_states_the_bounds_the_edge_checks():
     assert body["schema"]["oneOf"][0]["maxItems"] == bodies.MAX_EVENTS
     assert doc["components"]["schemas"]["Payment"]["properties"]["occurred_at"][
         "formatMinimum"] == "2000-01-01T00:00:00Z"
+
+
+def test_the_shipped_openapi_document_is_the_one_served():
+    from intake.app import document
+
+    shipped = json.loads((REPO / "docs" / "intake.openapi.json").read_text(encoding="utf-8"))
+    assert shipped == document(), ("docs/intake.openapi.json is out of date with the intake: "
+                                   "run `ioc schemas` and commit it")
+    # an integrator's validator reads the events in it as docs/schemas/ states them
+    event = json.loads((REPO / "docs" / "schemas" / "link.heartbeat.schema.json").read_text(
+        encoding="utf-8"))
+    assert shipped["components"]["schemas"]["LinkHeartbeat"]["properties"] == \
+        event["properties"] | {"data": {"$ref": "#/components/schemas/LinkHeartbeatData"}}
