@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from intake.app import Parts, create_app
 from intake.keys import KeyRing
 from intake.ledger import Connections, Ledger
+from intake.protocol import with_deadline
 from intake.publisher import Publisher
 from intake.rate import RateLimit
 from ioc.db import WRITER_ROLE, connect, role_url
@@ -73,7 +74,8 @@ def serve(settings: Settings, bootstrap: str) -> None:
     app = create_app(settings, made)
     config = uvicorn.Config(
         app, host=settings.intake_host, port=settings.intake_port, loop="uvloop",
-        http="httptools", access_log=False, log_level=settings.log_level.lower(),
+        http=with_deadline(settings.intake_body_seconds), access_log=False,
+        log_level=settings.log_level.lower(),
         timeout_keep_alive=5, timeout_graceful_shutdown=10, limit_concurrency=500,
         server_header=False)
     log.info("intake listening on http://%s:%d/v1/events", settings.intake_host,

@@ -282,8 +282,8 @@ class Settings:
         "answers 503 (nothing accepted; the client sends them again).")
     intake_body_seconds: float = _setting(
         "IOC_INTAKE_BODY_SECONDS", _positive, 30.0,
-        "A request's body must arrive within this many seconds, else 408 (a stalled client "
-        "holds nothing up).")
+        "A request's headers, then its body, must each arrive within this many seconds (else "
+        "the connection is closed, or 408 for a body): a stalled client holds nothing up.")
     refresh_seconds: float = _setting(
         "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
     wall_language: str = _setting(

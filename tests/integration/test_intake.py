@@ -222,7 +222,7 @@ def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated, tm
 def test_intake_answers_503_when_the_broker_is_away_and_408_to_a_stalled_client(
         migrated, tmp_path):
     """Nothing answered as accepted while no broker acknowledges; a client that stops
-    half-way through its body is cut off without holding up the others."""
+    half-way through its headers or its body is cut off without holding up the others."""
     broker = EmbeddedBroker(tmp_path, free_port()).start()  # its own, to take away
     settings = migrated.with_(intake_port=free_port(), kafka_bootstrap=broker.bootstrap,
                               intake_delivery_seconds=1.0, intake_body_seconds=1.0)
@@ -237,6 +237,16 @@ def test_intake_answers_503_when_the_broker_is_away_and_408_to_a_stalled_client(
     try:
         wait_http(f"{url}/healthz", 60, part)
         assert _post(f"{url}/v1/events", key, values[:5]).json()["accepted"] == 5
+
+        # a client sends half its headers, then nothing: the connection is closed
+        opened = time.monotonic()
+        slow = socket.create_connection(("127.0.0.1", settings.intake_port))
+        slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthor")
+        silent = socket.create_connection(("127.0.0.1", settings.intake_port))
+        slow.settimeout(10)
+        silent.settimeout(10)
+        assert slow.recv(200) == b"" and silent.recv(200) == b""
+        assert 0.9 < time.monotonic() - opened < 5  # at the deadline (1 s here), not before
 
         # a client sends its headers and half its body, then nothing
         stalled = socket.create_connection(("127.0.0.1", settings.intake_port))
