@@ -5,11 +5,14 @@ give their own."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,11 +26,14 @@ from intake.metrics import IntakeMetrics
 from intake.publisher import BrokerUnavailable, Publisher
 from intake.rate import RateLimit
 from ioc import contract
+from ioc.errors import ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.settings import Settings
 from ioc.sources import KEY_PREFIX, Grant
 
 RETRY_SECONDS = 5  # what a 503 asks the client to wait
+PRUNE_SECONDS = 3600
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -113,14 +119,35 @@ def _result(j: Judged) -> EventResult:
                        reason=r and r.reason, field=r and r.field, detail=r and r.detail)
 
 
+async def _prune_hourly(parts: Parts, max_age: timedelta) -> None:
+    """The accepted ids of events past the live limit forgotten, every hour."""
+    while True:
+        try:
+            pruned = await parts.ledger.prune(parts.clock() - max_age)
+            if pruned:
+                log.info("forgot %d accepted event ids older than %d days", pruned,
+                         max_age.days)
+        except (ServiceError, psycopg.Error) as exc:  # tried again in an hour
+            log.warning("pruning accepted event ids: %s", exc)
+        await asyncio.sleep(PRUNE_SECONDS)
+
+
 def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
     """The app on `parts`; None: an app good only for its OpenAPI document (`document`)."""
-    app = FastAPI(title="IOC intake", version=str(contract.SCHEMA_VERSION),
+    max_age = timedelta(days=settings.max_event_age_days)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pruning = asyncio.create_task(_prune_hourly(parts, max_age)) if parts else None
+        yield
+        if pruning is not None:
+            pruning.cancel()
+
+    app = FastAPI(title="IOC intake", lifespan=lifespan, version=str(contract.SCHEMA_VERSION),
                   description="Events from the province's systems (one-stop information "
                               "system, payment gateways, hospitals) over HTTP: docs/intake.md.",
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
     metrics = IntakeMetrics(parts.registry if parts else CollectorRegistry())
-    max_age = timedelta(days=settings.max_event_age_days)
 
     async def answer(request: Request) -> Answer:
         assert parts is not None, "an app made for its document only"

@@ -71,3 +71,17 @@ class Ledger:
                 yield {e for (e,) in rows}
         except (psycopg.OperationalError, ServiceError) as exc:
             raise DatabaseUnavailable(str(exc).splitlines()[0]) from None
+
+    async def prune(self, before: datetime, batch: int = 20_000) -> int:
+        """Forget the ids of events that occurred before `before` (the live limit: such an
+        event is refused as too old anyway), in batches; how many."""
+        total = 0
+        async with self.connections.connection() as conn:
+            while True:
+                n = (await conn.execute(
+                    "DELETE FROM intake_accepted WHERE event_id = ANY (ARRAY(SELECT event_id"
+                    " FROM intake_accepted WHERE occurred_at < %s LIMIT %s))",
+                    (before, batch))).rowcount
+                total += n
+                if n < batch:
+                    return total

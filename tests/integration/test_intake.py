@@ -6,6 +6,7 @@ real HTTP client, the session's real broker and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import requests
 from confluent_kafka import Consumer, TopicPartition
 
 from intake.body import MAX_BYTES, MAX_EVENTS
+from intake.ledger import Connections, Ledger
 from intake.publisher import SOURCE_HEADER
+from intake.server import writer_url
 from ioc import sources
 from ioc.contract import FEEDS
 from ioc.db import connect
@@ -270,3 +273,23 @@ def test_intake_answers_503_when_the_broker_is_away_and_408_to_a_stalled_client(
     finally:
         part.stop()
         broker.stop()
+
+
+def test_accepted_ids_are_forgotten_once_their_events_are_past_the_live_limit(migrated):
+    ledger = Ledger(Connections(writer_url(migrated), migrated.db_schema))
+    now = datetime.now(UTC)
+    events = [("old-1", now - timedelta(days=1101)), ("old-2", now - timedelta(days=1200)),
+              ("new-1", now - timedelta(days=3))]
+
+    async def run() -> tuple[set[str], int, set[str]]:
+        async with ledger.claim("s", events) as new:
+            pass
+        pruned = await ledger.prune(now - timedelta(days=1100), batch=1)
+        async with ledger.claim("s", events) as again:
+            pass
+        await ledger.connections.close()
+        return new, pruned, again
+
+    new, pruned, again = asyncio.run(run())
+    assert new == {"old-1", "old-2", "new-1"} and pruned == 2
+    assert again == {"old-1", "old-2"}  # forgotten (the intake refuses such old events)
