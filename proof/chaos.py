@@ -51,6 +51,7 @@ import yaml
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from ioc import sources
 from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.errors import ServiceError
@@ -64,6 +65,7 @@ from ioc.topics import FEED_PARTITIONS
 from proof.crashes import crash_reports
 from proof.harness import (
     POISON_KINDS,
+    IntakeClient,
     Namespaces,
     PacedFeed,
     WebhookReceiver,
@@ -103,13 +105,16 @@ class ChaosOptions:
     settle_seconds: float = 180.0    # the most a scenario waits for everything to be stored
     leader_down_seconds: float = 10.0   # leader_kill: the killed leader's broker stays down
     broker_down_seconds: float = 120.0  # broker_down: one broker away this long
+    intake_kills: int = 3            # intake: SIGKILLs of the HTTP intake mid-request
+    freeze_seconds: float = 20.0     # intake: every broker frozen (SIGSTOP) this long
     seed: int = 1
 
 
 QUICK = ChaosOptions(events=3_000, rate=300.0, kills=2, kill_every=2.5, outage_seconds=5.0,
                      receiver_down_seconds=10.0, alerts=6, stall_seconds=5.0,
                      stall_alert_seconds=5.0, stall_alert_for=2.0, settle_seconds=90.0,
-                     leader_down_seconds=15.0, broker_down_seconds=25.0)
+                     leader_down_seconds=15.0, broker_down_seconds=25.0, intake_kills=2,
+                     freeze_seconds=5.0)
 
 
 # --- what every scenario shares -----------------------------------------------------------
@@ -145,6 +150,7 @@ class Run:
     bootstrap: str
     # the three Apache Kafka brokers the broker scenarios stop and kill (None: Tansu)
     cluster: ApacheKafka | None = None
+    tansu: EmbeddedBroker | None = None
     spaces: Namespaces = field(init=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +166,12 @@ class Run:
     def namespace(self, name: str, **changes: Any) -> Settings:
         """Fresh schema, topics, consumer group and worker port for one scenario."""
         return self.spaces.fresh(name, **changes)
+
+    def brokers(self) -> list[ManagedProcess]:
+        """The processes of every broker of the run."""
+        if self.cluster is not None:
+            return list(self.cluster.processes.values())
+        return [self.tansu.process] if self.tansu and self.tansu.process else []
 
 
 def _ready(worker: ManagedProcess, port: int, timeout: float = 60.0) -> None:
@@ -680,6 +692,67 @@ def broker_down(run: Run) -> dict[str, Any]:
     return _under_load(run, "broker_down", fault)
 
 
+def intake(run: Run) -> dict[str, Any]:
+    """Events sent over HTTP while the intake is SIGKILLed mid-request (and started again)
+    and every broker is frozen (SIGSTOP) for a while: the client sends each refused or cut
+    off request again; every event a 200 answered is stored once, and none was answered
+    accepted while no broker could take it (503 instead)."""
+    opts = run.options
+    s = run.namespace("intake", intake_port=free_port(), intake_delivery_seconds=2.0)
+    with connect(s.database_url, s.db_schema, autocommit=True) as conn:
+        key = sources.add(conn, "chaos", tuple(FEEDS), (), "chaos")
+    url = f"http://127.0.0.1:{s.intake_port}"
+
+    def start_intake(n: int) -> ManagedProcess:
+        part = start_part(s, run.data_dir, f"intake-{n}", "intake")
+        if not until(lambda: part.raise_if_exited() or healthz(s.intake_port) == 200, 60):
+            raise ServiceError(f"chaos: the intake did not answer in 60 s:\n{part.log_tail()}")
+        return part
+
+    worker = start_worker(s, run.data_dir, "intake-worker")
+    _ready(worker, s.worker_port)
+    part = start_intake(0)
+    client = IntakeClient(f"{url}/v1/events", key, opts.events, opts.rate, opts.seed + 7)
+    client.start()
+    rng = random.Random(opts.seed)
+    frozen = False
+    try:
+        for kill in range(1, opts.intake_kills + 1):
+            time.sleep(client.seconds / (opts.intake_kills + 2) * rng.uniform(0.7, 1.3))
+            part.kill()
+            log.info("chaos intake: SIGKILL %d/%d", kill, opts.intake_kills)
+            part = start_intake(kill)
+        before = dict(client.answers)
+        for broker in run.brokers():
+            broker.pause()
+        frozen = True
+        log.info("chaos intake: brokers frozen for %.0f s", opts.freeze_seconds)
+        time.sleep(opts.freeze_seconds)
+        for broker in run.brokers():
+            broker.pause(False)
+        frozen = False
+        during = {k: v - before.get(k, 0) for k, v in client.answers.items()}
+        client.wait(client.seconds + opts.settle_seconds)
+        counts = _settle(Tally(s), len(client.acknowledged), 0, opts.settle_seconds)
+        crashes = crash_reports(worker)
+    finally:
+        if frozen:
+            for broker in run.brokers():
+                broker.pause(False)
+        part.stop()
+        worker.stop()
+    rows, distinct, _ = counts
+    figures = {"produced": client.n, "acknowledged": len(client.acknowledged),
+               "refused": client.refused, "stored_rows": rows, "stored_distinct": distinct,
+               "duplicates": rows - distinct, "lost": len(client.acknowledged) - distinct,
+               "intake_kills": opts.intake_kills, "freeze_seconds": opts.freeze_seconds,
+               "answers": client.answers, "answers_while_frozen": during}
+    return {**figures, "worker_crashed": bool(crashes), "crashes": crashes,
+            "ok": figures["lost"] == 0 and figures["duplicates"] == 0
+            and figures["acknowledged"] == client.n == distinct and client.refused == 0
+            and during.get("503", 0) > 0 and not crashes}
+
+
 SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "worker_kill": worker_kill,
     "rebalance": rebalance,
@@ -687,6 +760,7 @@ SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
     "poison": poison,
     "notifier": notifier,
     "stalled_agent": stalled_agent,
+    "intake": intake,
 }
 # on the three Apache Kafka brokers only (`--broker kafka`)
 BROKER_SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
@@ -702,7 +776,7 @@ BROKER_SCENARIOS: dict[str, Callable[[Run], dict[str, Any]]] = {
 
 @contextmanager
 def _services(data_dir: Path, settings: Settings, broker: str
-              ) -> Iterator[tuple[EmbeddedPostgres, str, ApacheKafka | None]]:
+              ) -> Iterator[tuple[EmbeddedPostgres, str, ApacheKafka | EmbeddedBroker]]:
     """The database and the broker: Tansu, or three Apache Kafka brokers (replication 3,
     two in sync to take a write)."""
     pg = EmbeddedPostgres(data_dir, free_port()).start()
@@ -714,7 +788,7 @@ def _services(data_dir: Path, settings: Settings, broker: str
         else:
             service = EmbeddedBroker(data_dir, free_port(), settings.tansu_bin).start()
         try:
-            yield pg, service.bootstrap, service if broker == "kafka" else None
+            yield pg, service.bootstrap, service
         finally:
             service.stop()
     finally:
@@ -797,8 +871,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # under the data dir, not /tmp: the parts' logs stay there when a scenario fails
     work = settings.data_dir.resolve() / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     work.mkdir(parents=True, exist_ok=True)
-    with _services(work, settings, broker) as (pg, bootstrap, cluster):
-        chaos = Run(opts, work, pg, bootstrap, cluster)
+    with _services(work, settings, broker) as (pg, bootstrap, service):
+        chaos = Run(opts, work, pg, bootstrap, *((service, None) if broker == "kafka"
+                                                 else (None, service)))
         for name, time_ in ((n, t) for n in names for t in range(1, args.times + 1)):
             title = name if args.times == 1 else f"{name} ({time_} of {args.times})"
             print(f"chaos: {title} ...", file=sys.stderr, flush=True)

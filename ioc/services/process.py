@@ -180,6 +180,13 @@ class ManagedProcess:
         self.proc.wait(10)
         log.info("killed %s", self.name)
 
+    def pause(self, paused: bool = True) -> None:
+        """SIGSTOP the whole process group (it answers nothing, as a hung machine or a cut
+        network would), or SIGCONT it again (fault runs)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Signal the whole process group, then SIGKILL what is left after `timeout`."""
         if self.proc is None:
