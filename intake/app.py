@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from intake import body as bodies
-from intake.answers import Answer, EventResult, Health, Problem
+from intake.answers import Answer, Health, Problem
 from intake.judge import Judged, judge
 from intake.keys import KeyRing
 from intake.ledger import DatabaseUnavailable, Ledger
@@ -113,10 +114,22 @@ async def _body(request: Request, seconds: float) -> bytes:
     return b"".join(chunks)
 
 
-def _result(j: Judged) -> EventResult:
+def _result(j: Judged, new: set[str]) -> dict:
+    """One event's result as `EventResult` documents it, made as a plain dict: building a
+    model per event cost a fifth of a 1,000-event request."""
+    status = j.status
+    if status == "accepted" and j.event_id not in new:
+        status = "duplicate"  # accepted by an earlier request
+    out: dict = {"index": j.index, "status": status}
+    if j.event_id is not None:
+        out["event_id"] = j.event_id
     r = j.refusal
-    return EventResult(index=j.index, status=j.status, event_id=j.event_id,  # type: ignore[arg-type]
-                       reason=r and r.reason, field=r and r.field, detail=r and r.detail)
+    if r is not None:
+        out["reason"] = r.reason
+        if r.field is not None:
+            out["field"] = r.field
+        out["detail"] = r.detail
+    return out
 
 
 async def _prune_hourly(parts: Parts, max_age: timedelta) -> None:
@@ -149,7 +162,7 @@ def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)
     metrics = IntakeMetrics(parts.registry if parts else CollectorRegistry())
 
-    async def answer(request: Request) -> Answer:
+    async def answer(request: Request) -> dict:
         assert parts is not None, "an app made for its document only"
         key = _key(request)
         try:
@@ -181,19 +194,16 @@ def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
         except (DatabaseUnavailable, BrokerUnavailable) as exc:
             raise Refused(503, "Not accepted", f"{exc}; nothing of this request was accepted: "
                           "send it again", {"Retry-After": str(RETRY_SECONDS)}) from None
-        results = [_result(j) for j in judged]
-        for j, r in zip(judged, results, strict=True):
-            if j.event is not None and j.event_id not in new:
-                r.status = "duplicate"
-        counts = {s: sum(r.status == s for r in results)
-                  for s in ("accepted", "duplicate", "refused")}
+        results = [_result(j, new) for j in judged]
+        statuses = Counter(r["status"] for r in results)
+        counts = {s: statuses[s] for s in ("accepted", "duplicate", "refused")}
         for status, n in counts.items():
             if n:
                 metrics.events.labels(grant.source, status).inc(n)
         for j in judged:
             if j.refusal is not None:
                 metrics.refused.labels(grant.source, j.refusal.reason).inc()
-        return Answer(source=grant.source, results=results, **counts)
+        return {"source": grant.source, **counts, "results": results}
 
     @app.post("/v1/events", response_model=Answer, responses=PROBLEMS,  # type: ignore[arg-type]
               openapi_extra={"requestBody": REQUEST_BODY},
@@ -204,8 +214,7 @@ def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
     async def post_events(request: Request) -> Response:
         started = time.perf_counter()
         try:
-            result = await answer(request)
-            response: Response = JSONResponse(result.model_dump(exclude_none=True))
+            response: Response = JSONResponse(await answer(request))
         except Refused as exc:
             response = _problem(exc.status, exc.title, exc.detail, exc.headers)
         source = getattr(request.state, "source", "unknown")

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -102,7 +101,10 @@ class Envelope(_Strict):
                     "and the codes as sent are kept on the stored row (`unit_codes_sent`)."
     )
     #: the codes as the producer sent them, when they were pre-2025 codes mapped at the edge
-    _unit_codes_sent: list[str] | None = PrivateAttr(default=None)
+    #: (set on the instance by `KnownCodes.current`). A class attribute, not a pydantic
+    #: private attribute: those are set up on every instance, a third of the time a valid
+    #: event takes to decode, for a value almost every event leaves empty.
+    _unit_codes_sent: ClassVar[list[str] | None] = None
 
 
 # --- portal: public-service portal dossiers and portal health -------------------------

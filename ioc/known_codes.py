@@ -96,7 +96,7 @@ class KnownCodes:
             sent = list(event.unit_codes)
             event = event.model_copy(update={
                 "unit_codes": [self._successor(i, code) for i, code in enumerate(sent)]})
-            event._unit_codes_sent = sent
+            object.__setattr__(event, "_unit_codes_sent", sent)  # frozen: set once, here
         for i, code in enumerate(event.unit_codes):
             if code not in self.units:
                 raise ContractError(

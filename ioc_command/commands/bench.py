@@ -20,6 +20,7 @@ SUITES = {
     "alerts": "proof.bench.alerts",
     "backtest": "proof.bench.backtest",
     "identity": "proof.bench.identity",
+    "intake": "proof.bench.intake",
 }
 
 
@@ -28,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 1 when a figure misses its target (the `targets` in the JSON)")
     p.add_argument("--suite", choices=sorted(SUITES), default="pipeline",
                    help="pipeline: stream processors (default); feeds: simulator and replay; "
-                        "alerts: alert latency and catch-up; wall: dashboard refresh cost")
+                        "alerts: alert latency and catch-up; wall: dashboard refresh cost; "
+                        "intake: the HTTP intake against the direct producer")
     p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
     for module in SUITES.values():  # each suite adds its own options
         importlib.import_module(module).add_arguments(p)

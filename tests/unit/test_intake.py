@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from intake import body as bodies
+from intake.answers import Answer
 from intake.app import Parts, create_app
 from intake.judge import judge
 from intake.rate import RateLimit
@@ -197,6 +198,7 @@ def test_the_app_answers_each_event_and_sends_only_new_valid_ones():
     app, parts = _app()
     status, answer = post(app, json.dumps(VALID).encode())
     assert status == 200 and answer["accepted"] == len(VALID), answer
+    Answer.model_validate(answer)  # what the OpenAPI document says it is
     assert parts.publisher.sent == [v["event_id"] for v in VALID]
     status, answer = post(app, "\n".join(json.dumps(v) for v in VALID).encode(),
                           content_type="application/x-ndjson")
