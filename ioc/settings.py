@@ -362,6 +362,15 @@ class Settings:
         "IOC_SIMULATOR_RATE", _positive, 1.0,
         "ioc up's simulator sends this many times the province's rates (a busier "
         "demonstration, a soak of the embedded services).")
+    simulator_via: str = _setting(
+        "IOC_SIMULATOR_VIA", _choice("kafka", "http"), "kafka",
+        "How ioc up's simulator sends its events: kafka (straight to the topics) or http "
+        "(through the HTTP intake with a key of its own, source `simulator`, as a province's "
+        "systems do).")
+    simulator_key: str | None = _setting(
+        "IOC_SIMULATOR_KEY", _secret, None,
+        "The intake key `ioc simulate --via http` sends with (ioc up hands its simulator a "
+        "new one at each start). Unset: the simulate command renews source `simulator`'s.")
     tansu_max_events: int = _setting(
         "IOC_TANSU_MAX_EVENTS", lambda n, r: _at_least(n, r, 100), 1_000_000,
         "ioc up renews the embedded Tansu (which keeps every event in memory) once it holds "

@@ -126,6 +126,15 @@ def rotate(conn: psycopg.Connection, name: str, actor: str) -> str:
     return key
 
 
+def renewed(conn: psycopg.Connection, name: str, feeds: tuple[str, ...], actor: str) -> str:
+    """A new key for source `name`, made with `feeds` the first time (the IOC's own sources:
+    the simulator sending through the intake takes a new key at each start)."""
+    try:
+        return rotate(conn, name, actor)
+    except SourceError:
+        return add(conn, name, feeds, (), actor)
+
+
 def revoke(conn: psycopg.Connection, name: str, actor: str) -> None:
     """Source `name`'s key stops working at once (`rotate` gives it a new one)."""
     with conn.transaction():

@@ -36,6 +36,7 @@ from ioc.services.process import ManagedProcess, check_port_free
 from ioc.settings import Settings
 from ioc.status import consumer_lag, records_held
 from ioc.supervision import RestartPolicy
+from ioc_command.commands.simulate import simulator_key
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +108,14 @@ class Stack:
         self.child_settings = s.with_(database_url=owner_url(pg.port, None)) if pg else s
         return s
 
-    def start_part(self, name: str, *args: str) -> ManagedProcess:
+    def start_part(self, name: str, *args: str, settings: Settings | None = None
+                   ) -> ManagedProcess:
         # -P: the folder ioc up runs in is not put first on the parts' import path (a data
         # folder named "ioc" there shadowed the package: "sql is missing from ... 'ioc'")
         part = ManagedProcess(
             name, [sys.executable, "-P", "-m", "ioc_command.cli", *args],
             self.settings.data_dir.resolve() / "logs" / f"{name}.log",
-            env=self.child_settings.child_env(),
+            env=(settings or self.child_settings).child_env(),
         ).start()
         self.parts.append(part)
         return part
@@ -134,8 +136,11 @@ class Stack:
                     if self.embedded_db and s.backfill_hours > 0 else ())
         rate = (("--rate-multiplier", f"{s.simulator_rate:g}")
                 if s.simulator_rate != 1 else ())
+        # through the HTTP intake (IOC_SIMULATOR_VIA=http): with a key only it is given
+        key = simulator_key(s) if s.simulator_via == "http" else None
         self.start_part("simulator", "simulate", *backfill, *rate,
-                        *(("--scenario", self.scenario) if self.scenario else ()))
+                        *(("--scenario", self.scenario) if self.scenario else ()),
+                        settings=self.child_settings.with_(simulator_key=key))
         self.start_part("dashboard", "dashboard")
         # the province's systems send their events here over HTTP (loopback by default)
         self.start_part("intake", "intake")

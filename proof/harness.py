@@ -13,9 +13,9 @@ import socket
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -485,15 +485,16 @@ class PacedFeed(threading.Thread):
 
 class IntakeClient(threading.Thread):
     """Sends `n` valid events to an HTTP intake at `rate`/s, `batch` a request, from
-    `senders` threads, as a careful integrator would: a request that times out, cannot
-    connect, or is answered 408, 429 or 503 is sent again as it was until it is answered 200.
-    Keeps the ids each 200 answered accepted or duplicate, and counts every other outcome."""
+    `senders` threads, each an `IntakeSender` that never gives up: a request that times out,
+    cannot connect, or is answered 408, 429 or 503 is sent again as it was until a 200.
+    `acknowledged`: the ids a 200 answered accepted or duplicate; `answers`: every outcome."""
 
     def __init__(self, url: str, key: str, n: int, rate: float, seed: int, batch: int = 100,
-                 senders: int = 4, prefix: str = "intake", timeout: float = 10.0):
+                 senders: int = 4, prefix: str = "intake"):
+        from simulators.http_sender import IntakeSender
+
         super().__init__(name=f"{prefix}-client", daemon=True)
-        self.url, self.key, self.n, self.rate, self.batch = url, key, n, rate, batch
-        self.senders, self.timeout = senders, timeout
+        self.n, self.rate, self.batch = n, rate, batch
         self.id_prefix = f"{prefix}-{uuid.uuid4().hex[:8]}"
         rng = random.Random(seed)
         now = datetime.now(UTC)
@@ -501,66 +502,44 @@ class IntakeClient(threading.Thread):
             make_event(rng, now, f"{self.id_prefix}-{i:08d}")[2]
             for i in range(start, min(start + batch, n))) + b"]"
             for start in range(0, n, batch)]
-        self.acknowledged: set[str] = set()
-        self.answers: dict[str, int] = {}  # "200", "503", "connection", "timeout" ...: how many
-        self.refused = 0
+        self._senders = [IntakeSender(url, key, give_up_after=None, keep_ids=True)
+                         for _ in range(senders)]
         self.error: BaseException | None = None
         self.finished = threading.Event()
-        self._lock = threading.Lock()
 
     def run(self) -> None:
         try:
             started, turn = time.monotonic(), iter(range(len(self._bodies)))
-            threads = [threading.Thread(target=self._send_from, args=(turn, started),
-                                        daemon=True) for _ in range(self.senders)]
+            threads = [threading.Thread(target=self._send_from, args=(sender, turn, started),
+                                        daemon=True) for sender in self._senders]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-        except BaseException as exc:  # reported by the scenario that waits for it
-            self.error = exc
         finally:
             self.finished.set()
 
-    def _count(self, outcome: str) -> None:
-        with self._lock:
-            self.answers[outcome] = self.answers.get(outcome, 0) + 1
-
-    def _send_from(self, turn: Iterator[int], started: float) -> None:
+    def _send_from(self, sender: Any, turn: Iterator[int], started: float) -> None:
         try:
             for i in turn:  # shared: each batch is taken by one sender
                 ahead = started + i * self.batch / self.rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
-                while not self._sent(self._bodies[i]):
-                    pass
-        except BaseException as exc:
+                sender.post(self._bodies[i])
+        except BaseException as exc:  # reported by the scenario that waits for it
             self.error = exc
 
-    def _sent(self, body: bytes) -> bool:
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                result = json.load(answer)
-        except urllib.error.HTTPError as err:
-            self._count(str(err.code))
-            if err.code not in (408, 429, 503):
-                raise ServiceError(f"intake answered {err.code}: {err.read()[:300]!r}") from None
-            time.sleep(min(2.0, float(err.headers.get("Retry-After", "1"))))
-            return False
-        except (TimeoutError, OSError) as exc:  # cut off, refused, reset: the intake is away
-            self._count("timeout" if isinstance(exc, TimeoutError) else "no connection")
-            time.sleep(0.3)
-            return False
-        self._count("200")
-        with self._lock:
-            for r in result["results"]:
-                if r["status"] == "refused":
-                    self.refused += 1
-                else:
-                    self.acknowledged.add(r["event_id"])
-        return True
+    @property
+    def answers(self) -> dict[str, int]:
+        return dict(sum((s.answers for s in self._senders), Counter()))
+
+    @property
+    def acknowledged(self) -> set[str]:
+        return set().union(*(s.acknowledged for s in self._senders))
+
+    @property
+    def refused(self) -> int:
+        return sum(s.refused.total() for s in self._senders)
 
     def wait(self, timeout: float) -> None:
         if not self.finished.wait(timeout):

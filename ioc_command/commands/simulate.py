@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ioc.errors import SettingsError
+from ioc.errors import ServiceError, SettingsError
 from ioc.services.endpoints import embedded_urls
 from ioc.services.process import stop_on_signals
 from ioc.settings import Settings
@@ -19,7 +19,8 @@ from ioc_command.services import require_running
 
 log = logging.getLogger("ioc")
 
-HELP = "send a simulated province's feeds to Kafka, or record"
+HELP = "send a simulated province's feeds to Kafka (or through the HTTP intake), or record"
+SOURCE = "simulator"  # the source the simulator sends as through the intake
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the recording without sending anything to Kafka")
     p.add_argument("--scenario", metavar="NAME|FILE",
                    help="layer a scenario's timed incidents on the normal day (`ioc scenarios`)")
+    p.add_argument("--via", choices=("kafka", "http"), default=None,
+                   help="send straight to Kafka, or through the HTTP intake (`ioc intake`) "
+                        "with the key of source `simulator`, made or renewed here "
+                        "(default: IOC_SIMULATOR_VIA, kafka)")
     p.add_argument("--backfill-hours", type=float, default=0.0, metavar="H",
                    help="first store the H hours before now straight into the database when"
                         " it holds no events yet (what ioc up does on a first start), then go"
@@ -61,6 +66,37 @@ class Progress:
             self._next = self._time() + self._every
             print(f"  simulated up to {datetime.fromtimestamp(sim_now, UTC).isoformat()}: "
                   f"{total} events", file=sys.stderr, flush=True)
+
+
+def simulator_key(settings: Settings) -> str:
+    """A new key of source `simulator` (made the first time; a key is shown only once, so
+    each start takes a new one), by the database's owner."""
+    from ioc import sources
+    from ioc.contract import FEEDS
+    from ioc.db import connect
+    from ioc.services.endpoints import embedded_urls
+    from ioc_command.services import database
+
+    with database(settings, create=False) as here, connect(
+            embedded_urls(here)[0], here.db_schema, autocommit=True) as conn:
+        return sources.renewed(conn, SOURCE, FEEDS, "ioc simulate")
+
+
+def http_sender(settings: Settings):  # noqa: ANN201 - simulators.http_sender.IntakeSender
+    """A sender to the intake (waiting up to 30 s for it to listen: `ioc up` starts both)."""
+    from ioc_command.services import answers
+    from simulators.http_sender import IntakeSender
+
+    host = "127.0.0.1" if settings.intake_host in ("0.0.0.0", "::") else settings.intake_host
+    deadline = time.monotonic() + 30
+    while not answers(host, settings.intake_port):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"the HTTP intake ({host}:{settings.intake_port}, "
+                               "IOC_INTAKE_PORT) is not running: start `ioc up` (or "
+                               "`ioc intake`) first")
+        time.sleep(0.5)
+    key = settings.simulator_key or simulator_key(settings)
+    return IntakeSender(f"http://{host}:{settings.intake_port}/v1/events", key)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,7 +137,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                   incidents=incidents, calendar=settings_calendar(settings))
     emitters: list = []
     producer = None
-    if not args.record_only:
+    via = args.via or settings.simulator_via
+    if not args.record_only and via == "http":
+        emitters.append(http_sender(settings))
+    elif not args.record_only:
         from ioc.topics import ensure_topics
         from simulators.producer import FeedProducer
 

@@ -51,9 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "produced directly (default 200000; a tenth at batches of 1)")
     parser.add_argument("--intake-clients", type=int, default=50, metavar="C",
                         help="intake: concurrent HTTP clients (default 50)")
-    parser.add_argument("--intake-paced-requests", type=int, default=200, metavar="R",
+    parser.add_argument("--intake-paced-requests", type=int, default=100, metavar="R",
                         help="intake: requests of 100 events sent at ten times the province's "
-                             "peak rate (default 200)")
+                             "peak rate (default 100)")
 
 
 def peak_rate(settings: Settings) -> float:
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     """Measure the intake; return the figures (printed as JSON by `ioc bench`)."""
     n = getattr(args, "intake_events", 200_000)
     clients = getattr(args, "intake_clients", 50)
-    paced_requests = getattr(args, "intake_paced_requests", 200)
+    paced_requests = getattr(args, "intake_paced_requests", 100)
     for quiet in ("ioc.migrate", "ioc.topics", "ioc.services"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     tag = uuid.uuid4().hex[:8]

@@ -1,5 +1,5 @@
-"""`ioc bench --suite feeds|alerts|wall|backtest`, short: each runs end to end on the session's
-services and prints figures that add up, with its targets judged from them.
+"""`ioc bench --suite feeds|alerts|wall|backtest|intake`, short: each runs end to end on the
+session's services and prints figures that add up, with its targets judged from them.
 
 Speed is not asserted (figures go to docs/performance.md; this machine is shared)."""
 
@@ -63,3 +63,21 @@ def test_backtest_bench(settings):
     seconds = figures["seconds"]
     assert 0 < seconds["store"] + seconds["evaluate"] <= seconds["backtest"]
     assert figures["targets"]["day_met"] == (seconds["backtest"] * 24 / 0.25 <= 60)
+
+
+def test_intake_bench(settings):
+    """Issue 41, item 7, short: a real intake loaded at batches of 1, 100 and 1,000 beside the
+    direct producer, then paced at ten times the province's peak rate."""
+    figures = bench(settings, "--suite", "intake", "--intake-events", "2000",
+                    "--intake-clients", "10", "--intake-paced-requests", "3")
+    batches = figures["batches"]
+    assert {b: r["accepted"] for b, r in batches.items()} == {"1": 200, "100": 2000,
+                                                              "1000": 2000}
+    assert all(r["statuses"] == {"200": r["requests"]} for r in batches.values())
+    assert figures["direct_producer"]["events"] == 2000
+    paced = figures["paced"]
+    assert paced["accepted"] == 300 and paced["paced_events_per_s"] == pytest.approx(
+        10 * paced["peak_events_per_s"], rel=0.02)
+    ratio = batches["1000"]["events_per_s"] / figures["direct_producer"]["events_per_s"]
+    assert figures["targets"]["ratio_batch_1000_to_direct_met"] == (ratio >= 0.5)
+    assert figures["targets"]["paced_p99_ms_met"] == (paced["p99_ms"] <= 250)

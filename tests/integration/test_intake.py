@@ -204,6 +204,19 @@ def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated, tm
                               capture_output=True, text=True, timeout=60)
         assert json.loads(sent.stdout)["duplicate"] == 3, sent.stderr
 
+        # the simulated province sent through the intake (`ioc simulate --via http`), with a
+        # key of its own
+        simulated = run_ioc("simulate", "--via", "http", "--speed", "max", "--duration", "300",
+                            "--seed", "5", "--start",
+                            (end - timedelta(minutes=30)).isoformat(), settings=settings,
+                            timeout=120)
+        assert simulated.returncode == 0, simulated.stderr[-2000:]
+        sent = json.loads(simulated.stdout.strip().splitlines()[-1])["events"]
+        assert sent > 50
+        with connect(settings.database_url, settings.db_schema) as conn:
+            assert conn.execute("SELECT count(*) FROM intake_accepted WHERE source ="
+                                " 'simulator'").fetchone()[0] == sent
+
         # what was counted, per source
         metrics = requests.get(f"{url}/metrics", timeout=5).text
         assert f'ioc_intake_events_total{{source="motcua",status="accepted"}} ' \
