@@ -14,6 +14,7 @@ COPY ioc_dashboard/ ioc_dashboard/
 COPY proof/ proof/
 COPY ioc_command/ ioc_command/
 COPY intake/ intake/
+COPY prober/ prober/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 # the tested versions travel with the wheel
 RUN cp requirements.lock /wheels/

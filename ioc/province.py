@@ -12,7 +12,14 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from ioc.contract import VIETNAM_TIMEZONE, Code, PaymentData
 from ioc.datafile import read_yaml, validated
@@ -65,12 +72,37 @@ class HubHospital(_Item):
     name_en: Name
 
 
+def _probe_endpoint(value: str | None) -> str | None:
+    """tcp://host:port, http(s)://host[:port]/path: where `ioc probe` measures a link."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("tcp", "http", "https") or not parts.hostname or port == -1 \
+            or (parts.scheme == "tcp" and (port is None or parts.path not in ("", "/"))):
+        raise ValueError(f"{value!r}: expected tcp://host:port, http://host[:port]/path or "
+                         "https://host[:port]/path")
+    return value
+
+
+ProbeEndpoint = Annotated[str | None, AfterValidator(_probe_endpoint),
+                          Field(max_length=300)]
+
+
 class Hospital(_Item):
     code: Code
     name_vi: Name
     name_en: Name
     unit: Code
     hub: Code
+    #: where `ioc probe` measures this hospital's link from the IOC (docs/probe.md); none:
+    #: the link is known only from what the hospital's platform reports
+    endpoint: ProbeEndpoint = None
 
     @property
     def link_id(self) -> str:

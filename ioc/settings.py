@@ -284,6 +284,13 @@ class Settings:
         "IOC_INTAKE_BODY_SECONDS", _positive, 30.0,
         "A request's headers, then its body, must each arrive within this many seconds (else "
         "the connection is closed, or 408 for a body): a stalled client holds nothing up.")
+    probe_seconds: float = _setting(
+        "IOC_PROBE_SECONDS", _positive, 10.0,
+        "ioc probe measures every link with an endpoint in the province file this often, and "
+        "sends its heartbeat (figures over the last 10 probes).")
+    probe_timeout_seconds: float = _setting(
+        "IOC_PROBE_TIMEOUT_SECONDS", _positive, 5.0,
+        "A probe with no answer within this many seconds is a loss.")
     refresh_seconds: float = _setting(
         "IOC_REFRESH_SECONDS", _positive, 5.0, "How often the wall refreshes its figures.")
     wall_language: str = _setting(

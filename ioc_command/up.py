@@ -28,6 +28,7 @@ from kafka.errors import KafkaError
 from ioc.db import connect
 from ioc.errors import PartDiedError, ServiceError
 from ioc.migrate import migrate_database
+from ioc.province import load_province
 from ioc.retention import apply_retention
 from ioc.services.broker import EmbeddedBroker, wait_for_kafka
 from ioc.services.embedded import embedded_broker
@@ -37,6 +38,7 @@ from ioc.settings import Settings
 from ioc.status import consumer_lag, records_held
 from ioc.supervision import RestartPolicy
 from ioc_command.commands.simulate import simulator_key
+from prober.targets import targets
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,9 @@ class Stack:
         self.start_part("dashboard", "dashboard")
         # the province's systems send their events here over HTTP (loopback by default)
         self.start_part("intake", "intake")
+        # the links the IOC measures itself: hospitals with an endpoint in the province file
+        if targets(load_province(s.province_file)):
+            self.start_part("probe", "probe")
         # alert rules on event time (live, and the replay namespace: that one never notifies)
         self.start_part("alerter", "alerter")
         self.start_part("replay-alerter", "alerter", "--replay")

@@ -14,7 +14,7 @@ from types import ModuleType
 COMMANDS: tuple[str, ...] = (
     "up", "worker", "dashboard", "intake", "simulate", "scenarios", "replay", "bench", "chaos",
     "soak", "migrate", "status", "backtest", "indicators", "schemas", "calendar", "units",
-    "settings", "alerter", "notifier", "alerts", "wall-user", "sources",
+    "settings", "alerter", "notifier", "alerts", "wall-user", "sources", "probe",
 )
 
 

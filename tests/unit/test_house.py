@@ -14,7 +14,8 @@ FLOORS = {
     "streams": 1,        # the parts: stream processor and alert engine,
     "simulators": 1,     #   simulated province and replay,
     "ioc_dashboard": 1,  #   the wall,
-    "intake": 1,         #   the HTTP intake; they never import each other
+    "intake": 1,         #   the HTTP intake,
+    "prober": 1,         #   the link prober; they never import each other
     "proof": 2,          # chaos, soak, benchmarks: they drive the parts
     "ioc_command": 3,    # the composition root: the `ioc` command and `ioc up`
 }
