@@ -5,6 +5,7 @@ give their own."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from ioc import contract
 from ioc.errors import ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.settings import Settings
+from ioc.source_health import KEPT_DAYS, SourceTally
 from ioc.sources import KEY_PREFIX, Grant
 
 RETRY_SECONDS = 5  # what a 503 asks the client to wait
@@ -132,14 +134,37 @@ def _result(j: Judged, new: set[str]) -> dict:
     return out
 
 
+def _feed(j: Judged) -> str:
+    """The feed a refused event says it belongs to, if it says one the IOC has."""
+    try:
+        feed = json.loads(j.raw).get("feed")
+    except (ValueError, AttributeError):
+        return "unknown"
+    return feed if feed in contract.FEEDS else "unknown"
+
+
+async def _count_refused(parts: Parts, tally: SourceTally) -> None:
+    """The request's refusals, in its source's health (`source_minutes`); a database that
+    fails here costs the count, never the answer."""
+    if not tally:
+        return
+    try:
+        await parts.ledger.count(tally)
+    except (psycopg.Error, ServiceError) as exc:
+        log.warning("counting refused events: %s", exc)
+
+
 async def _prune_hourly(parts: Parts, max_age: timedelta) -> None:
-    """The accepted ids of events past the live limit forgotten, every hour."""
+    """The accepted ids of events past the live limit, and the sources' health minutes past
+    KEPT_DAYS, forgotten every hour (on TimescaleDB and plain PostgreSQL alike: the intake
+    always runs)."""
     while True:
         try:
             pruned = await parts.ledger.prune(parts.clock() - max_age)
             if pruned:
                 log.info("forgot %d accepted event ids older than %d days", pruned,
                          max_age.days)
+            await parts.ledger.prune_minutes(parts.clock() - timedelta(days=KEPT_DAYS))
         except (ServiceError, psycopg.Error) as exc:  # tried again in an hour
             log.warning("pruning accepted event ids: %s", exc)
         await asyncio.sleep(PRUNE_SECONDS)
@@ -200,9 +225,13 @@ def create_app(settings: Settings, parts: Parts | None) -> FastAPI:
         for status, n in counts.items():
             if n:
                 metrics.events.labels(grant.source, status).inc(n)
+        refused = SourceTally()
+        arrived = parts.clock()
         for j in judged:
             if j.refusal is not None:
                 metrics.refused.labels(grant.source, j.refusal.reason).inc()
+                refused.refused(grant.source, _feed(j), arrived, j.refusal.reason)
+        await _count_refused(parts, refused)
         return {"source": grant.source, **counts, "results": results}
 
     @app.post("/v1/events", response_model=Answer, responses=PROBLEMS,  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ import psycopg
 
 from ioc.db import connect_async
 from ioc.errors import ServiceError
+from ioc.source_health import SourceTally, record
+from ioc.source_health import prune as prune_minutes
 
 
 class DatabaseUnavailable(ServiceError):
@@ -71,6 +73,16 @@ class Ledger:
                 yield {e for (e,) in rows}
         except (psycopg.OperationalError, ServiceError) as exc:
             raise DatabaseUnavailable(str(exc).splitlines()[0]) from None
+
+    async def count(self, tally: SourceTally) -> None:
+        """Add a request's refusals to its source's health (`source_minutes`)."""
+        async with self.connections.connection() as conn:
+            await record(conn, tally)
+
+    async def prune_minutes(self, before: datetime) -> int:
+        """Forget the sources' health minutes before `before`; how many."""
+        async with self.connections.connection() as conn:
+            return await prune_minutes(conn, before)
 
     async def prune(self, before: datetime, batch: int = 20_000) -> int:
         """Forget the ids of events that occurred before `before` (the live limit: such an

@@ -12,8 +12,7 @@ from confluent_kafka import KafkaException, Producer
 from ioc.contract import FEEDS, Envelope
 from ioc.errors import ServiceError
 from ioc.settings import Settings
-
-SOURCE_HEADER = "ioc-source"  # which source sent an event (a source's health, issue 41)
+from ioc.source_health import SOURCE_HEADER
 
 
 class BrokerUnavailable(ServiceError):

@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 
 from ioc import contract
 from ioc.settings import Settings
+from ioc.source_health import SOURCE_HEADER
 from prober.checks import round_trip
 from prober.targets import Target
 from prober.window import LinkWindow
@@ -89,7 +90,7 @@ class KafkaSender:
         for beat in beats:
             self._producer.produce(self.topic, contract.encode(beat),
                                    beat.data.link_id.encode(),
-                                   headers=[("ioc-source", SOURCE.encode())],
+                                   headers=[(SOURCE_HEADER, SOURCE.encode())],
                                    on_delivery=self._delivered)
         # a heartbeat that cannot go now is superseded by the next one: never wait long
         self._producer.flush(5)

@@ -9,14 +9,17 @@ from confluent_kafka import KafkaException, Producer
 from ioc.contract import FEEDS
 from ioc.errors import ServiceError
 from ioc.settings import Settings
+from ioc.source_health import SOURCE_HEADER
 from simulators.generator import Record
 
 
 class FeedProducer:
     """Sends records to their feed topics (`<prefix>.<feed>`), keyed by entity."""
 
-    def __init__(self, settings: Settings, bootstrap: str):
+    def __init__(self, settings: Settings, bootstrap: str, source: str = "simulator"):
         self.settings = settings
+        # who sent the events, for the sources' health (`ioc-source`: the simulator, a replay)
+        self._headers = [(SOURCE_HEADER, source.encode())]
         self._topics = {feed: settings.topic(feed) for feed in FEEDS}
         self._errors: list[str] = []
         self._producer = Producer({
@@ -39,12 +42,12 @@ class FeedProducer:
             self._errors.append(str(err))
 
     def send(self, records: Iterable[Record]) -> int:
-        produce, topics = self._producer.produce, self._topics
+        produce, topics, headers = self._producer.produce, self._topics, self._headers
         n = 0
         for r in records:
             while True:
                 try:
-                    produce(topics[r.feed], r.value, r.key)
+                    produce(topics[r.feed], r.value, r.key, headers=headers)
                     break
                 except BufferError:  # local queue full: let librdkafka drain it
                     self._producer.poll(0.05)

@@ -38,12 +38,13 @@ from ioc.known_codes import KnownCodes
 from ioc.province import load_province
 from ioc.refusals import reason_label
 from ioc.settings import Settings
+from ioc.source_health import source_of
 from ioc.topics import FEED_PARTITIONS
 from ioc.units import UnitsDataset
 from streams.consumer import BatchConsumer, BatchHandler, BatchTransport
 from streams.health import StallDetector
 from streams.metrics import LagCollector, StreamMetrics
-from streams.sink import DeadLetter, EventSink
+from streams.sink import REFUSED_BY_DATABASE, DeadLetter, EventSink, Origin
 from streams.store import BatchStore, Decoded, StoreOutcome
 
 log = logging.getLogger(__name__)
@@ -85,12 +86,21 @@ def decode_records(records: Sequence[Any], feed: str, now: datetime,
     check = codes.check if codes is not None else (lambda e: e)
     for r in records:
         raw = r.value if isinstance(r.value, bytes) else b""
+        origin = _origin(r, now)
         try:
             good.append(Decoded(check(decode(raw, feed, now, max_age)), r.topic,
-                                r.partition, r.offset, raw))
+                                r.partition, r.offset, raw, origin))
         except ContractError as exc:
-            dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw))
+            dead.append(DeadLetter(r.topic, r.partition, r.offset, feed, str(exc), raw, origin))
     return good, dead
+
+
+def _origin(record: Any, now: datetime) -> Origin:
+    """Who sent a record (its `ioc-source` header) and when it reached Kafka (its time:
+    the producer's, or the broker's with LogAppendTime; `now` when it has none)."""
+    stamp = getattr(record, "timestamp", None)
+    arrived = datetime.fromtimestamp(stamp / 1000, UTC) if stamp and stamp > 0 else now
+    return Origin(source_of(getattr(record, "headers", None)), arrived)
 
 
 async def sweep_once(sweeper: EventSink, held: Sequence[tuple[str, int]],
@@ -234,7 +244,7 @@ class Worker:
         metrics.duplicates.labels(feed).inc(len(items) - len(outcome.refused) - outcome.stored)
         metrics.refused.labels(feed).inc(len(outcome.refused))
         for d in (*dead, *outcome.refused):
-            reason = ("refused_by_database" if d.reason.startswith("refused by the database")
+            reason = ("refused_by_database" if d.reason.startswith(REFUSED_BY_DATABASE)
                       else reason_label(d.reason))
             metrics.dead_lettered.labels(feed, reason).inc()
         now = time.time()

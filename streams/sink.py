@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
 from ioc import contract as c
+from ioc.refusals import reason_label
+from ioc.source_health import SourceTally, record
 
 # table -> its columns after the shared ones (unit_codes_sent: the codes as a producer sent
 # them when they were pre-2025 codes mapped at the edge; NULL otherwise)
@@ -67,7 +70,8 @@ assert set(ROUTES) == set(c.EVENT_TYPES), "every event type needs a table"
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """An event that failed validation, with where it came from and why."""
+    """An event that failed validation, with where it came from and why (and, for the
+    sources' health, who sent it and when it arrived; None: not counted)."""
 
     topic: str
     partition: int
@@ -75,6 +79,16 @@ class DeadLetter:
     feed: str
     reason: str
     raw: bytes
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent an event (`ioc.source_health.source_of` its record's headers) and when it
+    arrived (the Kafka record's time)."""
+
+    source: str
+    arrived: datetime
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,26 @@ def rows_by_table(events: Iterable[c.Envelope]) -> dict[str, list[tuple]]:
     return out
 
 
+REFUSED_BY_DATABASE = "refused by the database"
+
+
+def _tally(events: Sequence[c.Envelope], origins: Sequence[Origin], new_ids: set[str],
+           new_dead: Sequence[DeadLetter]) -> SourceTally:
+    """What this batch adds to its sources' minutes: only rows and letters new to the
+    database, so a redelivered batch adds nothing."""
+    tally = SourceTally()
+    for event, origin in zip(events, origins, strict=False):
+        if event.event_id in new_ids:
+            tally.stored(origin.source, event.feed, origin.arrived,  # type: ignore[attr-defined]
+                         event.occurred_at)
+    for d in new_dead:
+        if d.origin is not None:
+            tally.refused(d.origin.source, d.feed, d.origin.arrived,
+                          "refused_by_database" if d.reason.startswith(REFUSED_BY_DATABASE)
+                          else reason_label(d.reason))
+    return tally
+
+
 class EventSink:
     """Writes batches over one writer connection it owns; reconnects when asked to."""
 
@@ -118,16 +152,21 @@ class EventSink:
         return self._conn
 
     async def write(self, events: Sequence[c.Envelope],
-                    dead: Sequence[DeadLetter] = ()) -> WriteResult:
+                    dead: Sequence[DeadLetter] = (),
+                    origins: Sequence[Origin] | None = None) -> WriteResult:
         """Store a batch durably in one transaction; say what was new.
 
         Returns rows newly inserted per table (redelivered duplicates excluded) and the dead
         letters not recorded before, so the caller publishes each to the dead-letter topic at
-        most once. Raises psycopg errors as they come (the caller classifies them).
+        most once. With `origins` (one per event), the new rows and the new dead letters are
+        also counted per source in `source_minutes`, in the same transaction. Raises psycopg
+        errors as they come (the caller classifies them).
         """
         conn = await self._connection()
         inserted: dict[str, int] = {}
         new_dead: list[DeadLetter] = []
+        new_ids: set[str] = set()
+        returning = sql.SQL(" RETURNING event_id" if origins is not None else "")
         try:
             async with conn.transaction():
                 for table, rows in rows_by_table(events).items():
@@ -141,9 +180,11 @@ class EventSink:
                             for row in rows:
                                 await copy.write_row(row)
                         await cur.execute(sql.SQL(
-                            "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING"
-                        ).format(sql.Identifier(table), cols, cols, stage))
+                            "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING{}"
+                        ).format(sql.Identifier(table), cols, cols, stage, returning))
                         inserted[table] = cur.rowcount
+                        if origins is not None:
+                            new_ids.update(i for (i,) in await cur.fetchall())
                 if dead:
                     async with conn.cursor() as cur:
                         await cur.execute(
@@ -158,6 +199,8 @@ class EventSink:
                         )
                         fresh = set(await cur.fetchall())
                     new_dead = [d for d in dead if (d.topic, d.partition, d.offset) in fresh]
+                if origins is not None or any(d.origin for d in new_dead):
+                    await record(conn, _tally(events, origins or (), new_ids, new_dead))
         except (psycopg.OperationalError, psycopg.InterfaceError):
             await self.close()
             raise

@@ -26,7 +26,7 @@ import psycopg
 
 from ioc import contract
 from ioc.errors import ServiceError
-from streams.sink import DeadLetter, EventSink, WriteResult
+from streams.sink import REFUSED_BY_DATABASE, DeadLetter, EventSink, Origin, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Decoded:
     partition: int
     offset: int
     raw: bytes
+    origin: Origin | None = None  # None: not counted in the sources' health
 
 
 @dataclass
@@ -68,6 +69,12 @@ def describe(exc: BaseException) -> str:
     return f"{code} {first}" if code else first
 
 
+def _origins(items: Sequence[Decoded]) -> list[Origin] | None:
+    """Each item's origin, or None when any is unknown (then the batch is not counted)."""
+    origins = [i.origin for i in items]
+    return None if any(o is None for o in origins) else origins  # type: ignore[return-value]
+
+
 class BatchStore:
     """Writes batches through an `EventSink`, retrying outages and isolating refused events.
 
@@ -86,7 +93,8 @@ class BatchStore:
         """Store `items` and record `dead`; return only once all of it is durable."""
         outcome = StoreOutcome()
         try:
-            result = await self._write_retrying([i.event for i in items], dead, outcome)
+            result = await self._write_retrying([i.event for i in items], dead, outcome,
+                                                _origins(items))
         except _Refused:
             await self._bisect(list(items), outcome)
             result = await self._write_retrying([], list(dead) + outcome.refused, outcome)
@@ -98,13 +106,14 @@ class BatchStore:
         if not items:
             return
         try:
-            result = await self._write_retrying([i.event for i in items], (), outcome)
+            result = await self._write_retrying([i.event for i in items], (), outcome,
+                                                _origins(items))
         except _Refused as refused:
             if len(items) == 1:
                 item = items[0]
                 outcome.refused.append(DeadLetter(
                     item.topic, item.partition, item.offset, self.feed,
-                    f"refused by the database: {describe(refused.error)}", item.raw))
+                    f"{REFUSED_BY_DATABASE}: {describe(refused.error)}", item.raw, item.origin))
                 return
             middle = len(items) // 2
             await self._bisect(items[:middle], outcome)
@@ -113,11 +122,12 @@ class BatchStore:
         outcome.stored += result.stored
 
     async def _write_retrying(self, events: Sequence[contract.Envelope],
-                              dead: Sequence[DeadLetter], outcome: StoreOutcome) -> WriteResult:
+                              dead: Sequence[DeadLetter], outcome: StoreOutcome,
+                              origins: Sequence[Origin] | None = None) -> WriteResult:
         delay = RETRY_FIRST_SECONDS
         while True:
             try:
-                return await self.sink.write(events, dead)
+                return await self.sink.write(events, dead, origins)
             except (psycopg.Error, ServiceError, OSError) as exc:
                 if is_refused_content(exc):
                     raise _Refused(exc) from None

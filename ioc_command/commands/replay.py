@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     db, bootstrap = embedded_urls(settings)
     migrate_database(target, db)
     ensure_topics(target, bootstrap)
-    producer = FeedProducer(target, bootstrap)
+    producer = FeedProducer(target, bootstrap, source="replay")
     span: dict[str, float | None] = {"first": None, "last": None}
     with connect(db, target.db_schema) as conn:
         runs = ReplayRuns(conn)

@@ -20,13 +20,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from intake.body import MAX_BYTES, MAX_EVENTS
 from intake.ledger import Connections, Ledger
-from intake.publisher import SOURCE_HEADER
 from intake.server import writer_url
 from ioc import sources
 from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.province import load_province
 from ioc.services.broker import EmbeddedBroker
+from ioc.source_health import SOURCE_HEADER, SourceTally
 from proof.harness import free_port
 from simulators.generator import ProvinceSimulator
 from tests.conftest import REPO, run_ioc, start_part, wait_http
@@ -161,6 +161,10 @@ def test_intake_answers_each_event_and_sends_the_accepted_ones_once(migrated, tm
             ("refused", "invalid_field", None),
         ], result
         assert result["results"][1]["event_id"] == mixed[1]["event_id"]
+        with connect(settings.database_url, settings.db_schema) as conn:  # its health
+            counted = conn.execute("SELECT sum(refused), jsonb_object_agg(feed, reasons)"
+                                   " FROM source_minutes WHERE source = 'motcua'").fetchone()
+        assert counted[0] == 6 and counted[1]["telemedicine"]["unknown_unit"] == 1
         assert "99999" in result["results"][1]["detail"]
 
         # a hospital's key: its own link only, and only the telemedicine feed
@@ -294,15 +298,21 @@ def test_accepted_ids_are_forgotten_once_their_events_are_past_the_live_limit(mi
     events = [("old-1", now - timedelta(days=1101)), ("old-2", now - timedelta(days=1200)),
               ("new-1", now - timedelta(days=3))]
 
-    async def run() -> tuple[set[str], int, set[str]]:
+    async def run() -> tuple[set[str], int, set[str], int]:
         async with ledger.claim("s", events) as new:
             pass
         pruned = await ledger.prune(now - timedelta(days=1100), batch=1)
         async with ledger.claim("s", events) as again:
             pass
+        tally = SourceTally()  # two minutes of a source's health, one past 35 days
+        for days in (36, 1):
+            tally.refused("s", "portal", now - timedelta(days=days), "invalid_field")
+        await ledger.count(tally)
+        minutes = await ledger.prune_minutes(now - timedelta(days=35))
         await ledger.connections.close()
-        return new, pruned, again
+        return new, pruned, again, minutes
 
-    new, pruned, again = asyncio.run(run())
+    new, pruned, again, minutes = asyncio.run(run())
     assert new == {"old-1", "old-2", "new-1"} and pruned == 2
     assert again == {"old-1", "old-2"}  # forgotten (the intake refuses such old events)
+    assert minutes == 1

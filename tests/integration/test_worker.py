@@ -84,6 +84,22 @@ def _bad_events(good: bytes) -> dict[str, bytes]:
     }
 
 
+def _source_totals(settings) -> dict[str, dict]:
+    """source_minutes summed per source: events, refused, reasons, the largest delay."""
+    out: dict[str, dict] = {}
+    with connect(settings.database_url, settings.db_schema) as conn:
+        for source, events, refused, reasons, delay in conn.execute(
+                "SELECT source, events, refused, reasons, delay_ms_max FROM source_minutes"):
+            t = out.setdefault(source, {"events": 0, "refused": 0, "reasons": {},
+                                        "delay_ms_max": 0.0})
+            t["events"] += events
+            t["refused"] += refused
+            t["delay_ms_max"] = max(t["delay_ms_max"], delay)
+            for reason, n in reasons.items():
+                t["reasons"][reason] = t["reasons"].get(reason, 0) + n
+    return out
+
+
 def test_feeds_are_stored_once_and_bad_events_dead_lettered(migrated, worker):
     events = _events()
     payment = next(v for f, _, v in events if f == "payments")
@@ -129,6 +145,14 @@ def test_feeds_are_stored_once_and_bad_events_dead_lettered(migrated, worker):
         f"http://127.0.0.1:{migrated.worker_port}/healthz", timeout=2).read())
     assert health["ok"] and not health["stalled"]
 
+    # the source's health (issue 41, item 5): a producer naming no source is `kafka`
+    sources = _source_totals(migrated)
+    assert set(sources) == {"kafka"}
+    kafka = sources["kafka"]
+    assert (kafka["events"], kafka["refused"]) == (len(events), len(bad))
+    assert sum(kafka["reasons"].values()) == len(bad) and kafka["reasons"]["oversize"] == 1
+    assert 0 <= kafka["delay_ms_max"] < 15 * 60 * 1000  # made 10 minutes before they were sent
+
 
 def test_the_replay_worker_takes_events_of_any_age(migrated):
     """The live past limit is the live path's: an old recording replays as it was."""
@@ -168,6 +192,9 @@ def test_redelivery_after_a_restart_stores_and_publishes_nothing_twice(migrated,
         # the first copy's dead letter was recorded already: not published again
         assert len(_dead_letter_topic(migrated)) == 2
         assert _metric(migrated, "ioc_events_stored_total") == 0
+        # nothing counted twice in the source's health either; the new offset's letter is new
+        totals = _source_totals(migrated)["kafka"]
+        assert (totals["events"], totals["refused"]) == (len(events), 2)
     finally:
         again.stop()
 

@@ -147,6 +147,10 @@ class _Keys:
 class _Ledger:
     def __init__(self):
         self.ids: set[str] = set()
+        self.refused = 0
+
+    async def count(self, tally) -> None:
+        self.refused += sum(m.refused for m in tally.minutes.values())
 
     @asynccontextmanager
     async def claim(self, source, events):
@@ -204,6 +208,9 @@ def test_the_app_answers_each_event_and_sends_only_new_valid_ones():
                           content_type="application/x-ndjson")
     assert (answer["accepted"], answer["duplicate"]) == (0, len(VALID))
     assert len(parts.publisher.sent) == len(VALID)
+    status, answer = post(app, json.dumps([{"feed": "portal"}, VALID[0]]).encode())
+    assert (answer["refused"], answer["duplicate"]) == (1, 1)
+    assert parts.ledger.refused == 1  # counted in the source's health
     status, answer = post(app, b"[]", key="ioc_wrong")
     assert status == 401 and answer["title"] == "Unknown key"
     status, answer = post(app, b"[]", key=None)
