@@ -106,3 +106,98 @@ async def prune(conn: psycopg.AsyncConnection, before: datetime) -> int:
     """Forget the minutes before `before` (the intake does, every hour); how many."""
     cur = await conn.execute("DELETE FROM source_minutes WHERE minute < %s", (before,))
     return cur.rowcount
+
+
+# --- reading it back: each source's last hour beside its usual hour ------------------------
+
+SEEN_DAYS = 7  # a source not seen for longer is listed without a last arrival
+
+HEALTH_QUERY = """
+WITH hour AS (
+    SELECT source, sum(events)::bigint AS events, sum(refused)::bigint AS refused,
+           sum(delay_ms_sum) AS delay_sum, max(delay_ms_max) AS delay_max
+      FROM source_minutes WHERE minute >= %(now)s - interval '60 minutes'
+     GROUP BY source),
+why AS (
+    SELECT source, jsonb_object_agg(reason, n) AS reasons FROM (
+        SELECT source, r.key AS reason, sum(r.value::bigint) AS n
+          FROM source_minutes, jsonb_each_text(reasons) AS r(key, value)
+         WHERE minute >= %(now)s - interval '60 minutes' GROUP BY 1, 2) x
+     GROUP BY source),
+usual AS (
+    SELECT source, sum(events)::float8 / count(DISTINCT k) AS events, count(DISTINCT k) AS weeks
+      FROM source_minutes, generate_series(1, 4) AS k
+     WHERE minute >= %(now)s - k * interval '7 days' - interval '60 minutes'
+       AND minute < %(now)s - k * interval '7 days'
+     GROUP BY source),
+seen AS (
+    SELECT source, max(last_arrival) AS last FROM source_minutes
+     WHERE minute >= %(now)s - make_interval(days => %(seen_days)s) GROUP BY source)
+SELECT source, seen.last, coalesce(hour.events, 0), usual.events, coalesce(usual.weeks, 0),
+       coalesce(hour.refused, 0), coalesce(why.reasons, '{}'), hour.delay_sum, hour.delay_max
+  FROM seen FULL JOIN hour USING (source) FULL JOIN usual USING (source)
+       LEFT JOIN why USING (source)
+ ORDER BY source
+"""
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """One source over the last hour (of arrival), beside the same hour of the 4 weeks
+    before."""
+
+    source: str
+    last_arrival: datetime | None       # within SEEN_DAYS
+    events: int                         # stored in the last hour
+    usual_events: float | None          # the same hour's, averaged over the weeks that had any
+    usual_weeks: int
+    refused: int                        # in the last hour
+    reasons: dict[str, int]             # why, in the last hour
+    delay_avg_ms: float | None
+    delay_max_ms: float | None
+
+    @property
+    def refused_share(self) -> float:
+        total = self.events + self.refused
+        return self.refused / total if total else 0.0
+
+    def main_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def health(conn: psycopg.Connection, now: datetime) -> list[SourceHealth]:
+    """Every source seen in the last SEEN_DAYS, or with a usual hour, as of `now`."""
+    out = []
+    for (source, last, events, usual, weeks, refused, reasons, delay_sum,
+         delay_max) in conn.execute(HEALTH_QUERY, {"now": now, "seen_days": SEEN_DAYS}):
+        out.append(SourceHealth(source, last, events, usual, weeks, refused, dict(reasons),
+                                delay_sum / events if events and delay_sum is not None
+                                else None, delay_max))
+    return out
+
+
+# What makes a source "in trouble" (the wall's count, the shipped rules): data, not guesses.
+@dataclass(frozen=True)
+class Bounds:
+    busy_events: float = 60.0     # a usual hour with this many events: a busy source
+    quiet_minutes: float = 15.0   # ... silent this long is quiet
+    refused_share: float = 0.05   # more refused than this share of its last hour
+    refused_least: int = 10       # ... and at least this many (one bad event is not a trend)
+    late_ms: float = 300_000.0    # events arriving five minutes after they happened, on average
+
+
+def troubles(h: SourceHealth, now: datetime, bounds: Bounds = Bounds()) -> list[str]:
+    """What is wrong with a source now: `quiet` (usually busy in this hour, over at least
+    two weeks, and silent for `quiet_minutes`), `refusing` (a refused share above the bound),
+    `late` (events arriving late on average); empty when nothing is."""
+    found = []
+    busy = h.usual_events is not None and h.usual_weeks >= 2 \
+        and h.usual_events >= bounds.busy_events
+    silent_for = (now - h.last_arrival).total_seconds() / 60 if h.last_arrival else None
+    if busy and (silent_for is None or silent_for >= bounds.quiet_minutes):
+        found.append("quiet")
+    if h.refused >= bounds.refused_least and h.refused_share > bounds.refused_share:
+        found.append("refusing")
+    if h.delay_avg_ms is not None and h.delay_avg_ms > bounds.late_ms:
+        found.append("late")
+    return found

@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the only entity codes it may name (a hospital's: its own code and "
                         "link); default: any of the province's")
     a.add_argument("--by", help="who adds it, for the audit log (default: this user)")
-    a = sub.add_parser("list", help="every source, its feeds and codes, never its key")
+    a = sub.add_parser("list", help="every source, its feeds and codes (never its key), and "
+                                    "its last hour: events against a usual hour, refused and "
+                                    "why, delay, troubles")
     a.add_argument("--json", action="store_true", help="print JSON")
     for action, what in (("revoke", "its key stops working at once"),
                          ("rotate", "a new key, printed once; the old one stops working")):
@@ -62,14 +64,47 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"source {args.name}'s key no longer works (`ioc sources rotate "
                   f"{args.name}` gives it a new one)")
         else:
-            listed = sources.listed(conn)
-            if args.json:
-                print(json.dumps([{**asdict(s), "active": s.active} for s in listed],
-                                 ensure_ascii=False, indent=2, default=str))
-            for s in [] if args.json else listed:
-                state = "active" if s.active else f"revoked {s.revoked_at:%Y-%m-%d %H:%M}"
-                print(f"{s.name:<28} {','.join(s.feeds):<30} {s.key_prefix}…  {state}"
-                      + (f"  codes {','.join(s.codes)}" if s.codes else ""))
-            if not listed:
-                print("(no sources: `ioc sources add NAME --feeds ...`)", file=sys.stderr)
+            _list(conn, args.json)
     return 0
+
+
+def _list(conn, as_json: bool) -> None:  # noqa: ANN001 - a psycopg connection
+    """Every source with a key, and every other seen lately (the prober, the simulator, a
+    Kafka producer), each with its last hour beside its usual one."""
+    from datetime import UTC, datetime
+
+    from ioc import sources
+    from ioc.source_health import health, troubles
+
+    now = datetime.now(UTC)
+    listed = {s.name: s for s in sources.listed(conn)}
+    seen = {h.source: h for h in health(conn, now)}
+    names = sorted(set(listed) | set(seen))
+    if as_json:
+        print(json.dumps([{
+            **({**asdict(listed[n]), "active": listed[n].active} if n in listed
+               else {"name": n, "key": None}),
+            "health": {**asdict(seen[n]), "refused_share": round(seen[n].refused_share, 4),
+                       "troubles": troubles(seen[n], now)} if n in seen else None}
+            for n in names], ensure_ascii=False, indent=2, default=str))
+        return
+    for n in names:
+        s, h = listed.get(n), seen.get(n)
+        if s is None:
+            key = "(no key: Kafka)"
+        else:
+            key = f"{','.join(s.feeds)} {s.key_prefix}… " + (
+                "active" if s.active else f"revoked {s.revoked_at:%Y-%m-%d %H:%M}") + (
+                f" codes {','.join(s.codes)}" if s.codes else "")
+        print(f"{n:<24} {key}")
+        if h is not None:
+            last = f"{h.last_arrival:%Y-%m-%d %H:%M:%S}" if h.last_arrival else "not in 7 days"
+            usual = f" (usual {h.usual_events:,.0f})" if h.usual_events is not None else ""
+            why = ", ".join(f"{r} {c}" for r, c in h.main_reasons())
+            delay = f", delay avg {h.delay_avg_ms / 1000:,.1f} s" if h.delay_avg_ms else ""
+            trouble = troubles(h, now)
+            print(f"{'':<24} last {last} UTC; last hour {h.events:,} events{usual}, "
+                  f"{h.refused:,} refused ({h.refused_share:.1%}{': ' + why if why else ''})"
+                  f"{delay}" + (f"  ⚠ {', '.join(trouble)}" if trouble else ""))
+    if not names:
+        print("(no sources: `ioc sources add NAME --feeds ...`)", file=sys.stderr)

@@ -26,7 +26,7 @@ from ioc.contract import FEEDS
 from ioc.db import connect
 from ioc.province import load_province
 from ioc.services.broker import EmbeddedBroker
-from ioc.source_health import SOURCE_HEADER, SourceTally
+from ioc.source_health import SOURCE_HEADER, SourceTally, health, troubles
 from proof.harness import free_port
 from simulators.generator import ProvinceSimulator
 from tests.conftest import REPO, run_ioc, start_part, wait_http
@@ -316,3 +316,44 @@ def test_accepted_ids_are_forgotten_once_their_events_are_past_the_live_limit(mi
     assert new == {"old-1", "old-2", "new-1"} and pruned == 2
     assert again == {"old-1", "old-2"}  # forgotten (the intake refuses such old events)
     assert minutes == 1
+
+
+def test_each_source_is_read_back_beside_its_usual_hour(migrated):
+    """The health read (`ioc sources list`, later the wall and the rules): the last hour of
+    each source against the same hour of the weeks before, refused and why, delay."""
+    now = datetime.now(UTC)
+    tally = SourceTally()
+    for week in (1, 2):  # a usually busy source: 90 events in this hour, two weeks running
+        for i in range(90):
+            at = now - timedelta(days=7 * week, minutes=30) + timedelta(seconds=i)
+            tally.stored("motcua", "portal", at, at - timedelta(seconds=2))
+    for i in range(30):  # this hour: 30 stored, 20 minutes ago, and 10 refused
+        at = now - timedelta(minutes=20, seconds=i)
+        tally.stored("motcua", "portal", at, at - timedelta(seconds=4))
+    for i in range(10):
+        tally.refused("motcua", "portal", now - timedelta(minutes=20), "unknown_unit"
+                      if i < 7 else "invalid_field")
+    tally.stored("prober", "telemedicine", now - timedelta(seconds=5), now - timedelta(seconds=6))
+    ledger = Ledger(Connections(writer_url(migrated), migrated.db_schema))
+
+    async def write() -> None:
+        await ledger.count(tally)
+        await ledger.connections.close()
+
+    asyncio.run(write())
+    with connect(migrated.database_url, migrated.db_schema) as conn:
+        found = {h.source: h for h in health(conn, now)}
+    motcua = found["motcua"]
+    assert (motcua.events, motcua.usual_events, motcua.usual_weeks) == (30, 90.0, 2)
+    assert motcua.refused == 10 and motcua.refused_share == 0.25
+    assert motcua.main_reasons() == [("unknown_unit", 7), ("invalid_field", 3)]
+    assert motcua.delay_avg_ms == pytest.approx(4000.0) and motcua.delay_max_ms == 4000.0
+    assert troubles(motcua, now) == ["quiet", "refusing"]  # busy, silent 20 min, 25 % refused
+    assert troubles(found["prober"], now) == []
+
+    listed = json.loads(run_ioc("sources", "list", "--json", settings=migrated,
+                                timeout=60).stdout)
+    assert {s["name"]: s["health"]["troubles"] for s in listed} == {
+        "motcua": ["quiet", "refusing"], "prober": []}
+    text = run_ioc("sources", "list", settings=migrated, timeout=60).stdout
+    assert "30 events (usual 90), 10 refused (25.0%: unknown_unit 7, invalid_field 3)" in text
