@@ -245,7 +245,8 @@ def test_intake_answers_503_when_the_broker_is_away_and_408_to_a_stalled_client(
     half-way through its headers or its body is cut off without holding up the others."""
     broker = EmbeddedBroker(tmp_path, free_port()).start()  # its own, to take away
     settings = migrated.with_(intake_port=free_port(), kafka_bootstrap=broker.bootstrap,
-                              intake_delivery_seconds=1.0, intake_body_seconds=1.0)
+                              intake_delivery_seconds=1.0, intake_body_seconds=1.0,
+                              intake_rate=1.0)  # a burst of one full request, then 1/s
     with connect(settings.database_url, settings.db_schema, autocommit=True) as conn:
         key = sources.add(conn, "gateway", ("portal", "payments", "telemedicine"), (), "test")
     end = datetime.now(UTC) - timedelta(minutes=10)
@@ -257,6 +258,10 @@ def test_intake_answers_503_when_the_broker_is_away_and_408_to_a_stalled_client(
     try:
         wait_http(f"{url}/healthz", 60, part)
         assert _post(f"{url}/v1/events", key, values[:5]).json()["accepted"] == 5
+        # over the source's rate: 429, and when to come back (5,000 more need ~5 s at 1/s)
+        r = _post(f"{url}/v1/events", key, values[:1] * 5000)
+        assert r.status_code == 429 and 4 <= int(r.headers["Retry-After"]) <= 7, r.text
+        assert "IOC_INTAKE_RATE" in r.json()["detail"]
 
         # a client sends half its headers, then nothing: the connection is closed
         opened = time.monotonic()
