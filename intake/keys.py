@@ -11,7 +11,7 @@ import psycopg
 
 from intake.ledger import Connections, DatabaseUnavailable
 from ioc.errors import ServiceError
-from ioc.sources import GRANT_QUERY, LIVE_QUERY, Grant, grant_from, key_hash
+from ioc.sources import GRANT_QUERY, Grant, grant_from, key_hash
 
 REMEMBER_SECONDS = 5.0
 MAX_REMEMBERED = 10_000  # keys seen (unknown ones too): a flood of made-up keys stays small
@@ -40,9 +40,3 @@ class KeyRing:
             self._known.clear()
         self._known[wanted] = (now, grant)
         return grant
-
-    async def any_live(self) -> bool:
-        """Whether any source has a live key."""
-        async with self.connections.connection() as conn:
-            (count,) = await (await conn.execute(LIVE_QUERY)).fetchone()  # type: ignore[misc]
-        return count > 0

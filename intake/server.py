@@ -15,7 +15,7 @@ from intake.ledger import Connections, Ledger
 from intake.protocol import with_deadline
 from intake.publisher import Publisher
 from intake.rate import RateLimit
-from ioc.db import WRITER_ROLE, connect, role_url
+from ioc.db import connect, writer_url
 from ioc.errors import SettingsError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
@@ -35,10 +35,6 @@ def loopback(host: str) -> bool:
     except ValueError:
         return False
 
-
-def writer_url(settings: Settings) -> str:
-    assert settings.database_url, "the intake needs IOC_DATABASE_URL (ioc up sets it)"
-    return role_url(settings.database_url, WRITER_ROLE, settings.writer_password)
 
 
 def guarded(settings: Settings, url: str) -> None:

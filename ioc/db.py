@@ -3,15 +3,25 @@ operator (acknowledge/silence functions only)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 
 from ioc.errors import ServiceError
 
+if TYPE_CHECKING:
+    from ioc.settings import Settings
+
 WRITER_ROLE = "ioc_writer"
 READER_ROLE = "ioc_reader"
 OPERATOR_ROLE = "ioc_operator"
+
+
+def writer_url(settings: Settings) -> str:
+    """The writer role's URL, for the parts that store (the worker, the intake)."""
+    assert settings.database_url, "a part that writes needs IOC_DATABASE_URL (ioc up sets it)"
+    return role_url(settings.database_url, WRITER_ROLE, settings.writer_password)
 
 
 def role_url(owner_url: str, role: str, password: str | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -76,8 +77,6 @@ def _probe_endpoint(value: str | None) -> str | None:
     """tcp://host:port, http(s)://host[:port]/path: where `ioc probe` measures a link."""
     if value is None:
         return None
-    from urllib.parse import urlsplit
-
     parts = urlsplit(value)
     try:
         port = parts.port

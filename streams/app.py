@@ -32,7 +32,7 @@ import psycopg
 from prometheus_client import CollectorRegistry, generate_latest
 
 from ioc import contract
-from ioc.db import WRITER_ROLE, connect_async, role_url
+from ioc.db import connect_async, writer_url
 from ioc.errors import ContractError, ServiceError
 from ioc.known_codes import KnownCodes
 from ioc.province import load_province
@@ -58,10 +58,6 @@ HEALTH_INTERVAL_SECONDS = 1.0
 DLQ_PUBLISH_TIMEOUT_SECONDS = 10.0
 DLQ_SWEEP_SECONDS = 30.0  # how often unpublished dead letters are looked for, and their age
 
-
-def writer_url(settings: Settings) -> str:
-    assert settings.database_url, "the worker needs IOC_DATABASE_URL (ioc up sets it)"
-    return role_url(settings.database_url, WRITER_ROLE, settings.writer_password)
 
 
 class WorkerApp(faust.App):

@@ -20,10 +20,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from intake.body import MAX_BYTES, MAX_EVENTS
 from intake.ledger import Connections, Ledger
-from intake.server import writer_url
 from ioc import sources
 from ioc.contract import FEEDS
-from ioc.db import connect
+from ioc.db import connect, writer_url
 from ioc.province import load_province
 from ioc.services.broker import EmbeddedBroker
 from ioc.source_health import SOURCE_HEADER, SourceTally, health, troubles
